@@ -1,0 +1,1 @@
+"""Subcommands of the `receptionist` CLI, one module each (see bot/cli.py)."""

