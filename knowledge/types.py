@@ -1,0 +1,48 @@
+"""The knowledge base's public value types, shared by ingestion, index, retrieval and every caller (bot, web, evals).
+
+Kept free of any I/O so that the brain can be tested against them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True)
+class Entry:
+    """One FAQ entry: a question a caller may ask and the company's written answer."""
+
+    id: str  # stable within a company: document id + position, e.g. "d3f1…:12"
+    question: str
+    answer: str
+    source: str  # document name as uploaded, e.g. "praxis-faq.pdf"
+    location: str = ""  # where in the document: "page 3", "row 14", "section Öffnungszeiten"
+    language: str | None = None  # "de" / "en" when known
+    document_id: str = ""
+
+
+@dataclass(frozen=True)
+class Hit:
+    """A ranked retrieval candidate."""
+
+    entry: Entry
+    score: float  # higher is better; comparable only within one result
+
+
+@dataclass(frozen=True)
+class SearchResult:
+    """What the knowledge base says about one caller question.
+
+    ``answerable`` is the calibrated decision: only when it is true may the bot state the entry's answer.
+    ``confidence`` is the calibrated score the decision thresholds (0..1).
+    """
+
+    query: str
+    hits: tuple[Hit, ...] = ()
+    answerable: bool = False
+    confidence: float = 0.0
+    details: dict = field(default_factory=dict)
+
+    @property
+    def best(self) -> Entry | None:
+        return self.hits[0].entry if self.hits else None
