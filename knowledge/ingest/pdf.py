@@ -1,0 +1,108 @@
+"""PDF: the text layer via pypdf, page by page, with wrapped lines joined back into paragraphs.
+
+A PDF has no paragraphs or headings, only positioned lines. We rebuild paragraphs from line shapes: a blank line,
+a question line, a Q/A marker, a numbered item or a short line after a sentence end starts a new one; a short line
+without final punctuation followed by a capitalised line reads as a heading.
+"""
+
+from __future__ import annotations
+
+import io
+import logging
+import re
+
+from knowledge.documents import IngestError
+from knowledge.ingest.blocks import Block
+from knowledge.ingest.text import clean_lines, join_wrapped_lines
+
+log = logging.getLogger(__name__)
+
+_STARTS_BLOCK = re.compile(r"^(?:(?:Q|F|A|Frage|Antwort|Question|Answer)\s*\d{0,3}\s*:|\(?\d{1,3}[.)]\s|[•▪◦\-–*]\s)",
+                           re.IGNORECASE)
+_MIN_TEXT_CHARS = 20  # a whole document with fewer visible characters has no usable text layer
+
+
+def read_blocks(data: bytes, filename: str) -> list[Block]:
+    from pypdf import PdfReader
+    from pypdf.errors import DependencyError, FileNotDecryptedError, PdfReadError
+
+    logging.getLogger("pypdf").setLevel(logging.ERROR)  # pypdf warns loudly about harmless quirks
+    try:
+        reader = PdfReader(io.BytesIO(data), strict=False)
+        if reader.is_encrypted:
+            try:
+                ok = reader.decrypt("")  # "protected" PDFs with only an owner password open with an empty one
+            except (DependencyError, NotImplementedError):
+                ok = 0
+            if not ok:
+                raise IngestError(filename, "the PDF is password-protected. Please save or print it again without "
+                                            "a password (e.g. “Print to PDF”) and upload that copy.")
+        pages = reader.pages
+        texts = []
+        for page in pages:
+            texts.append(page.extract_text() or "")
+    except IngestError:
+        raise
+    except FileNotDecryptedError:
+        raise IngestError(filename, "the PDF is password-protected. Please save it again without a password "
+                                    "and upload that copy.") from None
+    except (PdfReadError, ValueError, KeyError, TypeError, AttributeError, IndexError, OSError, RecursionError,
+            AssertionError, ZeroDivisionError) as exc:
+        log.info("pdf %s unreadable: %r", filename, exc)
+        raise IngestError(filename, "the PDF is damaged or incomplete and cannot be read. Please open it, save it "
+                                    "again (or export it once more from the original program) and upload it again.") \
+            from None
+    if not texts:
+        raise IngestError(filename, "the PDF has no pages.")
+    if sum(len(t.strip()) for t in texts) < _MIN_TEXT_CHARS:
+        raise IngestError(filename, "the PDF contains no text layer – it looks scanned; export it with text or "
+                                    "upload a DOCX.")
+    blocks: list[Block] = []
+    for number, text in enumerate(texts, start=1):
+        blocks.extend(_page_blocks(text, f"page {number}"))
+    return blocks
+
+
+def _page_blocks(text: str, location: str) -> list[Block]:
+    lines = clean_lines(text)
+    widths = sorted(len(line) for line in lines if line)
+    if not widths:
+        return []
+    full = widths[int(len(widths) * 0.9)] if len(widths) > 3 else max(widths)  # a typical full line's length
+    blocks: list[Block] = []
+    current: list[str] = []
+
+    def flush(kind: str = "para", level: int = 0) -> None:
+        if current:
+            blocks.append(Block(kind, join_wrapped_lines(current), level=level, location=location))
+            current.clear()
+
+    for i, line in enumerate(lines):
+        if not line:
+            flush()
+            continue
+        nxt = next((n for n in lines[i + 1:] if n), "")
+        if _STARTS_BLOCK.match(line):
+            flush()
+        if not current and _is_heading(line, nxt, full):
+            current.append(line)
+            flush("heading", 2)
+            continue
+        current.append(line)
+        ends_sentence = line[-1:] in ".!?:" or line.endswith((".)", ".“", ".\""))
+        if line.endswith("?") or (ends_sentence and len(line) < 0.8 * full):
+            flush()
+    flush()
+    return blocks
+
+
+def _is_heading(line: str, nxt: str, full: int) -> bool:
+    """Short, no closing punctuation, not a list item, and text starting with a capital follows."""
+    return (
+        len(line) <= min(70, 0.75 * full if full > 40 else 70)
+        and line[-1:] not in ".,;:!?-–"
+        and not _STARTS_BLOCK.match(line)
+        and line[:1].isupper()
+        and bool(nxt) and (nxt[:1].isupper() or nxt[:1].isdigit())
+        and len(line.split()) <= 8
+    )

@@ -1,0 +1,126 @@
+"""CSV/TSV and XLSX: one row per question/answer pair, columns found by their header names.
+
+A spreadsheet is data, not prose: without recognisable question/answer columns we refuse it and say which
+headers we found, rather than guessing which column holds what.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import logging
+import zipfile
+
+from knowledge.documents import IngestError, ParsedEntry
+from knowledge.ingest.columns import find_qa_columns, headers_found, looks_like_headerless_qa
+from knowledge.ingest.text import clean_inline, detect_language
+
+log = logging.getLogger(__name__)
+
+_HINT = ("Name one column “Frage” (or “Question”) and one “Antwort” (or “Answer”) in the first row and upload "
+         "the file again.")
+
+
+def csv_entries(text: str, filename: str) -> list[ParsedEntry]:
+    rows = _csv_rows(text)
+    if not rows:
+        raise IngestError(filename, "the file contains no rows.")
+    entries = _table_entries(rows, lambda i: f"row {i + 1}")
+    if entries is None:
+        raise IngestError(filename, f"no question and answer columns found. Columns found: {_found(rows)}. {_HINT}")
+    return entries
+
+
+def _csv_rows(text: str) -> list[list[str]]:
+    csv.field_size_limit(10 * 1024 * 1024)
+    sample = text[:20000]
+    try:
+        dialect = csv.Sniffer().sniff(sample, delimiters=";,\t|")
+    except csv.Error:
+        first = sample.split("\n", 1)[0]
+        delimiter = max(";,\t|", key=first.count)
+        dialect = csv.excel()
+        dialect.delimiter = delimiter  # type: ignore[misc]
+    try:
+        return [row for row in csv.reader(io.StringIO(text), dialect) if any(c.strip() for c in row)]
+    except csv.Error as exc:
+        raise IngestError("", f"the CSV file is malformed ({exc}).") from None
+
+
+def xlsx_entries(data: bytes, filename: str) -> tuple[list[ParsedEntry], list[str]]:
+    """Entries of every sheet with question/answer columns; sheets without them become warnings."""
+    from openpyxl import load_workbook
+
+    try:
+        workbook = load_workbook(io.BytesIO(data), read_only=True, data_only=True)
+    except (zipfile.BadZipFile, KeyError, ValueError, TypeError, OSError) as exc:
+        log.info("xlsx %s unreadable: %r", filename, exc)
+        raise IngestError(filename, "the Excel file is damaged or not a real .xlsx. Please open it in Excel, save "
+                                    "it again as .xlsx and upload it again.") from None
+    entries: list[ParsedEntry] = []
+    warnings: list[str] = []
+    skipped: list[str] = []
+    try:
+        for sheet in workbook.worksheets:
+            rows = [["" if v is None else str(v) for v in row] for row in sheet.iter_rows(values_only=True)]
+            rows = [r for r in rows if any(c.strip() for c in r)]
+            if not rows:
+                continue
+            found = _table_entries(rows, lambda i, s=sheet.title: f"sheet {s}, row {i + 1}", _excel_rows(sheet))
+            if found is None:
+                skipped.append(f"“{sheet.title}” (columns: {_found(rows)})")
+            else:
+                entries.extend(found)
+    finally:
+        workbook.close()
+    if not entries:
+        if skipped:
+            raise IngestError(filename, f"no question and answer columns found in any sheet: {'; '.join(skipped)}. "
+                                        f"{_HINT}")
+        raise IngestError(filename, "the Excel file is empty.")
+    warnings.extend(f"sheet {s} was skipped: no question and answer columns" for s in skipped)
+    return entries, warnings
+
+
+def _excel_rows(sheet) -> list[int] | None:
+    """Real Excel row numbers of the non-empty rows (so "row 14" is the row the user sees in Excel)."""
+    numbers = []
+    try:
+        for row in sheet.iter_rows():
+            cells = [c for c in row if getattr(c, "value", None) not in (None, "")]
+            if cells and any(str(c.value).strip() for c in cells):
+                numbers.append(cells[0].row)
+    except (AttributeError, TypeError):
+        return None
+    return numbers
+
+
+def _found(rows: list[list[str]]) -> str:
+    headers = headers_found(rows)
+    return ", ".join(f"“{h[:40]}”" for h in headers[:12]) if headers else "none"
+
+
+def _table_entries(rows: list[list[str]], where, row_numbers: list[int] | None = None) -> list[ParsedEntry] | None:
+    def location(i: int) -> str:
+        if row_numbers is not None and i < len(row_numbers):
+            return where(row_numbers[i] - 1)
+        return where(i)
+
+    cols = find_qa_columns(rows)
+    if cols is None:
+        if not looks_like_headerless_qa(rows):
+            return None
+        pairs = [(i, r[0], r[1], "", "") for i, r in enumerate(rows) if len(r) >= 2]
+    else:
+        get = lambda r, c: r[c] if c is not None and c < len(r) else ""  # noqa: E731
+        pairs = [(i, get(r, cols.question), get(r, cols.answer), get(r, cols.category), get(r, cols.language))
+                 for i, r in enumerate(rows) if i > cols.header_row]
+    entries = []
+    for i, q, a, category, lang in pairs:
+        q, a = clean_inline(q), clean_inline(a)
+        if not q or not a:
+            continue
+        lang = lang.strip().lower()[:2]
+        loc = location(i) + (f", section {clean_inline(category)}" if category.strip() else "")
+        entries.append(ParsedEntry(q, a, loc, lang if lang in ("de", "en") else detect_language(f"{q} {a}")))
+    return entries
