@@ -10,7 +10,7 @@ from bs4 import BeautifulSoup, Comment, NavigableString, Tag
 
 from knowledge.ingest.blocks import Block
 
-DROP = ("script", "style", "nav", "noscript", "template", "svg", "iframe", "head", "button", "select", "canvas",
+DROP = ("script", "style", "nav", "footer", "noscript", "template", "svg", "iframe", "head", "button", "select", "canvas",
         "object", "embed")
 _LEAF = {"p", "dt", "dd", "summary", "pre", "caption", "figcaption", "address", "blockquote", "label"}
 _HEADINGS = {f"h{i}": i for i in range(1, 7)}

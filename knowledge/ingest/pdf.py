@@ -82,8 +82,8 @@ def _page_blocks(text: str, location: str) -> list[Block]:
             flush()
             continue
         nxt = next((n for n in lines[i + 1:] if n), "")
-        if _STARTS_BLOCK.match(line):
-            flush()
+        if _STARTS_BLOCK.match(line) or (current and line.endswith("?") and current[-1][-1:] in ".!:"):
+            flush()  # a marker, list item, or a question line right after a finished sentence starts a new block
         if not current and _is_heading(line, nxt, full):
             current.append(line)
             flush("heading", 2)

@@ -12,6 +12,7 @@ Everything that is not part of a pair is kept as section-aware prose chunks (nev
 
 from __future__ import annotations
 
+import math
 import re
 from dataclasses import dataclass, field
 
@@ -175,8 +176,13 @@ class _Builder:
                 if len(row) >= 2:
                     self.add_pair(row[0], row[1], _join_location(locs[i], self.path))
             return
+        header = rows[0] if _looks_like_header(rows) else None
         for i, row in enumerate(rows):  # a table of facts (prices, hours): keep each row as a line of prose
+            if header is not None and i == 0:
+                continue
             cells = [c for c in row if c]
+            if header is not None and len(row) > 2:
+                cells = [row[0]] + [f"{h}: {c}" if h else c for h, c in zip(header[1:], row[1:]) if c]
             if cells:
                 line = ": ".join(cells) if len(cells) == 2 else "; ".join(cells)
                 self.prose.append(_Prose(self.path, locs[i].split(",")[0] if block.row_locations else block.location,
@@ -193,19 +199,19 @@ class _Builder:
                 groups.append([p])
         for group in groups:
             heading = " > ".join(group[0].section) or self.title
+            sentences = [(s, p.location) for p in group for s in split_sentences(p.text)]
+            # even chunks: 5 sentences become 3 + 2, not 4 + 1
+            per_chunk = math.ceil(len(sentences) / max(1, math.ceil(len(sentences) / CHUNK_MAX_SENTENCES)))
             current: list[str] = []
             location = group[0].location
-            for p_index, p in enumerate(group):
-                sentences = split_sentences(p.text)
-                if current and sum(map(len, current)) >= 200 and len(current) >= 2:
-                    out.append(self._chunk(heading, current, location, group[0].section))  # paragraph boundary
-                    current, location = [], p.location
-                for s in sentences:
-                    size = sum(len(c) + 1 for c in current) + len(s)
-                    if current and (size > CHUNK_MAX_CHARS or len(current) >= CHUNK_MAX_SENTENCES):
-                        out.append(self._chunk(heading, current, location, group[0].section))
-                        current, location = [], p.location
-                    current.append(s)
+            for sentence, where in sentences:
+                size = sum(len(c) + 1 for c in current) + len(sentence)
+                if current and (size > CHUNK_MAX_CHARS or len(current) >= per_chunk):
+                    out.append(self._chunk(heading, current, location, group[0].section))
+                    current = []
+                if not current:
+                    location = where
+                current.append(sentence)
             if current:
                 out.append(self._chunk(heading, current, location, group[0].section))
         return out
@@ -214,6 +220,13 @@ class _Builder:
         answer = clean_inline(" ".join(sentences))
         return ParsedEntry(question=heading, answer=answer, location=_join_location(location, section),
                            language=detect_language(f"{heading} {answer}"), kind="chunk")
+
+
+def _looks_like_header(rows: list[list[str]]) -> bool:
+    """First row of short labels without figures ("Leistung | Preis") above at least two data rows."""
+    first = [c for c in rows[0] if c]
+    return (len(rows) >= 3 and len(first) >= 2 and all(len(c) <= 30 and not re.search(r"[\d€$%]", c) for c in first)
+            and any(re.search(r"\d", c) for row in rows[1:] for c in row))
 
 
 def _lang_code(value: str) -> str | None:
