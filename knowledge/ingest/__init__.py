@@ -29,8 +29,12 @@ log = logging.getLogger(__name__)
 SUPPORTED_EXTENSIONS: tuple[str, ...] = tuple(sorted(detect.EXTENSIONS))
 
 
-def _megabytes(size: int) -> str:
-    return f"{size / (1024 * 1024):.1f} MB".replace(".0 MB", " MB")
+def _human_size(size: int) -> str:
+    """50 MB, 20 MB, 1.5 MB, 2.2 KB: how people talk about file sizes."""
+    for unit, factor in (("MB", 1024 * 1024), ("KB", 1024)):
+        if size >= factor:
+            return f"{size / factor:.1f}".removesuffix(".0") + f" {unit}"
+    return f"{size} bytes"
 
 
 def check_size(size: int, filename: str, limits: IngestLimits = IngestLimits()) -> None:
@@ -38,7 +42,7 @@ def check_size(size: int, filename: str, limits: IngestLimits = IngestLimits()) 
     if size == 0:
         raise IngestError(filename, "the file is empty.")
     if size > limits.max_file_bytes:
-        raise IngestError(filename, f"the file is {_megabytes(size)}; the limit is {_megabytes(limits.max_file_bytes)}. "
+        raise IngestError(filename, f"the file is {_human_size(size)}; the limit is {_human_size(limits.max_file_bytes)}. "
                                     "Please split it into smaller documents or remove images, then upload again.")
 
 

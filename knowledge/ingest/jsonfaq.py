@@ -63,6 +63,7 @@ def _find_items(data) -> list | None:
         for key in _LIST_KEYS:
             if isinstance(lowered.get(key), list):
                 return lowered[key]
-        if data and all(isinstance(k, str) and isinstance(v, str) for k, v in data.items()):
+        if (data and all(isinstance(k, str) and isinstance(v, str) for k, v in data.items())
+                and sum(k.strip().endswith("?") for k in data) * 2 >= len(data)):
             return [[k, v] for k, v in data.items()]  # {"Question?": "Answer", …}
     return None

@@ -17,8 +17,8 @@ from knowledge.ingest.text import clean_inline, detect_language
 
 log = logging.getLogger(__name__)
 
-_HINT = ("Name one column “Frage” (or “Question”) and one “Antwort” (or “Answer”) in the first row and upload "
-         "the file again.")
+_HINT = ("Please give one column the heading “Frage” (or “Question”) and one the heading “Antwort” (or “Answer”), "
+         "then upload the file again.")
 
 
 def csv_entries(text: str, filename: str) -> list[ParsedEntry]:
