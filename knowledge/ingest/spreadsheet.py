@@ -23,7 +23,7 @@ _HINT = ("Please give one column the heading “Frage” (or “Question”) and
 
 def csv_entries(text: str, filename: str) -> list[ParsedEntry]:
     rows = _csv_rows(text)
-    if not rows:
+    if not any(any(c.strip() for c in row) for row in rows):
         raise IngestError(filename, "the file contains no rows.")
     entries = _table_entries(rows, lambda i: f"row {i + 1}")
     if entries is None:
@@ -42,9 +42,10 @@ def _csv_rows(text: str) -> list[list[str]]:
         dialect = csv.excel()
         dialect.delimiter = delimiter  # type: ignore[misc]
     try:
-        return [row for row in csv.reader(io.StringIO(text), dialect) if any(c.strip() for c in row)]
+        rows = list(csv.reader(io.StringIO(text), dialect))  # blank rows kept: "row 14" is the 14th row of the file
     except csv.Error as exc:
         raise IngestError("", f"the CSV file is malformed ({exc}).") from None
+    return rows
 
 
 def xlsx_entries(data: bytes, filename: str) -> tuple[list[ParsedEntry], list[str]]:
@@ -59,7 +60,7 @@ def xlsx_entries(data: bytes, filename: str) -> tuple[list[ParsedEntry], list[st
                                     "it again as .xlsx and upload it again.") from None
     entries: list[ParsedEntry] = []
     warnings: list[str] = []
-    skipped: list[str] = []
+    skipped: list[tuple[str, str]] = []
     try:
         for sheet in workbook.worksheets:
             rows = [["" if v is None else str(v) for v in row] for row in sheet.iter_rows(values_only=True)]
@@ -68,17 +69,18 @@ def xlsx_entries(data: bytes, filename: str) -> tuple[list[ParsedEntry], list[st
                 continue
             found = _table_entries(rows, lambda i, s=sheet.title: f"sheet {s}, row {i + 1}", _excel_rows(sheet))
             if found is None:
-                skipped.append(f"“{sheet.title}” (columns: {_found(rows)})")
+                skipped.append((sheet.title, _found(rows)))
             else:
                 entries.extend(found)
     finally:
         workbook.close()
     if not entries:
         if skipped:
-            raise IngestError(filename, f"no question and answer columns found in any sheet: {'; '.join(skipped)}. "
-                                        f"{_HINT}")
+            listing = "; ".join(f"“{title}” (columns: {found})" for title, found in skipped)
+            raise IngestError(filename, f"no question and answer columns found in any sheet: {listing}. {_HINT}")
         raise IngestError(filename, "the Excel file is empty.")
-    warnings.extend(f"sheet {s} was skipped: no question and answer columns" for s in skipped)
+    warnings.extend(f"sheet “{title}” was skipped: no question and answer columns (columns: {found})"
+                    for title, found in skipped)
     return entries, warnings
 
 

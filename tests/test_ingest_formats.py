@@ -1,0 +1,331 @@
+"""Every supported format from real files, and the FAQ structure variants each one is recognised by."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from evals.fixtures import make_pdf
+from knowledge.ingest import parse_bytes, parse_file
+from knowledge.ingest.text import split_sentences
+
+
+def pairs(doc) -> list[tuple[str, str]]:
+    return [(e.question, e.answer) for e in doc.entries if e.kind == "faq"]
+
+
+# --- PDF ---------------------------------------------------------------------------------------------------------
+
+
+def test_pdf_questions_pages_and_dehyphenation(tmp_path: Path) -> None:
+    long_answer = ("Im Innenhof stehen vier Parkplätze für Patientinnen und Patienten zur Verfügung, weitere "
+                   "Stellplätze gibt es im Parkhaus der Kulturbrauerei, das nur wenige Gehminuten entfernt liegt und "
+                   "rund um die Uhr geöffnet hat; bitte denken Sie an die Terminvereinbarung.")
+    path = make_pdf(tmp_path / "anfahrt.pdf", [
+        f"# Anfahrt\n\nWo kann ich parken?\n\n{long_answer}\n\nGibt es einen Aufzug?\n\nJa, bis in den 3. Stock.",
+        "# Über uns\n\nDie Praxis besteht seit 1998. Wir behandeln Erwachsene und Kinder. Termine vergeben wir "
+        "telefonisch. Dr. Berger spricht auch Englisch. Parken ist im Hof möglich.",
+    ])
+    doc = parse_file(path)
+    assert doc.format == "pdf"
+    faq = [e for e in doc.entries if e.kind == "faq"]
+    assert [(e.question, e.location) for e in faq] == [
+        ("Wo kann ich parken?", "page 1, section Anfahrt"), ("Gibt es einen Aufzug?", "page 1, section Anfahrt")]
+    assert faq[0].answer == long_answer  # wrapped lines joined, nothing lost or glued
+    assert faq[1].answer == "Ja, bis in den 3. Stock."
+    chunks = [e for e in doc.entries if e.kind == "chunk"]
+    assert [c.question for c in chunks] == ["Über uns", "Über uns"]
+    assert all(c.location == "page 2, section Über uns" for c in chunks)
+    assert " ".join(c.answer for c in chunks).startswith("Die Praxis besteht seit 1998. Wir behandeln")
+
+
+def test_pdf_hyphenated_line_breaks_are_joined() -> None:
+    from knowledge.ingest.text import join_wrapped_lines
+
+    assert join_wrapped_lines(["Bitte vereinbaren Sie einen Termin-", "vereinbarung vorab."]) == \
+        "Bitte vereinbaren Sie einen Terminvereinbarung vorab."
+    assert join_wrapped_lines(["Haus-", "und Fachärzte"]) == "Haus- und Fachärzte"
+    assert join_wrapped_lines(["Die E-", "Mail-Adresse"]) == "Die E- Mail-Adresse"  # capital: not a split word
+
+
+def test_pdf_q_a_markers_across_pages(tmp_path: Path) -> None:
+    path = make_pdf(tmp_path / "qa.pdf", ["Q: Do you open on Saturdays?\n\nA: Yes, from 9 am to noon.",
+                                          "Q: Can I pay by card?\n\nA: Yes, all major cards."])
+    doc = parse_file(path)
+    assert pairs(doc) == [("Do you open on Saturdays?", "Yes, from 9 am to noon."),
+                          ("Can I pay by card?", "Yes, all major cards.")]
+    assert [e.location for e in doc.entries] == ["page 1", "page 2"]
+    assert {e.language for e in doc.entries} == {"en"}
+
+
+# --- DOCX --------------------------------------------------------------------------------------------------------
+
+
+def _docx(path: Path) -> Path:
+    import docx
+
+    d = docx.Document()
+    d.add_heading("Rezepte", level=1)
+    d.add_paragraph("Hier finden Sie Antworten rund um Rezepte.")
+    d.add_heading("Wie bestelle ich ein Rezept?", level=2)
+    d.add_paragraph("Per Telefon oder E-Mail.")
+    d.add_paragraph("Es ist nach zwei Tagen fertig.")
+    d.add_paragraph().add_run("Gibt es E-Rezepte?").bold = True
+    d.add_paragraph("Ja, auf die Karte.")
+    p = d.add_paragraph()
+    p.add_run("Kostet das etwas? ").bold = True
+    p.add_run("Nein, Rezepte sind kostenlos.")
+    d.add_paragraph("Wie lange ist ein Rezept gültig?", style="List Number")
+    d.add_paragraph("Vier Wochen, E-Rezepte ebenso.")
+    d.add_heading("Preise", level=2)
+    table = d.add_table(rows=3, cols=2)
+    for r, (q, a) in enumerate([("Frage", "Antwort"), ("Was kostet ein Attest?", "15 Euro."),
+                                ("Was kostet eine Kopie?", "Die erste ist kostenlos.")]):
+        table.cell(r, 0).text, table.cell(r, 1).text = q, a
+    table2 = d.add_table(rows=2, cols=2)
+    for r, (q, a) in enumerate([("Haben Sie WLAN?", "Ja, im Wartezimmer."), ("Gibt es Wasser?", "Ja, kostenlos.")]):
+        table2.cell(r, 0).text, table2.cell(r, 1).text = q, a
+    d.save(path)
+    return path
+
+
+def test_docx_heading_bold_lead_numbered_and_table_questions(tmp_path: Path) -> None:
+    doc = parse_file(_docx(tmp_path / "rezepte.docx"))
+    assert doc.format == "docx"
+    assert pairs(doc) == [
+        ("Wie bestelle ich ein Rezept?", "Per Telefon oder E-Mail. Es ist nach zwei Tagen fertig."),
+        ("Gibt es E-Rezepte?", "Ja, auf die Karte."),
+        ("Kostet das etwas?", "Nein, Rezepte sind kostenlos."),
+        ("Wie lange ist ein Rezept gültig?", "Vier Wochen, E-Rezepte ebenso."),
+        ("Was kostet ein Attest?", "15 Euro."),
+        ("Was kostet eine Kopie?", "Die erste ist kostenlos."),
+        ("Haben Sie WLAN?", "Ja, im Wartezimmer."),
+        ("Gibt es Wasser?", "Ja, kostenlos."),
+    ]
+    by_q = {e.question: e for e in doc.entries}
+    assert by_q["Was kostet ein Attest?"].location == "table 1, row 2, section Rezepte > Preise"
+    assert by_q["Wie bestelle ich ein Rezept?"].location == "section Rezepte"
+    chunk = [e for e in doc.entries if e.kind == "chunk"]
+    assert [(c.question, c.answer) for c in chunk] == [("Rezepte", "Hier finden Sie Antworten rund um Rezepte.")]
+    assert {e.language for e in doc.entries} == {"de"}
+
+
+# --- Markdown, TXT, HTML -----------------------------------------------------------------------------------------
+
+
+MARKDOWN = """# FAQ
+
+Intro text for the practice. We are happy to help.
+
+## How do I book an appointment?
+
+Call us or book online.
+
+**Do I need my insurance card?**
+
+Yes, please bring it.
+
+Q: Do you speak German?
+A: Yes, and English.
+
+Frage: Gibt es Parkplätze?
+Antwort: Ja, im Hof.
+
+1. Can I bring my dog?
+   Only guide dogs, sorry.
+
+| Question | Answer |
+|---|---|
+| Is there Wi-Fi? | Yes, free Wi-Fi. |
+
+<script>alert("not content")</script>
+"""
+
+
+def test_markdown_variants(tmp_path: Path) -> None:
+    (tmp_path / "faq.md").write_text(MARKDOWN, encoding="utf-8")
+    doc = parse_file(tmp_path / "faq.md")
+    assert doc.format == "md"
+    assert pairs(doc) == [
+        ("How do I book an appointment?", "Call us or book online."),
+        ("Do I need my insurance card?", "Yes, please bring it."),
+        ("Do you speak German?", "Yes, and English."),
+        ("Gibt es Parkplätze?", "Ja, im Hof."),
+        ("Can I bring my dog?", "Only guide dogs, sorry."),
+        ("Is there Wi-Fi?", "Yes, free Wi-Fi."),
+    ]
+    assert [e.language for e in doc.entries if e.kind == "faq"] == ["en", "en", "en", "de", "en", "en"]
+    assert not any("alert" in e.answer for e in doc.entries)
+
+
+TXT = """HÄUFIGE FRAGEN
+==============
+
+Q: Wann haben Sie geöffnet?
+A: Montag bis Freitag von 8 bis 18 Uhr,
+samstags von 9 bis 12 Uhr.
+
+F: Was kostet ein Ölwechsel?
+A: Ab 89 Euro.
+
+Question: Do you repair electric cars?
+Answer: Yes, all brands.
+
+3. Muss ich einen Termin machen? Ja, außer bei Pannen.
+
+Kann ich mit Karte zahlen?
+Ja, mit Girocard und Kreditkarte.
+"""
+
+
+def test_txt_markers_numbered_and_plain_question_lines() -> None:
+    doc = parse_bytes(TXT.encode("utf-8"), "faq.txt")
+    assert doc.format == "txt"
+    assert pairs(doc) == [
+        ("Wann haben Sie geöffnet?", "Montag bis Freitag von 8 bis 18 Uhr, samstags von 9 bis 12 Uhr."),
+        ("Was kostet ein Ölwechsel?", "Ab 89 Euro."),
+        ("Do you repair electric cars?", "Yes, all brands."),
+        ("Muss ich einen Termin machen?", "Ja, außer bei Pannen."),
+        ("Kann ich mit Karte zahlen?", "Ja, mit Girocard und Kreditkarte."),
+    ]
+    assert doc.entries[0].location == "line 4, section HÄUFIGE FRAGEN"
+
+
+HTML = """<!doctype html><html><head><title>FAQ</title><style>p{color:red}</style>
+<script>var secret = "Wie hoch ist der Stundensatz?";</script></head>
+<body><nav><ul><li>Home</li><li>Kontakt?</li></ul></nav>
+<h1>FAQ</h1>
+<details><summary>Wann ist geöffnet?</summary><p>Mo–Fr 8–17 Uhr.</p></details>
+<dl><dt>Gibt es Leihwagen?</dt><dd>Ja, zwei Stück.</dd></dl>
+<div class="faq"><h3>Wie bezahle ich?</h3><div>Bar oder mit Karte.<br>Firmen auch auf Rechnung.</div></div>
+<p><strong>Kann ich warten?</strong> Ja, im Kundenraum mit Kaffee.</p>
+<ol><li>Was kostet der TÜV? 149 Euro inklusive AU.</li></ol>
+<table><tr><th>Frage</th><th>Antwort</th></tr><tr><td>Haben Sie WLAN?</td><td>Ja.</td></tr></table>
+<script>track("faq")</script><footer>Impressum</footer></body></html>"""
+
+
+def test_html_variants_and_scripts_ignored() -> None:
+    doc = parse_bytes(HTML.encode("utf-8"), "faq.html")
+    assert doc.format == "html"
+    assert pairs(doc) == [
+        ("Wann ist geöffnet?", "Mo–Fr 8–17 Uhr."),
+        ("Gibt es Leihwagen?", "Ja, zwei Stück."),
+        ("Wie bezahle ich?", "Bar oder mit Karte. Firmen auch auf Rechnung."),
+        ("Kann ich warten?", "Ja, im Kundenraum mit Kaffee."),
+        ("Was kostet der TÜV?", "149 Euro inklusive AU."),
+        ("Haben Sie WLAN?", "Ja."),
+    ]
+    text = " ".join(f"{e.question} {e.answer}" for e in doc.entries)
+    assert "Stundensatz" not in text and "track" not in text and "Home" not in text and "Impressum" not in text
+    assert doc.warnings == ()
+
+
+def test_html_without_extension_is_detected_by_content() -> None:
+    assert parse_bytes(HTML.encode(), "export").format == "html"
+
+
+# --- CSV, XLSX, JSON ---------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("header", "delimiter"), [
+    ("Frage;Antwort", ";"), ("question,answer", ","), ("F\tA", "\t"), ("Q|A", "|"), ("FRAGE?;ANTWORT:", ";"),
+    ("Thema;Antwort;Kategorie", ";"), ("Häufige Fragen;Unsere Antworten", ";"),
+])
+def test_csv_header_variants(header: str, delimiter: str) -> None:
+    rows = [["Wann ist geöffnet?", "Montag bis Freitag.", "Allgemein"], ["Was kostet das, bitte?", "10 Euro.", "Preise"]]
+    width = len(header.split(delimiter))
+    body = "\n".join(delimiter.join(f'"{c}"' if delimiter in c or "," in c else c for c in r[:width]) for r in rows)
+    doc = parse_bytes(f"{header}\n{body}\n".encode(), "faq.csv")
+    assert pairs(doc) == [("Wann ist geöffnet?", "Montag bis Freitag."), ("Was kostet das, bitte?", "10 Euro.")]
+    assert doc.entries[0].location.startswith("row 2")
+
+
+def test_csv_header_not_on_first_row_and_extra_columns() -> None:
+    csv = ("Praxis Berger – FAQ Export;;;\n;;;\nNr;Kategorie;Frage;Antwort\n1;Termine;Wann ist geöffnet?;Ab 8 Uhr.\n"
+           "2;Rezepte;Wie bestelle ich ein Rezept?;Telefonisch.\n3;Rezepte;;\n")
+    doc = parse_bytes(csv.encode("cp1252"), "export.csv")
+    assert pairs(doc) == [("Wann ist geöffnet?", "Ab 8 Uhr."), ("Wie bestelle ich ein Rezept?", "Telefonisch.")]
+    assert [e.location for e in doc.entries] == ["row 4, section Termine", "row 5, section Rezepte"]
+
+
+def test_csv_language_column_is_used() -> None:
+    doc = parse_bytes(b"question,answer,lang\nOpen?,Yes.,de\nAuf?,Ja.,en\n", "x.csv")
+    assert [e.language for e in doc.entries] == ["de", "en"]
+
+
+def test_xlsx_header_below_title_rows_and_several_sheets(tmp_path: Path) -> None:
+    from openpyxl import Workbook
+
+    wb = Workbook()
+    ws = wb.active
+    ws.title = "FAQ"
+    ws.append(["Häufige Fragen der Werkstatt"])
+    ws.append([])
+    ws.append([None, "Stand 2026"])
+    ws.append(["Frage", "Antwort"])
+    ws.append(["Was kostet ein Ölwechsel?", "Ab 89 Euro."])
+    ws.append([None, None])
+    ws.append(["Wie lange dauert die Inspektion?", "Drei bis vier Stunden."])
+    en = wb.create_sheet("English")
+    en.append(["Question", "Answer"])
+    en.append(["Do you speak English?", "Yes."])
+    notes = wb.create_sheet("Notizen")
+    notes.append(["interne Notiz", 42])
+    wb.save(tmp_path / "faq.xlsx")
+    doc = parse_file(tmp_path / "faq.xlsx")
+    assert doc.format == "xlsx"
+    assert pairs(doc) == [("Was kostet ein Ölwechsel?", "Ab 89 Euro."),
+                          ("Wie lange dauert die Inspektion?", "Drei bis vier Stunden."), ("Do you speak English?", "Yes.")]
+    assert [e.location for e in doc.entries] == ["sheet FAQ, row 5", "sheet FAQ, row 7", "sheet English, row 2"]
+    assert [e.language for e in doc.entries] == ["de", "de", "en"]
+    assert doc.warnings == ("sheet “Notizen” was skipped: no question and answer columns (columns: “interne Notiz”, "
+                            "“42”)",)
+
+
+@pytest.mark.parametrize("payload", [
+    [{"question": "Open on Sundays?", "answer": "No."}, {"Question": "Parking?", "Answer": "Yes, free."}],
+    {"faq": [{"frage": "Open on Sundays?", "antwort": "No."}, {"F": "Parking?", "A": "Yes, free."}]},
+    {"FAQ": [["Open on Sundays?", "No."], ["Parking?", "Yes, free."]]},
+    {"Open on Sundays?": "No.", "Parking?": "Yes, free."},
+])
+def test_json_shapes(payload) -> None:
+    doc = parse_bytes(json.dumps(payload).encode(), "faq.json")
+    assert doc.format == "json"
+    assert pairs(doc) == [("Open on Sundays?", "No."), ("Parking?", "Yes, free.")]
+    assert [e.location for e in doc.entries] == ["item 1", "item 2"]
+
+
+# --- prose fallback ----------------------------------------------------------------------------------------------
+
+
+def test_prose_is_chunked_by_section_without_cutting_sentences() -> None:
+    sentences = [f"Satz Nummer {i} beschreibt die Praxis ausführlich und hat einige Wörter mehr als nötig." for i in
+                 range(1, 12)]
+    md = "# Über uns\n\n" + " ".join(sentences[:7]) + "\n\n## Team\n\n" + " ".join(sentences[7:]) + \
+         " Wir arbeiten z. B. mit Dr. Meier zusammen.\n"
+    doc = parse_bytes(md.encode(), "about.md")
+    assert all(e.kind == "chunk" for e in doc.entries)
+    assert [e.question for e in doc.entries] == ["Über uns", "Über uns", "Über uns > Team", "Über uns > Team"]
+    for e in doc.entries:
+        assert len(e.answer) <= 600
+        assert 2 <= len(split_sentences(e.answer)) <= 4
+        assert e.answer.endswith(".")
+    joined = " ".join(e.answer for e in doc.entries)
+    assert joined == " ".join(sentences) + " Wir arbeiten z. B. mit Dr. Meier zusammen."
+
+
+def test_prose_without_headings_uses_the_file_name() -> None:
+    doc = parse_bytes("Die Werkstatt liegt in München. Wir reparieren alle Marken.".encode(), "ueber_uns.txt")
+    assert [(e.question, e.kind, e.language) for e in doc.entries] == [("ueber uns", "chunk", "de")]
+
+
+def test_content_hash_is_sha256_of_the_raw_bytes(tmp_path: Path) -> None:
+    import hashlib
+
+    data = "Frage: A?\nAntwort: B.".encode("utf-16")
+    (tmp_path / "f.txt").write_bytes(data)
+    doc = parse_file(tmp_path / "f.txt", display_name="Öffnungszeiten.txt")
+    assert doc.content_hash == hashlib.sha256(data).hexdigest()
+    assert doc.name == "Öffnungszeiten.txt"
