@@ -82,6 +82,7 @@ def parse_bytes(data: bytes, filename: str, *, limits: IngestLimits = IngestLimi
         log.exception("unexpected error while parsing %s", filename)
         raise IngestError(filename, "the document could not be read (unexpected content). Please save it again, "
                                     "e.g. as DOCX or PDF, and upload it again.") from None
+    entries = structure.fill_language(entries)
     if not entries:
         raise IngestError(filename, "no questions, answers or text found in the document. Please check that it is "
                                     "the right file.")

@@ -250,11 +250,10 @@ def build_entries(blocks: list[Block], title: str) -> list[ParsedEntry]:
         else:
             builder.para(block)
     builder.close_question()
-    entries = builder.entries + builder.chunks()
-    return _fill_language(entries)
+    return builder.entries + builder.chunks()
 
 
-def _fill_language(entries: list[ParsedEntry]) -> list[ParsedEntry]:
+def fill_language(entries: list[ParsedEntry]) -> list[ParsedEntry]:
     """Entries too short to tell get the document's majority language."""
     counts = {"de": 0, "en": 0}
     for e in entries:
