@@ -8,8 +8,10 @@ from __future__ import annotations
 
 import csv
 import io
+import itertools
 import logging
 import zipfile
+from collections import Counter
 
 from knowledge.documents import IngestError, ParsedEntry
 from knowledge.ingest.columns import find_qa_columns, headers_found, looks_like_headerless_qa
@@ -32,20 +34,30 @@ def csv_entries(text: str, filename: str) -> list[ParsedEntry]:
 
 
 def _csv_rows(text: str) -> list[list[str]]:
+    """Rows of a CSV/TSV in Excel's quoting, with the delimiter that gives the most consistent columns.
+
+    csv.Sniffer guesses quoting rules too and gets them wrong on real exports (doubled quotes inside answers), so
+    only the delimiter is chosen here: the candidate whose first records agree best on a column count above one.
+    """
     csv.field_size_limit(10 * 1024 * 1024)
-    sample = text[:20000]
+    sample = text[:50000]
+    best, best_score = ";", -1.0
+    for delimiter in ";,\t|":
+        try:
+            records = list(itertools.islice(csv.reader(io.StringIO(sample), delimiter=delimiter), 50))
+        except csv.Error:
+            continue
+        counts = Counter(len(r) for r in records if any(c.strip() for c in r))
+        if not counts:
+            continue
+        width, hits = counts.most_common(1)[0]
+        score = (hits / sum(counts.values())) * (1 if width > 1 else 0) + min(width, 10) / 1000
+        if score > best_score:
+            best, best_score = delimiter, score
     try:
-        dialect = csv.Sniffer().sniff(sample, delimiters=";,\t|")
-    except csv.Error:
-        first = sample.split("\n", 1)[0]
-        delimiter = max(";,\t|", key=first.count)
-        dialect = csv.excel()
-        dialect.delimiter = delimiter  # type: ignore[misc]
-    try:
-        rows = list(csv.reader(io.StringIO(text), dialect))  # blank rows kept: "row 14" is the 14th row of the file
+        return list(csv.reader(io.StringIO(text), delimiter=best))  # blank rows kept: "row 14" is the 14th row
     except csv.Error as exc:
         raise IngestError("", f"the CSV file is malformed ({exc}).") from None
-    return rows
 
 
 def xlsx_entries(data: bytes, filename: str) -> tuple[list[ParsedEntry], list[str]]:
