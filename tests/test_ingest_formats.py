@@ -329,3 +329,44 @@ def test_content_hash_is_sha256_of_the_raw_bytes(tmp_path: Path) -> None:
     doc = parse_file(tmp_path / "f.txt", display_name="Öffnungszeiten.txt")
     assert doc.content_hash == hashlib.sha256(data).hexdigest()
     assert doc.name == "Öffnungszeiten.txt"
+
+
+def test_subheadings_under_a_question_heading_belong_to_its_answer() -> None:
+    md = ("# Anfahrt\n\n## Wie komme ich zur Praxis?\n\n### Mit dem Auto\n\nParken im Hof.\n\n### Mit der Bahn\n\n"
+          "U2 bis Eberswalder Straße.\n\n### Zu Fuß\n\n## Öffnungszeiten\n\nWir öffnen um 8 Uhr.\n")
+    doc = parse_bytes(md.encode(), "anfahrt.md")
+    assert [(e.question, e.answer, e.kind) for e in doc.entries] == [
+        ("Wie komme ich zur Praxis?", "Mit dem Auto: Parken im Hof. Mit der Bahn: U2 bis Eberswalder Straße.", "faq"),
+        ("Anfahrt > Öffnungszeiten", "Wir öffnen um 8 Uhr.", "chunk"),
+    ]
+
+
+def test_xlsx_numbers_and_dates_read_as_people_write_them(tmp_path: Path) -> None:
+    import datetime as dt
+
+    from openpyxl import Workbook
+
+    wb = Workbook()
+    wb.active.append(["Frage", "Antwort"])
+    wb.active.append(["Was kostet der Ölwechsel in Euro?", 89.0])
+    wb.active.append(["Ab wann gibt es Winterreifen-Termine?", dt.datetime(2026, 10, 1)])
+    wb.save(tmp_path / "f.xlsx")
+    assert [e.answer for e in parse_file(tmp_path / "f.xlsx").entries] == ["89", "01.10.2026"]
+
+
+def test_zip_bomb_office_file_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
+    import io
+    import zipfile
+
+    from knowledge.documents import IngestError
+    from knowledge.ingest import detect
+
+    assert detect.MAX_UNPACKED_BYTES == 500 * 1024 * 1024
+    monkeypatch.setattr(detect, "MAX_UNPACKED_BYTES", 2 * 1024 * 1024)  # same check, a cheaper bomb
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w", compression=zipfile.ZIP_DEFLATED) as z:
+        z.writestr("word/document.xml", "")
+        z.writestr("word/media/huge.bin", bytes(3 * 1024 * 1024))
+    assert len(buf.getvalue()) < 20_000
+    with pytest.raises(IngestError, match="unpacks to more than 2 MB"):
+        parse_bytes(buf.getvalue(), "bombe.docx")

@@ -116,6 +116,9 @@ def _parse(data: bytes, filename: str) -> tuple[str, list[ParsedEntry], list[str
                                     ".xlsx and upload it again.")
     else:
         fmt = None
+    if fmt in ("docx", "xlsx") and detect.unpacked_size(data) > detect.MAX_UNPACKED_BYTES:
+        raise IngestError(filename, f"the file unpacks to more than {_human_size(detect.MAX_UNPACKED_BYTES)}, "
+                                    "far more than any FAQ document. Please check the file or split it.")
     if fmt is not None:
         if by_name and by_name != fmt:
             warnings.append(f"the file is named .{PurePath(filename).suffix.lstrip('.')} but is a {fmt.upper()}; "

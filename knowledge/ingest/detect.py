@@ -44,6 +44,9 @@ def sniff_binary(head: bytes) -> str | None:
     return None
 
 
+MAX_UNPACKED_BYTES = 500 * 1024 * 1024  # a DOCX/XLSX that unpacks to more is a "zip bomb", not an FAQ
+
+
 def zip_kind(data: bytes) -> str | None:
     """``"docx"`` or ``"xlsx"`` for Office Open XML packages, ``None`` for any other ZIP."""
     try:
@@ -60,6 +63,15 @@ def zip_kind(data: bytes) -> str | None:
     if "content.xml" in names:
         return "odf"
     return None
+
+
+def unpacked_size(data: bytes) -> int:
+    """Declared total size of a ZIP's members (0 if unreadable): checked before python-docx/openpyxl unpack it."""
+    try:
+        with zipfile.ZipFile(io.BytesIO(data)) as z:
+            return sum(info.file_size for info in z.infolist())
+    except (zipfile.BadZipFile, ValueError, OSError):
+        return 0
 
 
 def foreign_binary(head: bytes) -> str | None:

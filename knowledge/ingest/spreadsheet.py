@@ -7,6 +7,7 @@ headers we found, rather than guessing which column holds what.
 from __future__ import annotations
 
 import csv
+import datetime as dt
 import io
 import itertools
 import logging
@@ -75,7 +76,7 @@ def xlsx_entries(data: bytes, filename: str) -> tuple[list[ParsedEntry], list[st
     skipped: list[tuple[str, str]] = []
     try:
         for sheet in workbook.worksheets:
-            rows = [["" if v is None else str(v) for v in row] for row in sheet.iter_rows(values_only=True)]
+            rows = [[_cell_text(v) for v in row] for row in sheet.iter_rows(values_only=True)]
             rows = [r for r in rows if any(c.strip() for c in r)]
             if not rows:
                 continue
@@ -94,6 +95,21 @@ def xlsx_entries(data: bytes, filename: str) -> tuple[list[ParsedEntry], list[st
     warnings.extend(f"sheet “{title}” was skipped: no question and answer columns (columns: {found})"
                     for title, found in skipped)
     return entries, warnings
+
+
+def _cell_text(value) -> str:
+    """Cell values as a person reads them: 89 not 89.0, 01.03.2026 not 2026-03-01 00:00:00."""
+    if value is None:
+        return ""
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    if isinstance(value, dt.datetime):
+        return value.strftime("%d.%m.%Y %H:%M") if (value.hour, value.minute) != (0, 0) else value.strftime("%d.%m.%Y")
+    if isinstance(value, dt.date):
+        return value.strftime("%d.%m.%Y")
+    if isinstance(value, dt.time):
+        return value.strftime("%H:%M")
+    return str(value)
 
 
 def _excel_rows(sheet) -> list[int] | None:

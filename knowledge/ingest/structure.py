@@ -37,6 +37,7 @@ class _Pending:
     location: str
     section: tuple[str, ...]
     answers: list[str] = field(default_factory=list)
+    level: int | None = None  # heading level when the question is a heading; its sub-headings belong to the answer
 
 
 @dataclass
@@ -119,12 +120,15 @@ class _Builder:
 
     def open_question(self, question: str, first_answer: str, block: Block) -> None:
         self.close_question()
-        self.pending = _Pending(question, block.location, self.path, [first_answer] if first_answer else [])
+        self.pending = _Pending(question, block.location, self.path, [first_answer] if first_answer else [],
+                                block.level if block.kind == "heading" else None)
 
     def close_question(self) -> None:
         p, self.pending = self.pending, None
         if p is None:
             return
+        while p.answers and p.answers[-1].endswith(":") and p.level is not None:
+            p.answers.pop()  # a trailing sub-heading without text under it
         if p.answers:
             self.add_pair(p.question, " ".join(p.answers), _join_location(p.location, p.section))
         else:  # a question nobody answered is still text the company wrote
@@ -132,9 +136,14 @@ class _Builder:
 
     # -- blocks --
     def heading(self, block: Block) -> None:
+        q = _question_of(block)
+        p = self.pending
+        if not q and p is not None and p.level is not None and block.level > p.level:
+            # "## Wie komme ich hin?" / "### Mit dem Auto" / text: the sub-heading labels part of the answer
+            p.answers.append(block.text if block.text[-1:] in ".:!?" else f"{block.text}:")
+            return
         while self.section and self.section[-1][0] >= block.level:
             self.section.pop()
-        q = _question_of(block)
         if q:
             self.open_question(q[0], q[1], block)
         else:
