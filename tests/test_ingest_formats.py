@@ -370,3 +370,38 @@ def test_zip_bomb_office_file_is_refused(monkeypatch: pytest.MonkeyPatch) -> Non
     assert len(buf.getvalue()) < 20_000
     with pytest.raises(IngestError, match="unpacks to more than 2 MB"):
         parse_bytes(buf.getvalue(), "bombe.docx")
+
+
+def test_marker_alone_on_its_line_and_numbered_markers(tmp_path: Path) -> None:
+    import docx
+
+    d = docx.Document()
+    for text in ("Frage:", "Wie lange dauert eine Inspektion?", "Antwort:", "Drei bis vier Stunden.",
+                 "Q1. Do you lend cars?", "A1. Yes, two of them."):
+        d.add_paragraph(text)
+    d.save(tmp_path / "f.docx")
+    assert pairs(parse_file(tmp_path / "f.docx")) == [
+        ("Wie lange dauert eine Inspektion?", "Drei bis vier Stunden."), ("Do you lend cars?", "Yes, two of them.")]
+
+
+def test_pdf_short_answer_lines_are_not_taken_for_headings(tmp_path: Path) -> None:
+    path = make_pdf(tmp_path / "adresse.pdf", ["Wo ist die Praxis?\n\nKastanienallee 41\n\n10435 Berlin\n\n"
+                                               "Wie ist die Telefonnummer?\n\nTelefon 030 5555 0120"])
+    assert pairs(parse_file(path)) == [("Wo ist die Praxis?", "Kastanienallee 41 10435 Berlin"),
+                                       ("Wie ist die Telefonnummer?", "Telefon 030 5555 0120")]
+
+
+def test_html_accordion_buttons_carry_questions() -> None:
+    html = """<div class="accordion"><h3><button aria-expanded="false">Wann ist geöffnet?</button></h3>
+    <div class="panel"><p>Ab 8 Uhr.</p></div>
+    <button class="accordion">Gibt es Parkplätze?</button><div class="panel">Ja, im Hof.</div>
+    <button>Alle Cookies akzeptieren</button></div>"""
+    assert pairs(parse_bytes(html.encode(), "faq.html")) == [("Wann ist geöffnet?", "Ab 8 Uhr."),
+                                                             ("Gibt es Parkplätze?", "Ja, im Hof.")]
+
+
+def test_a_sentence_longer_than_a_chunk_is_kept_whole() -> None:
+    long_sentence = "Die Praxis " + ", ".join(f"bietet Leistung {i}" for i in range(60)) + "."
+    assert len(long_sentence) > 600
+    doc = parse_bytes(f"# Leistungen\n\nKurz vorab. {long_sentence} Danach mehr.\n".encode(), "l.md")
+    assert [e.answer for e in doc.entries] == ["Kurz vorab.", long_sentence, "Danach mehr."]

@@ -81,3 +81,10 @@ def test_language_heuristic(text: str, language: str | None) -> None:
 def test_entries_without_signal_take_the_document_language() -> None:
     doc = parse_bytes(b"question,answer\nWhat does it cost?,The fee is 15 euros.\nParkhaus?,Yes.\n", "x.csv")
     assert [e.language for e in doc.entries] == ["en", "en"]
+
+
+def test_ordinals_versus_numbers_at_a_sentence_end() -> None:
+    assert split_sentences("Die Praxis liegt im 1. Obergeschoss. Termine gibt es ab dem 3. März. Es gibt Platz 12. "
+                           "Dann kommt 2. Januar.") == [
+        "Die Praxis liegt im 1. Obergeschoss.", "Termine gibt es ab dem 3. März.", "Es gibt Platz 12.",
+        "Dann kommt 2. Januar."]

@@ -10,7 +10,7 @@ from bs4 import BeautifulSoup, Comment, NavigableString, Tag
 
 from knowledge.ingest.blocks import Block
 
-DROP = ("script", "style", "nav", "footer", "noscript", "template", "svg", "iframe", "head", "button", "select", "canvas",
+DROP = ("script", "style", "nav", "footer", "noscript", "template", "svg", "iframe", "head", "select", "canvas",
         "object", "embed")
 _LEAF = {"p", "dt", "dd", "summary", "pre", "caption", "figcaption", "address", "blockquote", "label"}
 _HEADINGS = {f"h{i}": i for i in range(1, 7)}
@@ -80,6 +80,11 @@ class _Walker:
             elif name in _HEADINGS:
                 self.flush()
                 self.blocks.append(Block("heading", _text(child), level=_HEADINGS[name]))
+            elif name == "button":  # accordion toggles carry the question; other buttons ("OK", "Mehr") are furniture
+                text = _text(child).strip()
+                if text.endswith("?"):
+                    self.flush()
+                    self.blocks.append(Block("heading", text, level=7))
             elif name in ("dt", "summary"):
                 self.flush()
                 self.blocks.append(Block("heading", _text(child), level=7))

@@ -17,7 +17,7 @@ from knowledge.ingest.text import clean_lines, join_wrapped_lines
 
 log = logging.getLogger(__name__)
 
-_STARTS_BLOCK = re.compile(r"^(?:(?:Q|F|A|Frage|Antwort|Question|Answer)\s*\d{0,3}\s*:|\(?\d{1,3}[.)]\s|[•▪◦\-–*]\s)",
+_STARTS_BLOCK = re.compile(r"^(?:(?:Q|F|A|Frage|Antwort|Question|Answer)\s*(?:\d{1,3}\s*[.)]|\d{0,3}\s*:)|\(?\d{1,3}[.)]\s|[•▪◦\-–*]\s)",
                            re.IGNORECASE)
 _MIN_TEXT_CHARS = 20  # a whole document with fewer visible characters has no usable text layer
 
@@ -74,7 +74,8 @@ def _page_blocks(text: str, location: str) -> list[Block]:
 
     def flush(kind: str = "para", level: int = 0) -> None:
         if current:
-            blocks.append(Block(kind, join_wrapped_lines(current), level=level, location=location))
+            blocks.append(Block(kind, join_wrapped_lines(current), level=level, location=location,
+                                guessed=kind == "heading"))
             current.clear()
 
     for i, line in enumerate(lines):
@@ -82,15 +83,17 @@ def _page_blocks(text: str, location: str) -> list[Block]:
             flush()
             continue
         nxt = next((n for n in lines[i + 1:] if n), "")
-        if _STARTS_BLOCK.match(line) or (current and line.endswith("?") and current[-1][-1:] in ".!:"):
-            flush()  # a marker, list item, or a question line right after a finished sentence starts a new block
+        if _STARTS_BLOCK.match(line) or (
+                current and line.endswith("?") and (current[-1][-1:] in ".!:" or len(current[-1]) < 0.8 * full)):
+            flush()  # a marker, a list item, or a question line after a finished or short line starts a new block
         if not current and _is_heading(line, nxt, full):
             current.append(line)
             flush("heading", 2)
             continue
         current.append(line)
         ends_sentence = line[-1:] in ".!?:" or line.endswith((".)", ".“", ".\""))
-        if line.endswith("?") or (ends_sentence and len(line) < 0.8 * full):
+        short = len(line) < 0.6 * full and full >= 40  # a clearly short line ends its paragraph
+        if line.endswith("?") or (ends_sentence and len(line) < 0.8 * full) or short:
             flush()
     flush()
     return blocks

@@ -11,7 +11,7 @@ import re
 from knowledge.ingest.blocks import Block
 from knowledge.ingest.text import clean_lines, join_wrapped_lines
 
-_STARTS_BLOCK = re.compile(r"^(?:(?:Q|F|A|Frage|Antwort|Question|Answer)\s*\d{0,3}\s*:|\(?\d{1,3}[.)]\s|[•▪◦\-–*]\s)",
+_STARTS_BLOCK = re.compile(r"^(?:(?:Q|F|A|Frage|Antwort|Question|Answer)\s*(?:\d{1,3}\s*[.)]|\d{0,3}\s*:)|\(?\d{1,3}[.)]\s|[•▪◦\-–*]\s)",
                            re.IGNORECASE)
 _UNDERLINE = re.compile(r"^(=+|-+)$")
 _HASH_HEADING = re.compile(r"^(#{1,6})\s+(.+?)\s*#*$")
@@ -44,7 +44,7 @@ def read_blocks(text: str) -> list[Block]:
             blocks.append(Block("heading", m.group(2), level=len(m.group(1)), location=f"line {number}"))
             continue
         if not current and _all_caps_heading(line):
-            blocks.append(Block("heading", line, level=2, location=f"line {number}"))
+            blocks.append(Block("heading", line, level=2, location=f"line {number}", guessed=True))
             continue
         if _STARTS_BLOCK.match(line):
             flush()

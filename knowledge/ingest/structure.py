@@ -25,8 +25,8 @@ CHUNK_MAX_CHARS = 600
 CHUNK_MAX_SENTENCES = 4
 MAX_QUESTION_CHARS = 300
 
-_Q_MARK = re.compile(r"^(?:Q|F|Frage|Question|Fr\.)\s*\d{0,3}\s*[:：]\s*", re.IGNORECASE)
-_A_MARK = re.compile(r"^(?:A|Antwort|Answer|Antw\.)\s*\d{0,3}\s*[:：]\s*", re.IGNORECASE)
+_Q_MARK = re.compile(r"^(?:Q|F|Frage|Question|Fr\.)\s*(?:\d{1,3}\s*[.):：]|\d{0,3}\s*[:：])\s*", re.IGNORECASE)
+_A_MARK = re.compile(r"^(?:A|Antwort|Answer|Antw\.)\s*(?:\d{1,3}\s*[.):：]|\d{0,3}\s*[:：])\s*", re.IGNORECASE)
 _INLINE_A_MARK = re.compile(r"\s(?:A|Antwort|Answer)\s*[:：]\s+", re.IGNORECASE)
 _NUMBERED = re.compile(r"^\(?(\d{1,3})[.)]\s+(.+)$", re.DOTALL)
 
@@ -136,8 +136,11 @@ class _Builder:
 
     # -- blocks --
     def heading(self, block: Block) -> None:
-        q = _question_of(block)
         p = self.pending
+        if block.guessed and p is not None and (not p.answers or not p.question):
+            self.para(Block("para", block.text, location=block.location))  # "Wo ist die Praxis?" / "Kastanienallee 41"
+            return
+        q = _question_of(block)
         if not q and p is not None and p.level is not None and block.level > p.level:
             # "## Wie komme ich hin?" / "### Mit dem Auto" / text: the sub-heading labels part of the answer
             p.answers.append(block.text if block.text[-1:] in ".:!?" else f"{block.text}:")
@@ -152,9 +155,13 @@ class _Builder:
 
     def para(self, block: Block) -> None:
         text = block.text
+        if self.pending is not None and not self.pending.question:  # "Frage:" alone, the question follows
+            self.pending.question = text
+            return
         a = _A_MARK.match(text)
         if a and self.pending is not None:
-            self.pending.answers.append(text[a.end():])
+            if text[a.end():].strip():
+                self.pending.answers.append(text[a.end():])
             return
         q = _question_of(block)
         if q is None and _plain_question(text) and (self.pending is None or self.pending.answers):

@@ -135,6 +135,18 @@ _ABBREVIATIONS = {
 _SENTENCE_END = re.compile(r"(?<=[.!?…])[\"'»«“”)\]]*\s+(?=[\"'„»«“(\[]?[A-ZÄÖÜ0-9])")
 
 
+_ORDINAL_BEFORE = {"am", "im", "der", "die", "das", "dem", "den", "des", "zum", "zur", "vom", "ab", "bis", "seit",
+                   "jeden", "jedem", "jeder", "ins", "beim", "einem", "einer", "ihr", "ihrem", "ihre", "unser", "unserem"}
+_MONTHS = ("januar", "jänner", "februar", "märz", "april", "mai", "juni", "juli", "august", "september", "oktober",
+           "november", "dezember", "jan", "feb", "mär", "apr", "jun", "jul", "aug", "sep", "okt", "nov", "dez")
+
+
+def _is_ordinal(words: list[str], following: str) -> bool:
+    """"am 1. März", "im 3. Obergeschoss" are ordinals; "Leistung 59. Danach …" ends a sentence."""
+    before = words[-2] if len(words) >= 2 else ""
+    return before in _ORDINAL_BEFORE or following.lower().startswith(_MONTHS) or not before
+
+
 def split_sentences(text: str) -> list[str]:
     """Split prose into sentences without breaking at "z. B.", "Dr. Berger", "Nr. 5" or dates like "1. März"."""
     pieces = _SENTENCE_END.split(text)
@@ -144,8 +156,10 @@ def split_sentences(text: str) -> list[str]:
         if not piece:
             continue
         if sentences:
-            last_word = sentences[-1].rsplit(" ", 1)[-1].lower()
-            if last_word in _ABBREVIATIONS or re.fullmatch(r"\d{1,2}\.", last_word) or re.fullmatch(r"[a-zäöü]\.", last_word):
+            words = sentences[-1].lower().rsplit(" ", 2)
+            last_word = words[-1]
+            if (last_word in _ABBREVIATIONS or re.fullmatch(r"[a-zäöü]\.", last_word)
+                    or (re.fullmatch(r"\d{1,2}\.", last_word) and _is_ordinal(words, piece))):
                 sentences[-1] = f"{sentences[-1]} {piece}"
                 continue
         sentences.append(piece)
