@@ -211,3 +211,24 @@ def test_a_failed_file_does_not_disturb_the_next() -> None:
     _error(b"", "a.txt")
     doc = parse_file(DEMO / "kfz-huber" / "preise.txt")
     assert len([e for e in doc.entries if e.kind == "faq"]) == 6
+
+
+@pytest.mark.parametrize("relpath", ["praxis-berger/Rezepte_und_Ueberweisungen.docx",
+                                     "praxis-berger/Impfungen_und_IGeL.xlsx", "keller-wright/Directions.pdf"])
+def test_damaged_office_and_pdf_files_get_a_specific_message(relpath: str) -> None:
+    """Random byte damage and truncation: always a specific plain-words error (or a successful read), never the
+    catch-all "unexpected content" message, which would mean a parser exception we did not anticipate."""
+    import random
+
+    rng = random.Random(relpath)
+    original = (DEMO / relpath).read_bytes()
+    for _ in range(25):
+        data = bytearray(original)
+        for _ in range(rng.randint(1, 20)):
+            data[rng.randrange(len(data))] = rng.randrange(256)
+        if rng.random() < 0.3:
+            data = data[: rng.randrange(1, len(data))]
+        try:
+            parse_bytes(bytes(data), Path(relpath).name)
+        except IngestError as error:
+            assert "unexpected content" not in error.message, error.message

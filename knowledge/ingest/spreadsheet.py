@@ -12,6 +12,7 @@ import io
 import itertools
 import logging
 import zipfile
+import zlib
 from collections import Counter
 
 from knowledge.documents import IngestError, ParsedEntry
@@ -41,6 +42,7 @@ def _csv_rows(text: str) -> list[list[str]]:
     only the delimiter is chosen here: the candidate whose first records agree best on a column count above one.
     """
     csv.field_size_limit(10 * 1024 * 1024)
+    text = text.replace("\r\n", "\n").replace("\r", "\n")
     sample = text[:50000]
     best, best_score = ";", -1.0
     for delimiter in ";,\t|":
@@ -55,22 +57,38 @@ def _csv_rows(text: str) -> list[list[str]]:
         score = (hits / sum(counts.values())) * (1 if width > 1 else 0) + min(width, 10) / 1000
         if score > best_score:
             best, best_score = delimiter, score
+    reader = csv.reader(io.StringIO(text), delimiter=best)
     try:
-        return list(csv.reader(io.StringIO(text), delimiter=best))  # blank rows kept: "row 14" is the 14th row
+        return list(reader)  # blank rows kept: "row 14" is the 14th row of the file
     except csv.Error as exc:
-        raise IngestError("", f"the CSV file is malformed ({exc}).") from None
+        log.info("csv unreadable near line %s: %s", reader.line_num, exc)
+        raise IngestError("", f"the CSV file is broken near line {reader.line_num} (for example a quote that is "
+                              "never closed). Please open it in Excel, save it again as CSV and upload it again.") \
+            from None
 
 
 def xlsx_entries(data: bytes, filename: str) -> tuple[list[ParsedEntry], list[str]]:
     """Entries of every sheet with question/answer columns; sheets without them become warnings."""
-    from openpyxl import load_workbook
-
     try:
-        workbook = load_workbook(io.BytesIO(data), read_only=True, data_only=True)
-    except (zipfile.BadZipFile, KeyError, ValueError, TypeError, OSError) as exc:
+        return _xlsx_entries(data, filename)
+    except IngestError:  # a ValueError too: must pass through the "damaged" handler below untouched
+        raise
+    except (zipfile.BadZipFile, zlib.error, EOFError, NotImplementedError, KeyError, ValueError, TypeError,
+            AttributeError, IndexError, OSError) as exc:
         log.info("xlsx %s unreadable: %r", filename, exc)
         raise IngestError(filename, "the Excel file is damaged or not a real .xlsx. Please open it in Excel, save "
                                     "it again as .xlsx and upload it again.") from None
+    except Exception as exc:  # openpyxl lets lxml/ElementTree parse errors through on broken XML
+        if type(exc).__name__ in ("ParseError", "XMLSyntaxError"):
+            raise IngestError(filename, "the Excel file is damaged. Please open it in Excel, save it again as .xlsx "
+                                        "and upload it again.") from None
+        raise
+
+
+def _xlsx_entries(data: bytes, filename: str) -> tuple[list[ParsedEntry], list[str]]:
+    from openpyxl import load_workbook
+
+    workbook = load_workbook(io.BytesIO(data), read_only=True, data_only=True)
     entries: list[ParsedEntry] = []
     warnings: list[str] = []
     skipped: list[tuple[str, str]] = []

@@ -6,6 +6,7 @@ import io
 import logging
 import re
 import zipfile
+import zlib
 
 from knowledge.documents import IngestError
 from knowledge.ingest.blocks import Block
@@ -34,7 +35,8 @@ def read_blocks(data: bytes, filename: str) -> list[Block]:
                 rows = _table_rows(Table(child, document))
                 if rows:
                     blocks.append(Block("table", rows=rows))
-    except (zipfile.BadZipFile, KeyError, ValueError, AttributeError, TypeError, OSError) as exc:
+    except (zipfile.BadZipFile, zlib.error, EOFError, NotImplementedError, KeyError, ValueError, AttributeError,
+            TypeError, OSError) as exc:
         log.info("docx %s unreadable: %r", filename, exc)
         raise IngestError(filename, "the Word file is damaged or not a real .docx. Please open it in Word, "
                                     "save it again as .docx and upload it again.") from None
