@@ -10,6 +10,8 @@ from __future__ import annotations
 import io
 import logging
 import re
+import struct
+import zlib
 
 from knowledge.documents import IngestError
 from knowledge.ingest.blocks import Block
@@ -24,7 +26,7 @@ _MIN_TEXT_CHARS = 20  # a whole document with fewer visible characters has no us
 
 def read_blocks(data: bytes, filename: str) -> list[Block]:
     from pypdf import PdfReader
-    from pypdf.errors import DependencyError, FileNotDecryptedError, PdfReadError
+    from pypdf.errors import DependencyError, FileNotDecryptedError, PyPdfError
 
     logging.getLogger("pypdf").setLevel(logging.ERROR)  # pypdf warns loudly about harmless quirks
     try:
@@ -46,8 +48,9 @@ def read_blocks(data: bytes, filename: str) -> list[Block]:
     except FileNotDecryptedError:
         raise IngestError(filename, "the PDF is password-protected. Please save it again without a password "
                                     "and upload that copy.") from None
-    except (PdfReadError, ValueError, KeyError, TypeError, AttributeError, IndexError, OSError, RecursionError,
-            AssertionError, ZeroDivisionError) as exc:
+    except (PyPdfError, ValueError, KeyError, TypeError, AttributeError, IndexError, OSError, RecursionError,
+            AssertionError, ZeroDivisionError, OverflowError, UnicodeError, NotImplementedError, zlib.error,
+            struct.error) as exc:
         log.info("pdf %s unreadable: %r", filename, exc)
         raise IngestError(filename, "the PDF is damaged or incomplete and cannot be read. Please open it, save it "
                                     "again (or export it once more from the original program) and upload it again.") \
