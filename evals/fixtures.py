@@ -20,8 +20,8 @@ _FONT_BOLD_CANDIDATES = (
     "/usr/share/fonts/truetype/freefont/FreeSansBold.ttf",
 )
 
-_LATIN1_FALLBACK = str.maketrans({"€": "EUR", "–": "-", "—": "-", "„": '"', "“": '"', "”": '"', "‘": "'", "’": "'",
-                                  "…": "...", "•": "-"})
+_LATIN1_FALLBACK = str.maketrans({"€": "EUR", "–": "-", "—": "-", "„": '"', "“": '"', "”": '"', "‘": "'",
+                                  "’": "'", "…": "...", "•": "-"})
 
 
 def _setup_font(pdf) -> tuple[str, bool]:

@@ -91,3 +91,17 @@ def test_build_script_regenerates_identical_content(tmp_path: Path) -> None:
         if relpath.endswith((".pdf", ".docx", ".xlsx")):
             rebuilt, committed = parse_file(copy / relpath), parse_file(DEMO_DIR / relpath)
             assert rebuilt.entries == committed.entries, relpath
+
+
+def test_inspection_command_prints_entries_and_errors(tmp_path: Path) -> None:
+    import json
+
+    (tmp_path / "leer.txt").write_bytes(b"")
+    root = Path(__file__).resolve().parents[1]
+    result = subprocess.run([sys.executable, "-m", "knowledge.ingest", str(DEMO_DIR / "kfz-huber" / "service.json"),
+                             str(tmp_path / "leer.txt")], cwd=root, capture_output=True, text=True, timeout=60)
+    assert result.returncode == 1
+    lines = [json.loads(line) for line in result.stdout.splitlines()]
+    assert len(lines) == 6 and lines[0]["question"] == "Was mache ich bei einer Panne?"
+    assert "error: leer.txt: the file is empty." in result.stderr
+    assert "service.json: json, 6 questions, 0 text chunks" in result.stderr

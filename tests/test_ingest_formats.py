@@ -234,7 +234,8 @@ def test_html_without_extension_is_detected_by_content() -> None:
     ("Thema;Antwort;Kategorie", ";"), ("Häufige Fragen;Unsere Antworten", ";"),
 ])
 def test_csv_header_variants(header: str, delimiter: str) -> None:
-    rows = [["Wann ist geöffnet?", "Montag bis Freitag.", "Allgemein"], ["Was kostet das, bitte?", "10 Euro.", "Preise"]]
+    rows = [["Wann ist geöffnet?", "Montag bis Freitag.", "Allgemein"],
+            ["Was kostet das, bitte?", "10 Euro.", "Preise"]]
     width = len(header.split(delimiter))
     body = "\n".join(delimiter.join(f'"{c}"' if delimiter in c or "," in c else c for c in r[:width]) for r in rows)
     doc = parse_bytes(f"{header}\n{body}\n".encode(), "faq.csv")
@@ -277,11 +278,12 @@ def test_xlsx_header_below_title_rows_and_several_sheets(tmp_path: Path) -> None
     doc = parse_file(tmp_path / "faq.xlsx")
     assert doc.format == "xlsx"
     assert pairs(doc) == [("Was kostet ein Ölwechsel?", "Ab 89 Euro."),
-                          ("Wie lange dauert die Inspektion?", "Drei bis vier Stunden."), ("Do you speak English?", "Yes.")]
+                          ("Wie lange dauert die Inspektion?", "Drei bis vier Stunden."),
+                          ("Do you speak English?", "Yes.")]
     assert [e.location for e in doc.entries] == ["sheet FAQ, row 5", "sheet FAQ, row 7", "sheet English, row 2"]
     assert [e.language for e in doc.entries] == ["de", "de", "en"]
-    assert doc.warnings == ("sheet “Notizen” was skipped: no question and answer columns (columns: “interne Notiz”, "
-                            "“42”)",)
+    assert doc.warnings == (
+        "sheet “Notizen” was skipped: no question and answer columns (columns: “interne Notiz”, “42”)",)
 
 
 @pytest.mark.parametrize("payload", [

@@ -9,7 +9,8 @@ import pytest
 from knowledge.ingest import parse_bytes
 from knowledge.ingest.text import clean_inline, decode_text, detect_language, split_sentences
 
-GERMAN = "Frage: Wie hoch ist die Gebühr für ein Attest?\nAntwort: 15 € – zahlbar bar oder per Karte. Größe egal.\n"
+GERMAN = ("Frage: Wie hoch ist die Gebühr für ein Attest?\n"
+          "Antwort: 15 € – zahlbar bar oder per Karte. Größe egal.\n")
 
 
 @pytest.mark.parametrize(("data", "encoding"), [

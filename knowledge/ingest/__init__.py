@@ -42,7 +42,8 @@ def check_size(size: int, filename: str, limits: IngestLimits = IngestLimits()) 
     if size == 0:
         raise IngestError(filename, "the file is empty.")
     if size > limits.max_file_bytes:
-        raise IngestError(filename, f"the file is {_human_size(size)}; the limit is {_human_size(limits.max_file_bytes)}. "
+        limit = _human_size(limits.max_file_bytes)
+        raise IngestError(filename, f"the file is {_human_size(size)}; the limit is {limit}. "
                                     "Please split it into smaller documents or remove images, then upload again.")
 
 

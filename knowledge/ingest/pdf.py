@@ -15,12 +15,11 @@ import zlib
 
 from knowledge.documents import IngestError
 from knowledge.ingest.blocks import Block
-from knowledge.ingest.text import clean_lines, join_wrapped_lines
+from knowledge.ingest.text import STARTS_BLOCK, clean_lines, join_wrapped_lines
 
 log = logging.getLogger(__name__)
 
-_STARTS_BLOCK = re.compile(r"^(?:(?:Q|F|A|Frage|Antwort|Question|Answer)\s*(?:\d{1,3}\s*[.)]|\d{0,3}\s*:)|\(?\d{1,3}[.)]\s|[•▪◦\-–*]\s)",
-                           re.IGNORECASE)
+_STARTS_BLOCK = STARTS_BLOCK
 _MIN_TEXT_CHARS = 20  # a whole document with fewer visible characters has no usable text layer
 
 

@@ -9,10 +9,9 @@ from __future__ import annotations
 import re
 
 from knowledge.ingest.blocks import Block
-from knowledge.ingest.text import clean_lines, join_wrapped_lines
+from knowledge.ingest.text import STARTS_BLOCK, clean_lines, join_wrapped_lines
 
-_STARTS_BLOCK = re.compile(r"^(?:(?:Q|F|A|Frage|Antwort|Question|Answer)\s*(?:\d{1,3}\s*[.)]|\d{0,3}\s*:)|\(?\d{1,3}[.)]\s|[•▪◦\-–*]\s)",
-                           re.IGNORECASE)
+_STARTS_BLOCK = STARTS_BLOCK
 _UNDERLINE = re.compile(r"^(=+|-+)$")
 _HASH_HEADING = re.compile(r"^(#{1,6})\s+(.+?)\s*#*$")
 

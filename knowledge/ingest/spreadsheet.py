@@ -31,7 +31,8 @@ def csv_entries(text: str, filename: str) -> list[ParsedEntry]:
         raise IngestError(filename, "the file contains no rows.")
     entries = _table_entries(rows, lambda i: f"row {i + 1}")
     if entries is None:
-        raise IngestError(filename, f"no question and answer columns found. Columns found: {_found(rows)}. {_HINT}")
+        raise IngestError(filename,
+                          f"no question and answer columns found. Columns found: {_found(rows)}. {_HINT}")
     return entries
 
 

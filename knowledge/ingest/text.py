@@ -97,6 +97,12 @@ def clean_lines(text: str) -> list[str]:
     return [_SPACES.sub(" ", line).strip() for line in text.split("\n")]
 
 
+# A line that starts a new paragraph even without a blank line before it: a Q/A marker, a numbered item, a bullet.
+STARTS_BLOCK = re.compile(
+    r"^(?:(?:Q|F|A|Frage|Antwort|Question|Answer)\s*(?:\d{1,3}\s*[.)]|\d{0,3}\s*:)|\(?\d{1,3}[.)]\s|[•▪◦\-–*]\s)",
+    re.IGNORECASE,
+)
+
 _HYPHEN_END = re.compile(r"(\w)[-\u2010\u2011]$")
 
 
@@ -130,7 +136,8 @@ _ABBREVIATIONS = {
     "usw.", "etc.", "inkl.", "zzgl.", "evtl.", "max.", "min.", "mo.", "di.", "mi.", "do.", "fr.", "sa.", "so.",
     "jan.", "feb.", "mär.", "apr.", "jun.", "jul.", "aug.", "sep.", "sept.", "okt.", "nov.", "dez.", "vgl.", "abs.",
     "mr.", "mrs.", "ms.", "no.", "e.g.", "i.e.", "vs.", "approx.", "incl.", "st.", "ave.", "hr.", "fa.", "gmbh.",
-    "allg.", "sog.", "geb.", "std.", "mind.", "ggü.", "u.a.", "z.b.", "d.h.", "o.ä.", "u.u.", "i.d.r.", "bspw.",
+    "allg.", "sog.", "geb.", "std.", "mind.", "ggü.", "u.a.", "z.b.", "d.h.", "o.ä.", "u.u.", "i.d.r.",
+    "bspw.",
 }
 _SENTENCE_END = re.compile(r"(?<=[.!?…])[\"'»«“”)\]]*\s+(?=[\"'„»«“(\[]?[A-ZÄÖÜ0-9])")
 
