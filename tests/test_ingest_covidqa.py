@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from knowledge.ingest import parse_file
+from knowledge.ingest import parse_bytes, parse_file
 from knowledge.ingest.text import clean_inline
 
 
@@ -64,3 +64,21 @@ def test_covidqa_original_tsv_reads_every_row_with_its_language(shared_data: Pat
     doc = parse_file(shared_data / "covidqa_deepset" / "faq_200327.tsv")
     assert len(doc.entries) == 896
     assert sum(e.language == "de" for e in doc.entries) >= 399  # lang column "de" is taken as given
+
+
+def test_covidqa_german_as_an_html_faq_page(german_rows) -> None:
+    """The official answers' own HTML under <h3> questions: every question is found, answers keep their text."""
+    import html
+
+    page = "<html><body><h1>Corona FAQ</h1>" + "".join(
+        f"<h3>{html.escape(r['question'])}</h3>{r['answer_html']}" for r in german_rows) + "</body></html>"
+    doc = parse_bytes(page.encode(), "corona.html")
+    expected = {clean_inline(r["question"]) for r in german_rows}
+    found = [e.question for e in doc.entries if e.kind == "faq"]
+    assert expected <= set(found)
+    # one official answer contains a stand-alone rhetorical question paragraph, which reads as a question of its own
+    assert len(set(found) - expected) <= 2
+    assert len(found) - len(set(found) - expected) == len(german_rows)  # duplicated official questions stay separate
+    first = next(e for e in doc.entries if e.question == clean_inline(german_rows[0]["question"]))
+    assert first.answer == clean_inline(german_rows[0]["answer"])
+    assert first.location == "section Corona FAQ"
