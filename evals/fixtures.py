@@ -36,15 +36,29 @@ def _setup_font(pdf) -> tuple[str, bool]:
 
 
 def make_pdf(path: Path, pages: list[str], *, title: str | None = None, font_size: float = 11,
-             creation_date: datetime | None = None) -> Path:
+             creation_date: datetime | None = None, header: str | None = None, footer: str | None = None) -> Path:
     """Write ``pages`` (one string per page) as a text PDF.
 
     Within a page, blank-line separated blocks are paragraphs; a block starting with "# " is set as a bold heading
-    and a block ending with "?" as a bold question line, like a typical FAQ handout. Returns ``path``.
+    and a block ending with "?" as a bold question line, like a typical FAQ handout. ``header``/``footer`` are
+    printed on every page; ``{page}`` and ``{pages}`` in them become the page number and count. Returns ``path``.
     """
     from fpdf import FPDF
 
-    pdf = FPDF(format="A4")
+    class _Document(FPDF):
+        def header(self) -> None:
+            if header:
+                self.set_font(family, "", 8)
+                self.cell(0, 6, fit(header.format(page=self.page_no(), pages="{nb}")), new_x="LMARGIN", new_y="NEXT")
+                self.ln(4)
+
+        def footer(self) -> None:
+            if footer:
+                self.set_y(-14)
+                self.set_font(family, "", 8)
+                self.cell(0, 6, fit(footer.format(page=self.page_no(), pages="{nb}")), align="C")
+
+    pdf = _Document(format="A4")
     pdf.set_auto_page_break(auto=True, margin=18)
     pdf.set_margins(20, 20, 20)
     family, unicode_ok = _setup_font(pdf)

@@ -407,3 +407,16 @@ def test_a_sentence_longer_than_a_chunk_is_kept_whole() -> None:
     assert len(long_sentence) > 600
     doc = parse_bytes(f"# Leistungen\n\nKurz vorab. {long_sentence} Danach mehr.\n".encode(), "l.md")
     assert [e.answer for e in doc.entries] == ["Kurz vorab.", long_sentence, "Danach mehr."]
+
+
+def test_pdf_page_headers_footers_and_numbers_stay_out_of_answers(tmp_path: Path) -> None:
+    pages = [f"Frage {i}: Wie lautet Regel Nummer {i}?\n\nAntwort: Regel {i} gilt für alle Patientinnen und Patienten."
+             for i in range(1, 5)]
+    path = make_pdf(tmp_path / "regeln.pdf", pages, header="Praxis Dr. Berger · Hausordnung",
+                    footer="Seite {page} von {pages}")
+    doc = parse_file(path)
+    assert pairs(doc) == [(f"Wie lautet Regel Nummer {i}?", f"Regel {i} gilt für alle Patientinnen und Patienten.")
+                          for i in range(1, 5)]
+    assert [e.location for e in doc.entries] == ["page 1", "page 2", "page 3", "page 4"]
+    two = make_pdf(tmp_path / "kurz.pdf", pages[:2], footer="{page}")  # bare page numbers, even on two pages
+    assert pairs(parse_file(two))[1][1] == "Regel 2 gilt für alle Patientinnen und Patienten."

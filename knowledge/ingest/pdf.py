@@ -60,13 +60,39 @@ def read_blocks(data: bytes, filename: str) -> list[Block]:
         raise IngestError(filename, "the PDF contains no text layer – it looks scanned; export it with text or "
                                     "upload a DOCX.")
     blocks: list[Block] = []
+    furniture = _running_lines(texts)
     for number, text in enumerate(texts, start=1):
-        blocks.extend(_page_blocks(text, f"page {number}"))
+        blocks.extend(_page_blocks(text, f"page {number}", furniture))
     return blocks
 
 
-def _page_blocks(text: str, location: str) -> list[Block]:
-    lines = clean_lines(text)
+_PAGE_NUMBER = re.compile(r"^(?:[-–—(\[]\s*)?(?:(?:seite|page|s\.|p\.)\s*)?\d{1,4}(?:\s*(?:/|von|of)\s*\d{1,4})?"
+                          r"(?:\s*[-–—)\]])?$", re.IGNORECASE)
+
+
+def _shape(line: str) -> str:
+    return re.sub(r"\d+", "#", line.strip().lower())
+
+
+def _running_lines(texts: list[str]) -> set[str]:
+    """Headers and footers: lines (digits ignored) at the top or bottom of at least half of the pages (3 or more).
+
+    They would otherwise end up inside answers ("… kostet 3 Euro. Praxis Dr. Berger · Seite 2 von 4").
+    """
+    if len(texts) < 3:
+        return set()
+    counts: dict[str, int] = {}
+    for text in texts:
+        lines = [line for line in clean_lines(text) if line]
+        edges = [line for line in lines[:2] + lines[-2:] if not line.endswith("?") and not STARTS_BLOCK.match(line)]
+        for shape in {_shape(line) for line in edges}:  # questions and Q/A lines are content, never furniture
+            counts[shape] = counts.get(shape, 0) + 1
+    return {shape for shape, n in counts.items() if n >= max(3, len(texts) / 2)}
+
+
+def _page_blocks(text: str, location: str, furniture: set[str] = frozenset()) -> list[Block]:
+    lines = [line for line in clean_lines(text)
+             if not (line and (_PAGE_NUMBER.match(line) or _shape(line) in furniture))]
     widths = sorted(len(line) for line in lines if line)
     if not widths:
         return []
