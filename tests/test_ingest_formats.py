@@ -418,5 +418,8 @@ def test_pdf_page_headers_footers_and_numbers_stay_out_of_answers(tmp_path: Path
     assert pairs(doc) == [(f"Wie lautet Regel Nummer {i}?", f"Regel {i} gilt für alle Patientinnen und Patienten.")
                           for i in range(1, 5)]
     assert [e.location for e in doc.entries] == ["page 1", "page 2", "page 3", "page 4"]
+    sections = make_pdf(tmp_path / "abschnitte.pdf", [f"# Abschnitt {i}\n\n{p}" for i, p in enumerate(pages, 1)],
+                        footer="Praxis Dr. Berger · Seite {page}")
+    assert [e.location for e in parse_file(sections).entries] == [f"page {i}, section Abschnitt {i}" for i in range(1, 5)]
     two = make_pdf(tmp_path / "kurz.pdf", pages[:2], footer="{page}")  # bare page numbers, even on two pages
     assert pairs(parse_file(two))[1][1] == "Regel 2 gilt für alle Patientinnen und Patienten."

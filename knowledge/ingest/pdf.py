@@ -68,31 +68,41 @@ def read_blocks(data: bytes, filename: str) -> list[Block]:
 
 _PAGE_NUMBER = re.compile(r"^(?:[-–—(\[]\s*)?(?:(?:seite|page|s\.|p\.)\s*)?\d{1,4}(?:\s*(?:/|von|of)\s*\d{1,4})?"
                           r"(?:\s*[-–—)\]])?$", re.IGNORECASE)
+_PAGE_REF = re.compile(r"(?:seite|page|s\.|p\.)\s*\d{1,4}(?:\s*(?:/|von|of)\s*\d{1,4})?", re.IGNORECASE)
 
 
-def _shape(line: str) -> str:
-    return re.sub(r"\d+", "#", line.strip().lower())
+def _furniture_key(line: str) -> str:
+    """A header/footer line without its page reference: "Praxis Berger · Seite 2 von 4" -> "praxis berger"."""
+    return _PAGE_REF.sub("", line).strip(" ·|•-–—,").lower()
 
 
 def _running_lines(texts: list[str]) -> set[str]:
-    """Headers and footers: lines (digits ignored) at the top or bottom of at least half of the pages (3 or more).
+    """Headers and footers: the same line (page references aside) at the top or bottom of most pages (3 or more).
 
-    They would otherwise end up inside answers ("… kostet 3 Euro. Praxis Dr. Berger · Seite 2 von 4").
+    They would otherwise end up inside answers ("… kostet 3 Euro. Praxis Dr. Berger · Seite 2 von 4"). Lines that
+    end a sentence, ask a question or carry a Q/A marker are content and never count.
     """
     if len(texts) < 3:
         return set()
     counts: dict[str, int] = {}
     for text in texts:
         lines = [line for line in clean_lines(text) if line]
-        edges = [line for line in lines[:2] + lines[-2:] if not line.endswith("?") and not STARTS_BLOCK.match(line)]
-        for shape in {_shape(line) for line in edges}:  # questions and Q/A lines are content, never furniture
-            counts[shape] = counts.get(shape, 0) + 1
-    return {shape for shape, n in counts.items() if n >= max(3, len(texts) / 2)}
+        edges = [line for line in lines[:2] + lines[-2:]
+                 if line[-1:] not in ".!?:" and not STARTS_BLOCK.match(line)]
+        for key in {_furniture_key(line) for line in edges} - {""}:
+            counts[key] = counts.get(key, 0) + 1
+    return {key for key, n in counts.items() if n >= max(3, 0.6 * len(texts))}
+
+
+def _is_furniture(line: str, furniture: set[str]) -> bool:
+    if _PAGE_NUMBER.match(line):
+        return True
+    key = _furniture_key(line)
+    return key in furniture or (not key and bool(_PAGE_REF.search(line)))
 
 
 def _page_blocks(text: str, location: str, furniture: set[str] = frozenset()) -> list[Block]:
-    lines = [line for line in clean_lines(text)
-             if not (line and (_PAGE_NUMBER.match(line) or _shape(line) in furniture))]
+    lines = [line for line in clean_lines(text) if not (line and _is_furniture(line, furniture))]
     widths = sorted(len(line) for line in lines if line)
     if not widths:
         return []
