@@ -423,3 +423,20 @@ def test_pdf_page_headers_footers_and_numbers_stay_out_of_answers(tmp_path: Path
     assert [e.location for e in parse_file(sections).entries] == [f"page {i}, section Abschnitt {i}" for i in range(1, 5)]
     two = make_pdf(tmp_path / "kurz.pdf", pages[:2], footer="{page}")  # bare page numbers, even on two pages
     assert pairs(parse_file(two))[1][1] == "Regel 2 gilt für alle Patientinnen und Patienten."
+
+
+def test_json_grouped_by_category() -> None:
+    payload = {"faq": [
+        {"kategorie": "Preise", "fragen": [{"frage": "Was kostet ein Ölwechsel?", "antwort": "Ab 89 Euro."}]},
+        {"category": "Service", "questions": [{"q": "Do you lend cars?", "a": "Yes, two."},
+                                              {"q": "Do you store tyres?", "a": "Yes, 59 euros a season."}]},
+    ]}
+    doc = parse_bytes(json.dumps(payload).encode(), "faq.json")
+    assert [(e.question, e.location) for e in doc.entries] == [
+        ("Was kostet ein Ölwechsel?", "item 1.1, section Preise"), ("Do you lend cars?", "item 2.1, section Service"),
+        ("Do you store tyres?", "item 2.2, section Service")]
+
+
+def test_txt_with_markdown_bold_questions() -> None:
+    doc = parse_bytes("**Gibt es Parkplätze?**\nJa, im Hof.\n\n__Haben Sie WLAN?__\nJa.\n".encode(), "notizen.txt")
+    assert pairs(doc) == [("Gibt es Parkplätze?", "Ja, im Hof."), ("Haben Sie WLAN?", "Ja.")]

@@ -26,16 +26,16 @@ def entries(text: str, filename: str) -> list[ParsedEntry]:
     if items is None:
         raise IngestError(filename, f"the JSON file has no question/answer list. {_SHAPE}")
     out: list[ParsedEntry] = []
-    for index, item in enumerate(items, start=1):
+    for location, item, category in _flatten(items, "item", None):
         if isinstance(item, dict):
             keys = {normalise_header(k): k for k in item}
             qk = _qkey(keys)
             q = item[keys[qk]] if qk else None
             a = next((item[keys[k]] for k in _A_KEYS if k in keys and k != qk), None)
-            category = next((item[keys[k]] for k in _CATEGORY_KEYS if k in keys), None)
+            category = next((item[keys[k]] for k in _CATEGORY_KEYS if k in keys), category)
             lang = str(item.get("lang") or item.get("language") or item.get("sprache") or "").lower()[:2]
         elif isinstance(item, (list, tuple)) and len(item) == 2:
-            q, a, category, lang = item[0], item[1], None, ""
+            q, a, lang = item[0], item[1], ""
         else:
             continue
         if isinstance(a, list):
@@ -44,11 +44,27 @@ def entries(text: str, filename: str) -> list[ParsedEntry]:
             continue
         q, a = clean_inline(str(q)), clean_inline(str(a))
         if q and a:
-            location = f"item {index}" + (f", section {clean_inline(str(category))}" if category else "")
+            location += f", section {clean_inline(str(category))}" if category else ""
             out.append(ParsedEntry(q, a, location, lang if lang in ("de", "en") else detect_language(f"{q} {a}")))
     if items and not out:
         raise IngestError(filename, f"none of the {len(items)} items has both a question and an answer. {_SHAPE}")
     return out
+
+
+def _flatten(items: list, prefix: str, category):
+    """Yield (location, item, category); a group like {"kategorie": "Preise", "fragen": [...]} is opened up."""
+    for index, item in enumerate(items, start=1):
+        location = f"{prefix} {index}"
+        if isinstance(item, dict):
+            keys = {normalise_header(k): k for k in item}
+            nested = next((item[keys[k]] for k in _LIST_KEYS if k in keys and isinstance(item[keys[k]], list)
+                           and any(isinstance(x, (dict, list)) for x in item[keys[k]])), None)
+            if nested is not None:
+                name = next((item[keys[k]] for k in _CATEGORY_KEYS + ("name", "title", "titel", "thema")
+                             if k in keys and isinstance(item[keys[k]], str)), category)
+                yield from _flatten(nested, f"{location}.", name)
+                continue
+        yield location.replace(". ", "."), item, category
 
 
 def _qkey(keys: dict[str, str]) -> str | None:

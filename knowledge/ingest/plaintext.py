@@ -13,6 +13,7 @@ from knowledge.ingest.text import STARTS_BLOCK, clean_lines, join_wrapped_lines
 
 _STARTS_BLOCK = STARTS_BLOCK
 _UNDERLINE = re.compile(r"^(=+|-+)$")
+_EMPHASIS = re.compile(r"^(\*\*|__)(.+?)\1$")
 _HASH_HEADING = re.compile(r"^(#{1,6})\s+(.+?)\s*#*$")
 
 
@@ -44,6 +45,11 @@ def read_blocks(text: str) -> list[Block]:
             continue
         if not current and _all_caps_heading(line):
             blocks.append(Block("heading", line, level=2, location=f"line {number}", guessed=True))
+            continue
+        emphasis = _EMPHASIS.match(line)
+        if emphasis:  # "**Wie …?**" typed into a text file: a bold question as in Markdown
+            flush()
+            blocks.append(Block("para", emphasis.group(2), bold=True, location=f"line {number}"))
             continue
         if _STARTS_BLOCK.match(line):
             flush()
