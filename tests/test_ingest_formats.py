@@ -440,3 +440,12 @@ def test_json_grouped_by_category() -> None:
 def test_txt_with_markdown_bold_questions() -> None:
     doc = parse_bytes("**Gibt es Parkplätze?**\nJa, im Hof.\n\n__Haben Sie WLAN?__\nJa.\n".encode(), "notizen.txt")
     assert pairs(doc) == [("Gibt es Parkplätze?", "Ja, im Hof."), ("Haben Sie WLAN?", "Ja.")]
+
+
+def test_a_table_under_a_question_is_its_answer() -> None:
+    md = ("## Was kostet eine Bescheinigung?\n\n| Leistung | Preis |\n|---|---|\n| Attest | 15 € |\n"
+          "| Reiserücktritt | 20 € |\n\n## Preise\n\n| Leistung | Preis |\n|---|---|\n| Kopie | 0 € |\n| Fax | 1 € |\n")
+    doc = parse_bytes(md.encode(), "preise.md")
+    assert [(e.question, e.answer, e.kind) for e in doc.entries] == [
+        ("Was kostet eine Bescheinigung?", "Attest: 15 €. Reiserücktritt: 20 €.", "faq"),
+        ("Preise", "Kopie: 0 €. Fax: 1 €.", "chunk")]

@@ -174,11 +174,15 @@ class _Builder:
             self.prose.append(_Prose(self.path, block.location, text))
 
     def table(self, block: Block) -> None:
-        self.close_question()
         self.tables += 1
         rows = [[clean_inline(c) for c in row] for row in block.rows]
         locs = block.row_locations or [f"table {self.tables}, row {i + 1}" for i in range(len(rows))]
         cols = find_qa_columns(rows)
+        qa_table = cols is not None or looks_like_headerless_qa(rows)
+        if not qa_table and self.pending is not None:  # "Was kostet …?" answered by a price table
+            self.pending.answers.extend(self._fact_lines(rows))
+            return
+        self.close_question()
         if cols is not None:
             for i in range(cols.header_row + 1, len(rows)):
                 row = rows[i]
@@ -192,8 +196,16 @@ class _Builder:
                 if len(row) >= 2:
                     self.add_pair(row[0], row[1], _join_location(locs[i], self.path))
             return
+        for i, line in self._fact_lines(rows, with_index=True):  # prices, hours: each row a line of prose
+            self.prose.append(_Prose(self.path, locs[i].split(",")[0] if block.row_locations else block.location,
+                                     line))
+
+    @staticmethod
+    def _fact_lines(rows: list[list[str]], with_index: bool = False) -> list:
+        """Rows of a table that is not Q/A as sentences: "Attest: 15 €." (a label header row is folded in)."""
         header = rows[0] if _looks_like_header(rows) else None
-        for i, row in enumerate(rows):  # a table of facts (prices, hours): keep each row as a line of prose
+        out = []
+        for i, row in enumerate(rows):
             if header is not None and i == 0:
                 continue
             cells = [c for c in row if c]
@@ -201,8 +213,9 @@ class _Builder:
                 cells = [row[0]] + [f"{h}: {c}" if h else c for h, c in zip(header[1:], row[1:]) if c]
             if cells:
                 line = ": ".join(cells) if len(cells) == 2 else "; ".join(cells)
-                self.prose.append(_Prose(self.path, locs[i].split(",")[0] if block.row_locations else block.location,
-                                         line if line[-1:] in ".!?" else line + "."))
+                line = line if line[-1:] in ".!?" else line + "."
+                out.append((i, line) if with_index else line)
+        return out
 
     # -- prose --
     def chunks(self) -> list[ParsedEntry]:
