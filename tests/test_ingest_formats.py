@@ -449,3 +449,9 @@ def test_a_table_under_a_question_is_its_answer() -> None:
     assert [(e.question, e.answer, e.kind) for e in doc.entries] == [
         ("Was kostet eine Bescheinigung?", "Attest: 15 €. Reiserücktritt: 20 €.", "faq"),
         ("Preise", "Kopie: 0 €. Fax: 1 €.", "chunk")]
+
+
+def test_display_name_without_extension_uses_the_stored_files_extension(tmp_path: Path) -> None:
+    (tmp_path / "upload-1234.csv").write_text("Frage;Antwort\nWann?;Jetzt.\n", encoding="utf-8")
+    doc = parse_file(tmp_path / "upload-1234.csv", display_name="Preisliste")
+    assert (doc.name, doc.format, len(doc.entries)) == ("Preisliste", "csv", 1)

@@ -64,15 +64,21 @@ def parse_file(path: Path, *, display_name: str | None = None, limits: IngestLim
         data = path.read_bytes()
     except OSError as exc:
         raise IngestError(name, f"the file cannot be read ({exc.strerror or exc}).") from None
-    return parse_bytes(data, name, limits=limits)
+    # a display name without extension ("Preisliste") still lets the stored file's extension hint at the format
+    hint = name if detect.extension_format(name) else path.name
+    return _parse_document(data, name, limits, hint)
 
 
 def parse_bytes(data: bytes, filename: str, *, limits: IngestLimits = IngestLimits()) -> ParsedDocument:
     """Parse an uploaded file's bytes; ``filename`` is what the user called it (its extension is a hint only)."""
+    return _parse_document(data, filename, limits, filename)
+
+
+def _parse_document(data: bytes, filename: str, limits: IngestLimits, hint_name: str) -> ParsedDocument:
     filename = PurePath(filename).name or "document"
     check_size(len(data), filename, limits)
     try:
-        fmt, entries, warnings = _parse(data, filename)
+        fmt, entries, warnings = _parse(data, filename, PurePath(hint_name).name)
     except IngestError as exc:
         if not exc.filename:
             raise IngestError(filename, exc.message) from None
@@ -95,8 +101,8 @@ def parse_bytes(data: bytes, filename: str, *, limits: IngestLimits = IngestLimi
                           entries=tuple(entries), warnings=tuple(warnings))
 
 
-def _parse(data: bytes, filename: str) -> tuple[str, list[ParsedEntry], list[str]]:
-    by_name = detect.extension_format(filename)
+def _parse(data: bytes, filename: str, hint_name: str) -> tuple[str, list[ParsedEntry], list[str]]:
+    by_name = detect.extension_format(hint_name)
     head = data[:2048]
     warnings: list[str] = []
     container = detect.sniff_binary(head)
@@ -122,7 +128,7 @@ def _parse(data: bytes, filename: str) -> tuple[str, list[ParsedEntry], list[str
                                     "far more than any FAQ document. Please check the file or split it.")
     if fmt is not None:
         if by_name and by_name != fmt:
-            warnings.append(f"the file is named .{PurePath(filename).suffix.lstrip('.')} but is a {fmt.upper()}; "
+            warnings.append(f"the file is named .{PurePath(hint_name).suffix.lstrip('.')} but is a {fmt.upper()}; "
                             f"it was read as {fmt.upper()}.")
         return fmt, _parse_binary(fmt, data, filename, warnings), warnings
 
