@@ -232,3 +232,9 @@ def test_damaged_office_and_pdf_files_get_a_specific_message(relpath: str) -> No
             parse_bytes(bytes(data), Path(relpath).name)
         except IngestError as error:
             assert "unexpected content" not in error.message, error.message
+
+
+def test_unsupported_binary_format_by_its_own_name() -> None:
+    error = _error(b"{\\rtf1\\ansi Frage: Wann?}", "faq.rtf")
+    assert error.message == ("this is an RTF document, which is not supported. Please upload PDF, DOCX, XLSX, CSV, "
+                             "Markdown, TXT, HTML or JSON.")

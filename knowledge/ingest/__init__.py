@@ -137,6 +137,8 @@ def _parse(data: bytes, filename: str, hint_name: str) -> tuple[str, list[Parsed
                                     "is something else or damaged). Please export it again and upload it.")
     foreign = detect.foreign_binary(head)
     decoded = None if foreign else decode_text(data)
+    if foreign and by_name is None:
+        raise IngestError(filename, f"this is {foreign}, which is not supported. Please upload {detect.SUPPORTED}.")
     if decoded is None or looks_binary(decoded[0]):
         what = foreign or "binary data"
         hint = " (a scan or photo?)" if foreign and "image" in foreign else ""
