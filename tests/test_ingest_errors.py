@@ -238,3 +238,8 @@ def test_unsupported_binary_format_by_its_own_name() -> None:
     error = _error(b"{\\rtf1\\ansi Frage: Wann?}", "faq.rtf")
     assert error.message == ("this is an RTF document, which is not supported. Please upload PDF, DOCX, XLSX, CSV, "
                              "Markdown, TXT, HTML or JSON.")
+
+
+def test_image_named_pdf_says_what_it_is() -> None:
+    assert _error(b"\xff\xd8\xff\xe0" + bytes(100), "scan.pdf").message == (
+        "the file is named .pdf but is not a PDF file (it is a JPEG image). Please export it again and upload it.")

@@ -132,10 +132,11 @@ def _parse(data: bytes, filename: str, hint_name: str) -> tuple[str, list[Parsed
                             f"it was read as {fmt.upper()}.")
         return fmt, _parse_binary(fmt, data, filename, warnings), warnings
 
-    if by_name in ("pdf", "docx", "xlsx"):
-        raise IngestError(filename, f"the file is named .{by_name} but is not a {by_name.upper()} file (its content "
-                                    "is something else or damaged). Please export it again and upload it.")
     foreign = detect.foreign_binary(head)
+    if by_name in ("pdf", "docx", "xlsx"):
+        content = f"it is {foreign}" if foreign else "its content is something else or damaged"
+        raise IngestError(filename, f"the file is named .{by_name} but is not a {by_name.upper()} file ({content}). "
+                                    "Please export it again and upload it.")
     decoded = None if foreign else decode_text(data)
     if foreign and by_name is None:
         raise IngestError(filename, f"this is {foreign}, which is not supported. Please upload {detect.SUPPORTED}.")
