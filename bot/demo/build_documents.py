@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import csv
 import datetime as dt
+import re
 import sys
 from pathlib import Path
 
@@ -98,6 +99,23 @@ def build_xlsx(source: Path, target: Path) -> None:
     workbook.save(target)
 
 
+def _fix_zip_timestamps(path: Path) -> None:
+    """Rewrite an Office file's ZIP with one fixed timestamp so rebuilding unchanged sources changes no bytes."""
+    import zipfile
+
+    with zipfile.ZipFile(path) as z:
+        members = [(info, z.read(info)) for info in z.infolist()]
+    with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_DEFLATED) as z:
+        for info, data in members:
+            if info.filename == "docProps/core.xml":  # openpyxl stamps "modified" with the current time on save
+                stamp = FIXED_TIME.strftime("%Y-%m-%dT%H:%M:%SZ").encode()
+                data = re.sub(rb"(<dcterms:modified[^>]*>)[^<]*", rb"\g<1>" + stamp, data)
+            fixed = zipfile.ZipInfo(info.filename, date_time=FIXED_TIME.timetuple()[:6])
+            fixed.compress_type = zipfile.ZIP_DEFLATED
+            fixed.external_attr = info.external_attr
+            z.writestr(fixed, data)
+
+
 BUILDERS = {".docx.md": build_docx, ".pdf.txt": build_pdf, ".xlsx.csv": build_xlsx}
 
 
@@ -108,6 +126,8 @@ def main() -> int:
             if source.name.endswith(suffix):
                 target = source.parent.parent / (source.name[: -len(suffix)] + "." + suffix.split(".")[1])
                 builder(source, target)
+                if target.suffix in (".docx", ".xlsx"):
+                    _fix_zip_timestamps(target)
                 print(f"{target.relative_to(DEMO_DIR)}  ({target.stat().st_size:,} bytes)")
                 built += 1
     return 0 if built else 1
