@@ -455,3 +455,24 @@ def test_display_name_without_extension_uses_the_stored_files_extension(tmp_path
     (tmp_path / "upload-1234.csv").write_text("Frage;Antwort\nWann?;Jetzt.\n", encoding="utf-8")
     doc = parse_file(tmp_path / "upload-1234.csv", display_name="Preisliste")
     assert (doc.name, doc.format, len(doc.entries)) == ("Preisliste", "csv", 1)
+
+
+def test_question_run_into_the_previous_answer_by_the_layout_is_split_off() -> None:
+    from knowledge.ingest.blocks import Block
+    from knowledge.ingest.structure import build_entries
+
+    blocks = [Block("para", "Wie bestelle ich ein Rezept?", location="page 1"),
+              Block("para", "Telefonisch oder per E-Mail, mit Name und Stärke. Wie lange dauert es, bis ich das "
+                            "Rezept abholen kann?", location="page 1", joined=True),
+              Block("para", "Zwei Werktage.", location="page 1")]
+    assert [(e.question, e.answer) for e in build_entries(blocks, "t")] == [
+        ("Wie bestelle ich ein Rezept?", "Telefonisch oder per E-Mail, mit Name und Stärke."),
+        ("Wie lange dauert es, bis ich das Rezept abholen kann?", "Zwei Werktage.")]
+    # the same paragraph in a Word/HTML document is the author's own paragraph and stays whole
+    blocks[1].joined = False
+    assert len(build_entries(blocks, "t")) == 1
+
+
+def test_txt_question_line_right_after_an_answer() -> None:
+    doc = parse_bytes("Gibt es Parkplätze?\nJa, im Hof.\nHaben Sie WLAN?\nJa, kostenlos.\n".encode(), "f.txt")
+    assert pairs(doc) == [("Gibt es Parkplätze?", "Ja, im Hof."), ("Haben Sie WLAN?", "Ja, kostenlos.")]

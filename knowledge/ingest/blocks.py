@@ -21,6 +21,7 @@ class Block:
     bold: bool = False  # paragraph is entirely bold/strong (a common way to mark a question)
     lead: str = ""  # bold text the paragraph starts with ("**Wie …?** Antwort …"), if any
     guessed: bool = False  # heading inferred from line shape (PDF, plain text), not marked up by the author
+    joined: bool = False  # paragraph rebuilt from layout lines (PDF, text): its end may be a question of its own
     numbered: bool = False  # item of a numbered list (the number itself may not be in ``text``)
     rows: list[list[str]] = field(default_factory=list)  # tables: cell texts, first row first
     row_locations: list[str] = field(default_factory=list)  # tables: location of each row, if known

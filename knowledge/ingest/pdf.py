@@ -113,7 +113,7 @@ def _page_blocks(text: str, location: str, furniture: set[str] = frozenset()) ->
     def flush(kind: str = "para", level: int = 0) -> None:
         if current:
             blocks.append(Block(kind, join_wrapped_lines(current), level=level, location=location,
-                                guessed=kind == "heading"))
+                                guessed=kind == "heading", joined=len(current) > 1))
             current.clear()
 
     for i, line in enumerate(lines):

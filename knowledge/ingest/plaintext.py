@@ -25,7 +25,7 @@ def read_blocks(text: str) -> list[Block]:
 
     def flush() -> None:
         if current:
-            blocks.append(Block("para", join_wrapped_lines(current), location=f"line {start}"))
+            blocks.append(Block("para", join_wrapped_lines(current), location=f"line {start}", joined=len(current) > 1))
             current.clear()
 
     for number, line in enumerate(lines, start=1):
@@ -51,7 +51,7 @@ def read_blocks(text: str) -> list[Block]:
             flush()
             blocks.append(Block("para", emphasis.group(2), bold=True, location=f"line {number}"))
             continue
-        if _STARTS_BLOCK.match(line):
+        if _STARTS_BLOCK.match(line) or (current and line.endswith("?") and current[-1][-1:] in ".!"):
             flush()
         if not current:
             start = number

@@ -164,6 +164,13 @@ class _Builder:
                 self.pending.answers.append(text[a.end():])
             return
         q = _question_of(block)
+        if q is None and block.joined and text.endswith("?") and not _plain_question(text):
+            # layout lines of an answer and the next question ran together: "… abholen. Wie lange dauert …?"
+            *before, last = split_sentences(text)
+            if before and _plain_question(last):
+                self.para(Block("para", " ".join(before), location=block.location))
+                self.para(Block("para", last, location=block.location))
+                return
         if q is None and _plain_question(text) and (self.pending is None or self.pending.answers):
             q = (text, "")
         if q:
