@@ -76,9 +76,13 @@ def _pattern(template_sentence: str) -> PhrasePattern | None:
     return PhrasePattern(template_sentence, re.compile(rf"^\s*{body}\s*$", re.DOTALL))
 
 
+def phrase_catalogue(prompts_dir: Path | None = None) -> tuple[PhrasePattern, ...]:
+    """Every sentence of every phrase in prompts/*/phrases*.yaml, as a template pattern."""
+    return _catalogue(Path(prompts_dir or PROMPTS_DIR))
+
+
 @lru_cache(maxsize=8)
-def phrase_catalogue(prompts_dir: Path = PROMPTS_DIR) -> tuple[PhrasePattern, ...]:
-    """Every sentence of every phrase in prompts/*/*.yaml, as a template pattern."""
+def _catalogue(prompts_dir: Path) -> tuple[PhrasePattern, ...]:
     patterns: list[PhrasePattern] = []
     for file in sorted(prompts_dir.glob(f"*/{PHRASE_FILES}")):
         try:
@@ -103,9 +107,14 @@ def _fixed_patterns(phrases: Iterable[str]) -> list[PhrasePattern]:
     return out
 
 
+def _join_digits(text: str) -> str:
+    """"1 1 6 1 1 7" -> "116117": a number read digit by digit is the same number."""
+    return re.sub(r"(?<=\d) (?=\d)", "", text)
+
+
 def sentence_source(sentence: str, answers: Iterable[str], patterns: Iterable[PhrasePattern]) -> str | None:
     """Where a bot sentence comes from: ``"phrase: …"``, ``"faq: …"`` or None (ungrounded)."""
-    norm = normalise(sentence)
+    norm = _join_digits(normalise(sentence))
     if not norm:
         return "empty"
     for pattern in patterns:
@@ -113,7 +122,7 @@ def sentence_source(sentence: str, answers: Iterable[str], patterns: Iterable[Ph
             return f"phrase: {pattern.source}"
     digits = "".join(re.findall(r"\d", norm))
     for answer in answers:
-        norm_answer = normalise(answer)
+        norm_answer = _join_digits(normalise(answer))
         if not norm_answer:
             continue
         if digits and digits not in "".join(re.findall(r"\d", norm_answer)):
@@ -128,7 +137,7 @@ def sentence_source(sentence: str, answers: Iterable[str], patterns: Iterable[Ph
 
 
 def ungrounded_sentences(text: str, answers: Iterable[str], extra_phrases: Iterable[str] = (),
-                         prompts_dir: Path = PROMPTS_DIR) -> tuple[int, list[str]]:
+                         prompts_dir: Path | None = None) -> tuple[int, list[str]]:
     """(number of sentences, the ungrounded ones) for one bot utterance."""
     answers = list(answers)
     patterns = [*phrase_catalogue(prompts_dir), *_fixed_patterns(extra_phrases)]

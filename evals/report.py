@@ -223,7 +223,7 @@ def _transcript_html(r: dict[str, Any]) -> str:
     for tag in r.get("tags", []):
         body.append(f'<span class="chip">{_e(tag)}</span>')
     for rec in r["records"]:
-        caller = rec["caller_text"]
+        caller = _e(rec["caller_text"])
         if rec.get("recognised") is not None:
             caller += f' <span class="meta">(heard: {_e(rec["recognised"])})</span>'
         meta = [f'intent={rec["intent"]}', f'lang={rec["language"]}']
@@ -237,8 +237,8 @@ def _transcript_html(r: dict[str, Any]) -> str:
         bot = _e(rec["bot"])
         if rec.get("bot_heard") is not None:
             bot += f' <span class="meta">(heard back: {_e(rec["bot_heard"])})</span>'
-        body.append(f'<div class="turn"><div class="caller">☎ {_e(rec["caller_text"]) if rec.get("recognised") is None else caller}'
-                     f'</div><div class="bot">🤖 {bot}</div><div class="meta">{_e(" · ".join(meta))}</div></div>')
+        body.append(f'<div class="turn"><div class="caller">☎ {caller}</div><div class="bot">🤖 {bot}</div>'
+                    f'<div class="meta">{_e(" · ".join(meta))}</div></div>')
     for f in r["failures"]:
         where = "call" if f["step"] < 0 else f"turn {f['step'] + 1}"
         body.append(f'<div class="failure">✗ {_e(f["kind"])} ({where}): {_e(f["detail"])}</div>')

@@ -323,7 +323,7 @@ def _parse_turn(ctx: _Ctx, value: Any, path: str) -> Turn:
                                            f"dtmf: \"{raw['dtmf']}\"")
         digits = raw["dtmf"]
         if not re.fullmatch(r"[0-9*#]+", digits):
-            raise ctx.fail(f"{path}.dtmf", f"{digits!r}: keypad input is digits, * and # only (quote it: \"0\")")
+            raise ctx.fail(f"{path}.dtmf", f"{digits!r}: keypad input is digits, * and # only")
         kw["digits"] = digits
     elif kind == "pause":
         kw["pause_s"] = ctx.number(raw["pause"], f"{path}.pause", minimum=0.1)
