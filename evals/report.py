@@ -235,6 +235,8 @@ def _transcript_html(r: dict[str, Any]) -> str:
             meta.append("interrupted")
         meta += [f"{k}={v:.0f}ms" for k, v in rec.get("latency_ms", {}).items()]
         bot = _e(rec["bot"])
+        if rec.get("unspoken"):
+            bot += f' <s class="meta" title="not spoken: a pre-speech action failed">{_e(rec["unspoken"])}</s>'
         if rec.get("bot_heard") is not None:
             bot += f' <span class="meta">(heard back: {_e(rec["bot_heard"])})</span>'
         body.append(f'<div class="turn"><div class="caller">☎ {caller}</div><div class="bot">🤖 {bot}</div>'

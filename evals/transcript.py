@@ -32,6 +32,8 @@ class TurnRecord:
     ends_call: bool = False
     handoff: bool = False
     interrupted: bool = False  # the caller barged in while this turn was spoken
+    unspoken: str | None = None  # what the brain wanted to say but the carrier did not, because a pre-speech
+    # action (saving the message) failed: the contract says the failure is reported and the brain's answer spoken
     latency_ms: dict[str, float] = field(default_factory=dict)  # "brain", "stt", "tts", "e2e", …
     at: str = ""  # scenario clock (ISO)
 

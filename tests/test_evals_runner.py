@@ -199,6 +199,8 @@ def test_transfer_connects_ends_the_call_and_save_failure_is_reported(tmp_path):
     assert [f.kind for f in ok.failures] == ["call_ended_early"]  # "Hallo?" was never heard
     assert [i.kind for i in sessions[1].inputs][-2:] == ["action_failed", "hangup"]
     assert savefail.message is None and savefail.outcome == "abandoned"
+    # the carrier never speaks a confirmation whose save failed; the report keeps it as "unspoken"
+    assert [(r.bot, r.unspoken) for r in savefail.records if r.unspoken] == [("", PHRASES["saved"])]
     assert [f.kind for f in savefail.failures] == ["outcome"]
 
 

@@ -27,9 +27,8 @@ from typing import Any, Callable
 
 import numpy as np
 
-from evals.company import resolve_company
 from evals.drivers.base import DriverUnavailable, decide_outcome, record_bot_turn
-from evals.drivers.text import RecordingLookup, default_knowledge_factory, local_clock
+from evals.drivers.text import RecordingLookup, TextDriver, default_knowledge_factory, local_clock
 from evals.scenario import Scenario
 from evals.transcript import CallResult, TurnRecord
 
@@ -151,7 +150,7 @@ class AudioDriver:
         self._transcribe = transcribe
         self.knowledge_factory = knowledge_factory or default_knowledge_factory
         self.demo_root = demo_root
-        self._companies: dict[str, tuple[Any, Any]] = {}
+        self._companies: dict[str, tuple[Any, Any, str]] = {}
 
     def close(self) -> None:
         pass
@@ -199,15 +198,10 @@ class AudioDriver:
     def run(self, scenario: Scenario, suite: str = "", run: int = 0) -> CallResult:
         result = CallResult(scenario_id=scenario.id, suite=suite, run=run, mode=self.mode, title=scenario.title,
                             tags=list(scenario.tags))
-        key = scenario.company.key
-        if key not in self._companies:
-            n = len(self._companies)
-            profile, docs = resolve_company(scenario.company, self.work_dir / f"faq-{n}", self.demo_root)
-            self._companies[key] = (profile, self.knowledge_factory(self.work_dir / f"kb-{n}", profile.slug, docs))
-        profile, kb = self._companies[key]
+        profile, kb, kb_company = TextDriver.company(self, scenario)  # type: ignore[arg-type]
         result.company = profile.slug
         result.company_phrases = [g for g in (profile.greeting or {}).values() if g]
-        lookup = RecordingLookup(kb, profile.slug)
+        lookup = RecordingLookup(kb, kb_company)
         started = time.perf_counter()
         request = AudioCallRequest(profile=profile, lookup=lookup, caller_id=scenario.caller_id,
                                    at=local_clock(scenario, profile.timezone), turns=self.caller_turns(scenario),

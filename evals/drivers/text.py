@@ -55,13 +55,19 @@ class RecordingLookup:
             self.seen[entry.id] = {"question": entry.question, "answer": entry.answer}
 
 
+_KNOWLEDGE_BASES: dict[Path, Any] = {}
+
+
 def default_knowledge_factory(data_dir: Path, slug: str, documents: list[Path]) -> Any:
-    """A real KnowledgeBase for one company, built from its documents."""
+    """The real KnowledgeBase (one per data dir, so the embedding model loads once), with this company's
+    documents ingested through the real parsers."""
     try:
         from knowledge.base import KnowledgeBase
     except ImportError as exc:
         raise DriverUnavailable(f"text mode {NOT_MERGED}: {exc}") from None
-    kb = KnowledgeBase(data_dir)
+    kb = _KNOWLEDGE_BASES.get(data_dir)
+    if kb is None:
+        kb = _KNOWLEDGE_BASES[data_dir] = KnowledgeBase(data_dir)
     for doc in documents:
         kb.add_file(slug, doc)
     return kb
@@ -71,8 +77,11 @@ def default_session_factory(profile: Any, lookup: Any, caller_id: str | None, ll
     """A brain session for one call: ``bot.brain.Receptionist(profile, lookup, llm=…)``."""
     try:
         from bot.brain import Receptionist  # type: ignore[attr-defined]
-    except ImportError as exc:
-        raise DriverUnavailable(f"text mode {NOT_MERGED}: {exc}") from None
+    except ImportError:
+        try:
+            from bot.brain.receptionist import Receptionist  # type: ignore[import-not-found]
+        except ImportError as exc:
+            raise DriverUnavailable(f"text mode {NOT_MERGED}: {exc}") from None
     params = inspect.signature(Receptionist).parameters
     kwargs: dict[str, Any] = {"llm": llm} if "llm" in params else {}
     if "caller_id" in params:
@@ -110,7 +119,7 @@ class TextDriver:
         self.session_factory = session_factory or default_session_factory
         self.knowledge_factory = knowledge_factory or default_knowledge_factory
         self.demo_root = demo_root
-        self._companies: dict[str, tuple[Any, Any]] = {}  # spec key -> (profile, kb)
+        self._companies: dict[str, tuple[Any, Any, str]] = {}  # spec key -> (profile, kb, company id in the kb)
 
     def close(self) -> None:
         if self._own_dir:
@@ -121,8 +130,10 @@ class TextDriver:
         if key not in self._companies:
             n = len(self._companies)
             profile, docs = resolve_company(scenario.company, self.work_dir / f"faq-{n}", self.demo_root)
-            kb = self.knowledge_factory(self.work_dir / f"kb-{n}", profile.slug, docs)
-            self._companies[key] = (profile, kb)
+            used = {c for _, _, c in self._companies.values()}
+            kb_company = profile.slug if profile.slug not in used else f"{profile.slug}-{n}"
+            kb = self.knowledge_factory(self.work_dir / "kb", kb_company, docs)
+            self._companies[key] = (profile, kb, kb_company)
         return self._companies[key]
 
     def run(self, scenario: Scenario, suite: str = "", run: int = 0) -> CallResult:
@@ -133,10 +144,10 @@ class TextDriver:
         if scenario.needs_audio:
             result.skipped = "audio turn without a reference transcript (audio mode only)"
             return result
-        profile, kb = self.company(scenario)
+        profile, kb, kb_company = self.company(scenario)
         result.company = profile.slug
         result.company_phrases = [g for g in (getattr(profile, "greeting", None) or {}).values() if g]
-        lookup = RecordingLookup(kb, profile.slug)
+        lookup = RecordingLookup(kb, kb_company)
         session = self.session_factory(profile, lookup, scenario.caller_id, self.llm)
         clock = local_clock(scenario, profile.timezone)
         state = _CallState(result, lookup, scenario)
@@ -214,6 +225,9 @@ class TextDriver:
         for action in bot_turn.pre_speech:
             if type(action).__name__ == "SaveMessage":
                 if scenario.save_result == "fails":
+                    spoken = state.last_record
+                    if spoken is not None:  # never spoken: the save failed before the speech
+                        spoken.unspoken, spoken.bot = spoken.bot, ""
                     feed(step, False, CallerInput(kind="action_failed", at=at, reason="message store unavailable"),
                          "[message store fails]")
                     return
