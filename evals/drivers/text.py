@@ -41,9 +41,12 @@ class RecordingLookup:
         self.kb = kb
         self.company = company
         self.seen: dict[str, dict[str, str]] = {}
+        self.elapsed_ms = 0.0  # time spent in the knowledge base since the driver last reset it
 
     def ask(self, question: str, language: str | None = None) -> Any:
+        t0 = time.perf_counter()
         result = self.kb.ask(self.company, question, language=language)
+        self.elapsed_ms += (time.perf_counter() - t0) * 1000
         for hit in getattr(result, "hits", ()):
             self.remember(hit.entry)
         return result
@@ -156,9 +159,12 @@ class TextDriver:
         def feed(step: int, primary: bool, inp: CallerInput, caller_text: str) -> Any:
             record = TurnRecord(step=step, primary=primary, caller_kind=inp.kind, caller_text=caller_text,
                                 caller_language=inp.language, at=inp.at.isoformat())
+            lookup.elapsed_ms = 0.0
             t0 = time.perf_counter()
             bot_turn = session.handle(inp)
-            record.latency_ms["brain"] = (time.perf_counter() - t0) * 1000
+            record.latency_ms["brain"] = (time.perf_counter() - t0) * 1000  # the whole decision, lookups included
+            if lookup.elapsed_ms:
+                record.latency_ms["lookup"] = lookup.elapsed_ms
             record_bot_turn(record, bot_turn)
             lookup.remember(getattr(bot_turn, "entry", None))
             result.records.append(record)
