@@ -169,3 +169,13 @@ def test_generated_suites_are_sampled_reproducibly(shared_data, monkeypatch):
     speech = resolve_suite("speech")
     assert all(s.turns[0].kind == "audio" and s.turns[0].audio.is_file() and s.turns[0].text for s in speech.scenarios)
     assert {s.language for s in speech.scenarios} == {"de", "en"}
+
+
+def test_the_readme_example_is_a_valid_scenario_file(tmp_path):
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text(encoding="utf-8")
+    section = readme.split("### Scenario format", 1)[1]
+    example = section.split("```yaml", 1)[1].split("```", 1)[0]
+    (s,) = load_file(write(tmp_path, example))
+    assert [t.kind for t in s.turns] == ["say", "say", "dtmf", "pause", "audio", "hangup"]
+    assert s.turns[1].barge_in_after_ms == 300 and s.turns[4].text == "Ich möchte einen Termin."
+    assert s.expect.message.urgency == "urgent" and s.expect.transferred is False
