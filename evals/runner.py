@@ -112,10 +112,10 @@ def make_llm(settings: Any) -> Any:
     if not (settings.openai_api_key or settings.openai_base_url):
         return None
     try:
-        from bot.brain.llm import from_settings  # type: ignore[import-not-found]
+        from bot.brain.llm import LLMBrain  # type: ignore[import-not-found]
     except ImportError as exc:
-        raise DriverUnavailable(f"--llm needs bot.brain.llm.from_settings(settings) (not merged yet: {exc})") from None
-    return from_settings(settings)
+        raise DriverUnavailable(f"--llm needs bot.brain.llm.LLMBrain (not merged yet: {exc})") from None
+    return LLMBrain.from_settings(settings)
 
 
 def run_scenarios(suites: list[Suite], driver: Driver, *, repeat: int = 1,

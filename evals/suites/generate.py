@@ -4,8 +4,9 @@ A suite folder's ``suite.yaml`` says ``generate: <kind>`` plus options; the scen
 seed so two runs see the same cases, sized so the text mode runs in a few minutes on 2 cores. ``--full`` takes
 everything. Kinds:
 
-- ``clinc150``: some CLINC150 domains are one company's FAQ (one entry per intent: its first training utterance as
-  the question, a written answer naming the topic); test queries of those intents must be answered from their
+- ``clinc150``: some CLINC150 domains are one company's FAQ (one entry per intent: the hand-written entries of
+  ``evals/data/clinc_faq.json`` when present, else the intent's first training utterance as the question and a
+  written answer naming the topic); queries come from the test split only; test queries of those intents must be answered from their
   entry; test queries of the other domains and ``oos`` queries must be handed off.
 - ``banking77``: one entry per intent, some intents held out of the index: their queries are "same domain, not
   covered" and must be handed off.
@@ -68,12 +69,24 @@ def _document(company: dict, scenarios: list[dict], language: str, spec_file: Pa
     return parse_document(doc, spec_file)
 
 
+CLINC_FAQ = Path(__file__).resolve().parents[1] / "data" / "clinc_faq.json"
+
+
+def _written_clinc_faq(spec: dict) -> dict | None:
+    """evals/data/clinc_faq.json (hand-written entries per intent, from the knowledge-base issue) when present."""
+    if spec.get("faq", "auto") != "auto" or not CLINC_FAQ.is_file():
+        return None
+    data = json.loads(CLINC_FAQ.read_text(encoding="utf-8"))
+    return data if isinstance(data.get("entries"), dict) and data.get("domains") else None
+
+
 def clinc150(spec: dict, spec_file: Path, data: Path, full: bool) -> list[Scenario]:
     rng = random.Random(spec.get("seed", 7))
     root = _need(data / "clinc150", spec_file)
     full_data = json.loads((root / "data_full.json").read_text(encoding="utf-8"))
     domains = json.loads((root / "domains.json").read_text(encoding="utf-8"))
-    scope = spec.get("domains", ["auto_and_commute", "travel", "utility"])
+    written = _written_clinc_faq(spec)
+    scope = written["domains"] if written else spec.get("domains", ["auto_and_commute", "travel", "utility"])
     unknown = [d for d in scope if d not in domains]
     if unknown:
         raise ScenarioError(spec_file, "domains", f"unknown CLINC150 domain(s) {unknown}; known: {sorted(domains)}")
@@ -81,10 +94,15 @@ def clinc150(spec: dict, spec_file: Path, data: Path, full: bool) -> list[Scenar
     first_train: dict[str, str] = {}
     for text, intent in full_data["train"]:
         first_train.setdefault(intent, text)
-    faq = [{"question": _question(first_train[i]),
-            "answer": f"Here is our information about {_topic(i)}. Our team will gladly help with {_topic(i)}."}
-           for i in sorted(in_scope)]
-    question_of = {i: _question(first_train[i]) for i in in_scope}
+    if written:  # hand-written entries (the knowledge-base quality script's company): a realistic FAQ
+        faq = [{"question": written["entries"][i]["question"], "answer": written["entries"][i]["answer"]}
+               for i in sorted(in_scope)]
+        question_of = {i: written["entries"][i]["question"] for i in in_scope}
+    else:  # fallback: the intent's first training utterance as the question, a written answer naming the topic
+        faq = [{"question": _question(first_train[i]),
+                "answer": f"Here is our information about {_topic(i)}. Our team will gladly help with {_topic(i)}."}
+               for i in sorted(in_scope)]
+        question_of = {i: _question(first_train[i]) for i in in_scope}
     inside = [(t, i) for t, i in full_data["test"] if i in in_scope]
     other = [(t, i) for t, i in full_data["test"] if i not in in_scope]
     oos = [(t, "oos") for t, _ in full_data["oos_test"]]
