@@ -16,7 +16,8 @@ Definitions (over all runs, ``--repeat`` included):
 - groundedness: share of the bot's sentences traceable to an FAQ answer or a fixed phrase (prompts/, greeting).
 - caller_wer: word error rate of the caller's recognised speech (audio mode; jiwer, normalised text).
 - bot_wer: word error rate of the bot's speech transcribed back against what the brain said (audio mode).
-- latency_<stage>_p50_ms / _p95_ms: per stage (brain, stt, tts, e2e …) over all turns that measured it.
+- latency_<stage>_p50_ms / _p95_ms: per stage (brain, lookup, stt, tts, e2e …) over the caller's speech and keypad
+  turns (what a caller waits on); ``greeting`` from the connect.
 """
 
 from __future__ import annotations
@@ -105,11 +106,7 @@ def compute(results: list[CallResult]) -> dict[str, float | None]:
     bot = _checks(ran, "bot_wer")
     m["bot_wer"] = wer([c["reference"] for c in bot], [c["hypothesis"] for c in bot])
 
-    by_stage: dict[str, list[float]] = defaultdict(list)
-    for r in ran:
-        for rec in r.records:
-            for stage, ms in rec.latency_ms.items():
-                by_stage[stage].append(ms)
+    by_stage = latency_samples(ran)
     for stage in sorted(by_stage):
         m[f"latency_{stage}_p50_ms"] = percentile(by_stage[stage], 50)
         m[f"latency_{stage}_p95_ms"] = percentile(by_stage[stage], 95)
@@ -135,10 +132,19 @@ def pass_rates(results: list[CallResult]) -> dict[str, dict[str, Any]]:
     return out
 
 
+WAITED_FOR = ("speech", "dtmf")  # caller inputs after which a caller waits for the bot
+
+
 def latency_samples(results: list[CallResult]) -> dict[str, list[float]]:
+    """Latencies per stage over the turns a caller waits on (speech, keypad); a ``greeting`` stage from any turn.
+
+    Connects, hang-ups and timer events would only dilute the percentiles with zeros."""
     samples: dict[str, list[float]] = defaultdict(list)
     for r in results:
+        if r.skipped:
+            continue
         for rec in r.records:
             for stage, ms in rec.latency_ms.items():
-                samples[stage].append(ms)
+                if rec.caller_kind in WAITED_FOR or stage == "greeting":
+                    samples[stage].append(ms)
     return dict(samples)
