@@ -6,8 +6,9 @@ folder's scenarios are its ``*.yaml`` files; a folder with a ``suite.yaml`` that
 scenarios at run time from ../shared/data (see :mod:`evals.suites.generate`).
 
 Exit codes: 0 ok (scenario failures alone do not fail the run — thresholds do), 1 a ``--fail-under``/``--fail-over``
-threshold was violated, 2 bad input (unknown suite, invalid scenario, bad option), 3 the mode cannot run here
-(a component missing), 0 with a message when ``--llm`` has no endpoint configured (skipped, not failed).
+threshold was violated or a call crashed, 2 bad input (unknown suite or demo company, invalid scenario, a document
+that does not ingest, bad option), 3 the mode cannot run here (a component missing), 0 with a message when ``--llm``
+has no endpoint configured (skipped, not failed).
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from typing import Any, Callable
 import yaml
 
 from evals.checks import judge
+from evals.company import CompanyError
 from evals.drivers.base import Driver, DriverUnavailable
 from evals.report import (build_result, diff_metrics, load_result, parse_thresholds, threshold_violations,
                           write_report)
@@ -127,7 +129,7 @@ def run_scenarios(suites: list[Suite], driver: Driver, *, repeat: int = 1,
             for run in range(repeat):
                 try:
                     result = driver.run(scenario, suite.name, run)
-                except DriverUnavailable:
+                except (DriverUnavailable, CompanyError):
                     raise
                 except Exception as exc:  # a crash is a finding, not a reason to stop the suite
                     tb = traceback.extract_tb(exc.__traceback__)[-1]
@@ -224,6 +226,9 @@ def execute(suites: list[str], *, mode: str = "text", repeat: int = 1, report_di
     except DriverUnavailable as exc:
         err(f"error: {exc}")
         return RunOutcome(3)
+    except CompanyError as exc:
+        err(f"error: {exc}")
+        return RunOutcome(2)
     finally:
         if own_driver and driver is not None:
             driver.close()
@@ -240,6 +245,9 @@ def execute(suites: list[str], *, mode: str = "text", repeat: int = 1, report_di
         out.lines.append(f"against baseline {baseline}:")
         out.lines += ["  " + d.line() for d in diff_metrics(result["metrics"], base["metrics"]) if d.verdict != "same"]
     problems = threshold_violations(result["metrics"], under, over)
+    crashed = int(result["metrics"]["errors"] or 0)
+    if crashed:  # a crash is a bug in the brain or the harness, never an acceptable quality figure
+        problems.append(f"{crashed} call(s) crashed (see 'error' in the report)")
     if problems:
         out.exit_code = 1
         out.lines += [f"FAIL {p}" for p in problems]

@@ -334,3 +334,27 @@ def test_demo_suite_against_the_real_brain(tmp_path, settings, monkeypatch):
     assert m["calls"] >= 40 and m["errors"] == 0, "\n".join(lines)
     assert m["groundedness"] == 1.0, "\n".join(lines)
     assert m["wrong_answer_rate"] <= 0.05, "\n".join(lines)
+
+
+def test_a_crash_fails_the_run_and_a_broken_company_is_bad_input(tmp_path, capsys):
+    driver, _, _ = make_driver(tmp_path)
+    original = driver.session_factory
+
+    def crashing(*args):
+        session = original(*args)
+        session.handle = lambda inp: {}["boom"]
+        return session
+
+    driver.session_factory = crashing
+    path = scenarios_file(tmp_path, [{"id": "a", "turns": ["x"]}])
+    lines: list[str] = []
+    assert execute([str(path)], driver=driver, report_dir=tmp_path / "r", echo=lines.append,
+                   progress=False).exit_code == 1
+    assert "FAIL 1 call(s) crashed (see 'error' in the report)" in lines
+
+    def unindexable(data_dir, slug, documents):
+        raise ValueError("faq.csv: the file is empty")
+
+    driver = TextDriver(work_dir=tmp_path / "w2", session_factory=original, knowledge_factory=unindexable)
+    assert execute([str(path)], driver=driver, report_dir=tmp_path / "r2", progress=False).exit_code == 2
+    assert "company 'acme': its FAQ documents could not be indexed: faq.csv: the file is empty" in capsys.readouterr().err

@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any, Callable
 from zoneinfo import ZoneInfo
 
-from evals.company import resolve_company
+from evals.company import CompanyError, resolve_company
 from evals.drivers.base import DriverUnavailable, decide_outcome, record_bot_turn, speech_seconds
 from evals.scenario import Scenario, Turn
 from evals.transcript import CallResult, TurnRecord
@@ -135,7 +135,12 @@ class TextDriver:
             profile, docs = resolve_company(scenario.company, self.work_dir / f"faq-{n}", self.demo_root)
             used = {c for _, _, c in self._companies.values()}
             kb_company = profile.slug if profile.slug not in used else f"{profile.slug}-{n}"
-            kb = self.knowledge_factory(self.work_dir / "kb", kb_company, docs)
+            try:
+                kb = self.knowledge_factory(self.work_dir / "kb", kb_company, docs)
+            except DriverUnavailable:
+                raise
+            except Exception as exc:  # a document that does not ingest is a broken suite, not a finding
+                raise CompanyError(f"company {profile.slug!r}: its FAQ documents could not be indexed: {exc}") from exc
             self._companies[key] = (profile, kb, kb_company)
         return self._companies[key]
 
