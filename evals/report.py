@@ -19,6 +19,7 @@ from evals.metrics import compute, higher_is_better, latency_samples, pass_rates
 from evals.transcript import CallResult
 
 EPSILON = 1e-9
+COUNTS = ("calls", "skipped", "errors", "flaky_scenarios")  # whole numbers, not rates: no bar, no decimals
 
 
 def build_result(results: list[CallResult], *, mode: str, suites: list[str], repeat: int,
@@ -87,7 +88,7 @@ def diff_metrics(current: dict[str, float | None], baseline: dict[str, float | N
         elif abs(a - b) <= EPSILON * max(1.0, abs(a)):
             verdict = "same"
         elif name in ("calls", "skipped"):
-            verdict = "same" if a == b else "changed"
+            verdict = "changed"
         else:
             verdict = "better" if (b > a) == higher_is_better(name) else "worse"
         diffs.append(Diff(name, a, b, verdict))
@@ -186,7 +187,7 @@ def svg_histogram(values: list[float], title: str, width: int = 520, height: int
 def svg_metric_bars(current: dict[str, float | None], baseline: dict[str, float | None] | None,
                     width: int = 520) -> str:
     """0..1 quality metrics as horizontal bars, the baseline as a grey marker line."""
-    names = [n for n, v in current.items() if v is not None and 0 <= v <= 1 and n not in ("calls", "skipped")]
+    names = [n for n, v in current.items() if v is not None and 0 <= v <= 1 and n not in COUNTS]
     if not names:
         return ""
     row, label_w, bar_max = 22, 190, width - 250
@@ -265,10 +266,11 @@ def render_html(result: dict[str, Any], baseline: dict[str, Any] | None = None) 
     out.append("</tr>")
     diffs = {d.metric: d for d in diff_metrics(metrics, base_metrics)} if base_metrics else {}
     for name, value in metrics.items():
-        row = f'<tr><td>{_e(name)}</td><td class="num">{_fmt(value)}</td>'
+        fmt = (lambda v: "—" if v is None else str(int(v))) if name in COUNTS else _fmt  # noqa: E731
+        row = f'<tr><td>{_e(name)}</td><td class="num">{fmt(value)}</td>'
         if base_metrics:
             d = diffs.get(name)
-            row += (f'<td class="num">{_fmt(base_metrics.get(name))}</td>'
+            row += (f'<td class="num">{fmt(base_metrics.get(name))}</td>'
                     f'<td class="{d.verdict if d else ""}">{_e(d.verdict) if d else ""}</td>')
         out.append(row + "</tr>")
     out.append("</table>")
