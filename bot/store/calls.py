@@ -147,13 +147,15 @@ def list_calls(session: Session, *, company: Company | str | None = None, compan
 
 
 def record_faq_gap(session: Session, company: Company | str, question: str, language: str | None = None,
-                   call_id: int | None = None, *, commit: bool = True) -> FaqGap | None:
+                   call_id: int | None = None, *, now: datetime | None = None,
+                   commit: bool = True) -> FaqGap | None:
     """Remember a caller question nothing in the knowledge base answered (None for an empty question)."""
     question = (question or "").strip()
     if not question:
         return None
     row = resolve(session, company)
-    gap = FaqGap(company_id=row.id, question=question, language=language, call_id=call_id)
+    gap = FaqGap(company_id=row.id, question=question, language=language, call_id=call_id,
+                 created_at=now or utcnow())
     session.add(gap)
     if commit:
         session.commit()

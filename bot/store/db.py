@@ -150,6 +150,18 @@ def upgrade(engine: Engine, revision: str = "head") -> str | None:
     return current_revision(engine)
 
 
+def downgrade(engine: Engine, revision: str) -> str | None:
+    """Migrate back to ``revision`` ("base" = empty); for developers testing a migration, never run at start."""
+    from alembic import command
+
+    with _migration_lock(engine):
+        cfg = alembic_config(engine.url.render_as_string(hide_password=False))
+        with engine.begin() as conn:
+            cfg.attributes["connection"] = conn
+            command.downgrade(cfg, revision)
+    return current_revision(engine)
+
+
 def init_db(settings: Settings) -> Engine:
     """Bring the database to the newest schema (idempotent, cheap when already current) and return its engine."""
     engine = get_engine(settings)
