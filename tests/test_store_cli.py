@@ -113,6 +113,13 @@ def test_add_refuses_a_number_of_another_company_and_unknown_companies(cli_env: 
     assert r.exit_code == 1 and "company id 'Bad_Slug' is not valid" in r.output
 
 
+def test_company_ensure_creates_once_and_never_changes(cli_env: CliRunner) -> None:
+    r = cli_env.invoke(cli, ["company", "ensure", "neue-firma"])
+    assert r.exit_code == 0 and "company neue-firma created (Neue Firma)" in r.output
+    r = cli_env.invoke(cli, ["company", "ensure", "werkstatt", "--name", "Anders"])
+    assert r.exit_code == 0 and "company werkstatt exists (Werkstatt Koch)" in r.output
+
+
 def test_defaults_of_a_new_company(cli_env: CliRunner) -> None:
     data = _snapshot(cli_env)
     assert (data["default_language"], data["languages"], data["timezone"], data["office_hours"]) == \

@@ -168,3 +168,18 @@ def list_(as_json: bool) -> None:
     for data in rows:
         numbers = ", ".join(data["phone_numbers"]) or "no number"
         click.echo(f"{data['slug']:24} {data['name']:32} {'/'.join(data['languages']):6} {numbers}")
+
+
+@company.command("ensure")
+@click.argument("slug")
+@click.option("--name", default=None, help="Name if the company has to be created (default: from the slug).")
+def ensure(slug: str, name: str | None) -> None:
+    """Create company SLUG with defaults unless it exists; never changes an existing one (for scripts)."""
+    from bot.store.companies import company_to_dict, ensure_company, get_company
+
+    def action(session):  # type: ignore[no-untyped-def]
+        existed = get_company(session, slug) is not None
+        return existed, company_to_dict(ensure_company(session, slug, name))
+
+    existed, data = _run(action)
+    click.echo(f"company {data['slug']} {'exists' if existed else 'created'} ({data['name']})")

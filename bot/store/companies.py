@@ -10,6 +10,7 @@ from collections.abc import Callable, Iterable
 from typing import Any
 
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, selectinload
 
 from bot.brain.profile import CompanyProfile, parse_office_hours
@@ -22,6 +23,10 @@ DEFAULT_OFFICE_HOURS = "mon-fri 09:00-17:00"
 
 class NotFound(LookupError):
     """A company (or call, message, user) that does not exist; the message names what was looked for."""
+
+
+class AlreadyExists(validate.InvalidInput):
+    """A company (or user) with this identifier exists already."""
 
 
 def _optional_phone(value: str | None) -> str | None:
@@ -144,7 +149,7 @@ def create_company(session: Session, slug: str, name: str | None = None, *, phon
     """Create a company with sensible defaults for whatever is not given; raises InvalidInput on any bad value."""
     slug = validate.slug(slug)
     if get_company(session, slug) is not None:
-        raise validate.InvalidInput(f"company {slug!r} exists already; use `receptionist company set {slug} …`")
+        raise AlreadyExists(f"company {slug!r} exists already; use `receptionist company set {slug} …`")
     company = Company(slug=slug, name=name or slug.replace("-", " ").title(), default_language="de",
                       languages=["de", "en"], timezone="Europe/Berlin", office_hours=DEFAULT_OFFICE_HOURS,
                       retention_days=30, recording_enabled=False, english_only=False, speaking_rate=1.0, phones=[])
@@ -172,11 +177,22 @@ def update_company(session: Session, company: Company | str, *, add_phones: Iter
 
 
 def ensure_company(session: Session, slug: str, name: str | None = None, *, commit: bool = True) -> Company:
-    """The company ``slug``, created with defaults if it does not exist yet (``receptionist kb add`` uses this)."""
+    """The company ``slug``, created with defaults if it does not exist yet (``receptionist kb add`` uses this).
+
+    Two processes may ensure the same new company at once: the loser of the race rolls its session back and
+    returns the winner's row.
+    """
     existing = get_company(session, validate.slug(slug))
     if existing is not None:
         return existing
-    return create_company(session, slug, name, commit=commit)
+    try:
+        return create_company(session, slug, name, commit=commit)
+    except (IntegrityError, AlreadyExists):
+        session.rollback()
+        existing = get_company(session, slug)
+        if existing is None:
+            raise
+        return existing
 
 
 def company_profile(company: Company) -> CompanyProfile:

@@ -6,7 +6,7 @@ writes unless told ``commit=False``. The functions live in small modules by topi
 
 from bot.store.calls import (GapGroup, add_turn, call_by_sid, faq_gap_groups, finish_call, get_call, list_calls,
                              record_faq_gap, resolve_faq_gaps, start_call, update_turn_latency)
-from bot.store.companies import (NotFound, add_phone, company_for_number, company_profile, company_to_dict,
+from bot.store.companies import (AlreadyExists, NotFound, add_phone, company_for_number, company_profile, company_to_dict,
                                  create_company, ensure_company, get_company, list_companies, remove_phone,
                                  update_company)
 from bot.store.messages import get_message, list_messages, mark_message_done, save_message
@@ -19,7 +19,7 @@ from bot.store.validate import InvalidInput
 __all__ = [
     "GapGroup", "add_turn", "call_by_sid", "faq_gap_groups", "finish_call", "get_call", "list_calls",
     "record_faq_gap", "resolve_faq_gaps", "start_call", "update_turn_latency",
-    "NotFound", "add_phone", "company_for_number", "company_profile", "company_to_dict", "create_company",
+    "AlreadyExists", "NotFound", "add_phone", "company_for_number", "company_profile", "company_to_dict", "create_company",
     "ensure_company", "get_company", "list_companies", "remove_phone", "update_company",
     "get_message", "list_messages", "mark_message_done", "save_message",
     "claim_due", "mark_failed", "mark_sent",
