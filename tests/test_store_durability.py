@@ -28,7 +28,6 @@ from bot.brain.types import CallMessage
 from bot.settings import Settings
 from bot.store import repo
 from bot.store.db import session_scope
-from bot.store.messages import message_payload
 from bot.store.models import Message
 
 msg = CallMessage(name="Erika Muster", number="+491712345678", concern="Bitte Rückruf wegen Befund",
@@ -37,7 +36,7 @@ with session_scope(Settings(_env_file=None)) as session:
     call = repo.start_call(session, "praxis-berger", channel="cli", caller_number="+491712345678")
     print("call", call.id, flush=True)
     if sys.argv[1] == "save":
-        saved = repo.save_message(session, "praxis-berger", msg, call.id)
+        repo.save_message(session, "praxis-berger", msg, call.id)
         os.kill(os.getpid(), signal.SIGKILL)  # the instant the bot would say "saved"
     else:  # control: everything save_message does, except the commit
         session.add(Message(company_id=call.company_id, call_id=call.id, caller_name=msg.name,
