@@ -246,6 +246,8 @@ def test_list_calls_filters(db) -> None:
     assert [c.id for c in repo.list_calls(db, since=T0 + timedelta(days=1), until=T0 + timedelta(days=3))] == \
         [ids[2], ids[1]]
     assert [c.id for c in repo.list_calls(db, limit=2, offset=1)] == [ids[2], ids[1]]
+    assert repo.count_calls(db) == 4 and repo.count_calls(db, company="praxis-berger", language="de") == 2
+    assert repo.count_calls(db, channel="twilio") == 0
 
 
 def test_faq_gaps_are_recorded_grouped_and_resolved(db) -> None:

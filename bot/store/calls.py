@@ -120,30 +120,46 @@ def call_by_sid(session: Session, call_sid: str) -> Call | None:
     return session.scalar(select(Call).where(Call.call_sid == call_sid).order_by(Call.id.desc()).limit(1))
 
 
+def _call_filters(session: Session, company: Company | str | None, company_ids: Iterable[int] | None,
+                  since: datetime | None, until: datetime | None, outcome: str | None, language: str | None,
+                  channel: str | None) -> list:
+    where = []
+    if company is not None:
+        where.append(Call.company_id == resolve(session, company).id)
+    if company_ids is not None:
+        where.append(Call.company_id.in_(list(company_ids)))
+    if since is not None:
+        where.append(Call.started_at >= since)
+    if until is not None:
+        where.append(Call.started_at < until)
+    if outcome == "in_progress":
+        where.append(Call.outcome.is_(None))
+    elif outcome is not None:
+        where.append(Call.outcome == outcome)
+    if language is not None:
+        where.append(Call.language == language)
+    if channel is not None:
+        where.append(Call.channel == channel)
+    return where
+
+
 def list_calls(session: Session, *, company: Company | str | None = None, company_ids: Iterable[int] | None = None,
                since: datetime | None = None, until: datetime | None = None, outcome: str | None = None,
                language: str | None = None, channel: str | None = None, limit: int = 50,
                offset: int = 0) -> list[Call]:
     """Calls, newest first, filtered. ``company_ids`` limits to what a user may see; ``outcome="in_progress"``
     selects calls that have not finished."""
-    stmt = select(Call).order_by(Call.started_at.desc(), Call.id.desc())
-    if company is not None:
-        stmt = stmt.where(Call.company_id == resolve(session, company).id)
-    if company_ids is not None:
-        stmt = stmt.where(Call.company_id.in_(list(company_ids)))
-    if since is not None:
-        stmt = stmt.where(Call.started_at >= since)
-    if until is not None:
-        stmt = stmt.where(Call.started_at < until)
-    if outcome == "in_progress":
-        stmt = stmt.where(Call.outcome.is_(None))
-    elif outcome is not None:
-        stmt = stmt.where(Call.outcome == outcome)
-    if language is not None:
-        stmt = stmt.where(Call.language == language)
-    if channel is not None:
-        stmt = stmt.where(Call.channel == channel)
+    where = _call_filters(session, company, company_ids, since, until, outcome, language, channel)
+    stmt = select(Call).where(*where).order_by(Call.started_at.desc(), Call.id.desc())
     return list(session.scalars(stmt.limit(limit).offset(offset)))
+
+
+def count_calls(session: Session, *, company: Company | str | None = None, company_ids: Iterable[int] | None = None,
+                since: datetime | None = None, until: datetime | None = None, outcome: str | None = None,
+                language: str | None = None, channel: str | None = None) -> int:
+    """How many calls :func:`list_calls` would page through with the same filters."""
+    where = _call_filters(session, company, company_ids, since, until, outcome, language, channel)
+    return session.scalar(select(func.count(Call.id)).where(*where)) or 0
 
 
 def record_faq_gap(session: Session, company: Company | str, question: str, language: str | None = None,

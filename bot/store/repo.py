@@ -4,7 +4,7 @@ Every function takes a SQLAlchemy session first (from :func:`bot.store.db.sessio
 writes unless told ``commit=False``. The functions live in small modules by topic; this module only gathers them.
 """
 
-from bot.store.calls import (GapGroup, add_turn, call_by_sid, faq_gap_groups, finish_call, get_call, list_calls,
+from bot.store.calls import (GapGroup, add_turn, call_by_sid, count_calls, faq_gap_groups, finish_call, get_call, list_calls,
                              record_faq_gap, resolve_faq_gaps, start_call, update_turn_latency)
 from bot.store.companies import (AlreadyExists, NotFound, add_phone, company_for_number, company_profile, company_to_dict,
                                  create_company, ensure_company, get_company, list_companies, remove_phone,
@@ -17,7 +17,7 @@ from bot.store.users import (authenticate, can_access, create_api_key, create_us
 from bot.store.validate import InvalidInput
 
 __all__ = [
-    "GapGroup", "add_turn", "call_by_sid", "faq_gap_groups", "finish_call", "get_call", "list_calls",
+    "GapGroup", "add_turn", "call_by_sid", "count_calls", "faq_gap_groups", "finish_call", "get_call", "list_calls",
     "record_faq_gap", "resolve_faq_gaps", "start_call", "update_turn_latency",
     "AlreadyExists", "NotFound", "add_phone", "company_for_number", "company_profile", "company_to_dict", "create_company",
     "ensure_company", "get_company", "list_companies", "remove_phone", "update_company",
