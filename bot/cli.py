@@ -16,6 +16,8 @@ from bot import __version__
 # (module, attribute) of each subcommand; the module is imported lazily so `receptionist --help` stays fast.
 SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "eval": ("bot.commands.eval", "eval_group"),
+    "company": ("bot.commands.company", "company"),
+    "db": ("bot.commands.db", "db"),
     "models": ("bot.commands.models", "models"),
     "serve": ("bot.commands.serve", "serve"),
 }

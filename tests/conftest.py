@@ -42,3 +42,46 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
+
+
+# --- database fixtures (bot/store) ------------------------------------------------------------------------------
+
+@pytest.fixture(scope="session")
+def postgres_server():
+    """A real PostgreSQL server for the whole test session (see tests/pg.py); skips if PostgreSQL is not installed."""
+    from tests.pg import PostgresServer, unavailable_reason
+
+    reason = unavailable_reason()
+    if reason:
+        pytest.skip(reason)
+    server = PostgresServer(free_port())
+    server.start()
+    yield server
+    from bot.store.db import dispose_engines
+
+    dispose_engines()
+    server.stop()
+
+
+@pytest.fixture
+def postgres_url(postgres_server) -> str:
+    """SQLAlchemy URL of an empty database on the session's PostgreSQL server (emptied before each test)."""
+    from bot.store.db import dispose_engines
+
+    dispose_engines()
+    return postgres_server.empty_database()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def db_settings(request: pytest.FixtureRequest, settings: Settings, monkeypatch: pytest.MonkeyPatch):
+    """Isolated settings on an empty database: SQLite in the temp data dir, or a fresh PostgreSQL database.
+
+    The URL is also exported as RECEPTIONIST_DATABASE_URL, so CLI subprocesses started by the test use it too.
+    """
+    from bot.store.db import dispose_engines
+
+    if request.param == "postgresql":
+        monkeypatch.setenv("RECEPTIONIST_DATABASE_URL", request.getfixturevalue("postgres_url"))
+        settings = Settings(_env_file=None)
+    yield settings
+    dispose_engines()

@@ -1,0 +1,224 @@
+"""Companies: create, change, look up by slug or dialled number, and convert to the brain's CompanyProfile.
+
+All changes are validated field by field before anything is written (see :mod:`bot.store.validate`); a bad value
+raises :class:`~bot.store.validate.InvalidInput` and the caller's session is left for it to roll back.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session, selectinload
+
+from bot.brain.profile import CompanyProfile, parse_office_hours
+from bot.store import validate
+from bot.store.models import Company, CompanyPhone
+
+# New companies answer weekdays 9–17 in German and English, Berlin time, nationwide holidays, 30 days retention.
+DEFAULT_OFFICE_HOURS = "mon-fri 09:00-17:00"
+
+
+class NotFound(LookupError):
+    """A company (or call, message, user) that does not exist; the message names what was looked for."""
+
+
+class AlreadyExists(validate.InvalidInput):
+    """A company (or user) with this identifier exists already."""
+
+
+def _optional_phone(value: str | None) -> str | None:
+    return validate.phone_number(value) if value and value.strip() else None
+
+
+def _flag(value: Any) -> bool:
+    if isinstance(value, bool):
+        return value
+    raise validate.InvalidInput(f"expected true or false, got {value!r}")
+
+
+# Every company setting that can be changed, with the check that normalises it.
+FIELDS: dict[str, Callable[[Any], Any]] = {
+    "name": lambda v: validate.text(v, "company name", 200, required=True),
+    "greeting_de": lambda v: validate.text(v, "German greeting", 1000),
+    "greeting_en": lambda v: validate.text(v, "English greeting", 1000),
+    "default_language": validate.language,
+    "languages": validate.languages,
+    "voice_de": lambda v: validate.text(v, "German voice", 500),
+    "voice_en": lambda v: validate.text(v, "English voice", 500),
+    "speaking_rate": validate.speaking_rate,
+    "timezone": validate.timezone_name,
+    "office_hours": validate.office_hours,
+    "bundesland": validate.bundesland,
+    "secretary_number": _optional_phone,
+    "secretary_name": lambda v: validate.text(v, "secretary name", 200),
+    "email": validate.email,
+    "webhook_url": validate.webhook_url,
+    "webhook_secret": lambda v: validate.text(v, "webhook secret", 200),
+    "retention_days": validate.retention_days,
+    "recording_enabled": _flag,
+    "english_only": _flag,
+}
+
+
+def resolve(session: Session, company: Company | str) -> Company:
+    """A Company row from a row or a slug; raises NotFound for an unknown slug."""
+    if isinstance(company, Company):
+        return company
+    row = get_company(session, company)
+    if row is None:
+        raise NotFound(f"no company {company!r}; `receptionist company list` shows the existing ones")
+    return row
+
+
+def get_company(session: Session, slug: str) -> Company | None:
+    return session.scalar(select(Company).where(Company.slug == slug).options(selectinload(Company.phones)))
+
+
+def list_companies(session: Session, ids: Iterable[int] | None = None) -> list[Company]:
+    """All companies by slug, or only those with the given ids (what a company user or secretary may see)."""
+    stmt = select(Company).options(selectinload(Company.phones)).order_by(Company.slug)
+    if ids is not None:
+        stmt = stmt.where(Company.id.in_(list(ids)))
+    return list(session.scalars(stmt))
+
+
+def company_for_number(session: Session, number: str) -> Company | None:
+    """The company a dialled number reaches (any written form of the number; None when unknown or invalid)."""
+    e164 = validate.phone_number_or_none(number)
+    if e164 is None:
+        return None
+    return session.scalar(select(Company).join(CompanyPhone).where(CompanyPhone.number == e164))
+
+
+def _validated(fields: dict[str, Any]) -> dict[str, Any]:
+    unknown = sorted(set(fields) - set(FIELDS))
+    if unknown:
+        raise validate.InvalidInput(f"unknown company setting(s): {', '.join(unknown)}")
+    return {key: FIELDS[key](value) for key, value in fields.items()}
+
+
+def _apply(company: Company, fields: dict[str, Any]) -> None:
+    """Validate ``fields``, derive the implied ones, check consistency, and only then set them on ``company``."""
+    clean = _validated(fields)
+    if clean.get("english_only"):
+        clean.setdefault("languages", ["en"])
+        clean.setdefault("default_language", "en")
+    languages = clean.get("languages", company.languages or ["de", "en"])
+    if "languages" in clean and "default_language" not in clean and company.default_language not in languages:
+        clean["default_language"] = languages[0]
+    default_language = clean.get("default_language", company.default_language or "de")
+    english_only = clean.get("english_only", bool(company.english_only))
+    if default_language not in languages:
+        raise validate.InvalidInput(f"default language {default_language!r} is not among the company's "
+                                    f"languages ({', '.join(languages)})")
+    if english_only and (languages != ["en"] or default_language != "en"):
+        raise validate.InvalidInput("an English-only company answers in English only: its languages must be just 'en'")
+    for key, value in clean.items():
+        setattr(company, key, value)
+
+
+def _number_owner(session: Session, number: str) -> Company | None:
+    return session.scalar(select(Company).join(CompanyPhone).where(CompanyPhone.number == number))
+
+
+def add_phone(session: Session, company: Company, number: str) -> str:
+    """Route ``number`` to ``company``; returns it as E.164. A number can reach only one company."""
+    e164 = validate.phone_number(number)
+    owner = _number_owner(session, e164)
+    if owner is not None and owner is not company:
+        raise validate.InvalidInput(f"{e164} already reaches company {owner.slug!r}; remove it there first")
+    if e164 not in company.phone_numbers:
+        company.phones.append(CompanyPhone(number=e164))
+    return e164
+
+
+def remove_phone(session: Session, company: Company, number: str) -> str:
+    e164 = validate.phone_number(number)
+    for phone in list(company.phones):
+        if phone.number == e164:
+            company.phones.remove(phone)
+            return e164
+    raise validate.InvalidInput(f"{e164} does not reach company {company.slug!r}, so it cannot be removed")
+
+
+def create_company(session: Session, slug: str, name: str | None = None, *, phones: Iterable[str] = (),
+                   commit: bool = True, **fields: Any) -> Company:
+    """Create a company with sensible defaults for whatever is not given; raises InvalidInput on any bad value."""
+    slug = validate.slug(slug)
+    if get_company(session, slug) is not None:
+        raise AlreadyExists(f"company {slug!r} exists already; use `receptionist company set {slug} …`")
+    company = Company(slug=slug, name=name or slug.replace("-", " ").title(), default_language="de",
+                      languages=["de", "en"], timezone="Europe/Berlin", office_hours=DEFAULT_OFFICE_HOURS,
+                      retention_days=30, recording_enabled=False, english_only=False, speaking_rate=1.0, phones=[])
+    _apply(company, {"name": company.name, **fields})
+    session.add(company)
+    for number in phones:
+        add_phone(session, company, number)
+    if commit:
+        session.commit()
+    return company
+
+
+def update_company(session: Session, company: Company | str, *, add_phones: Iterable[str] = (),
+                   remove_phones: Iterable[str] = (), commit: bool = True, **fields: Any) -> Company:
+    """Change the given settings (others stay), add and remove numbers; all or nothing when ``commit``."""
+    row = resolve(session, company)
+    _apply(row, fields)
+    for number in remove_phones:
+        remove_phone(session, row, number)
+    for number in add_phones:
+        add_phone(session, row, number)
+    if commit:
+        session.commit()
+    return row
+
+
+def ensure_company(session: Session, slug: str, name: str | None = None, *, commit: bool = True) -> Company:
+    """The company ``slug``, created with defaults if it does not exist yet (``receptionist kb add`` uses this).
+
+    Two processes may ensure the same new company at once: the loser of the race rolls its session back and
+    returns the winner's row.
+    """
+    existing = get_company(session, validate.slug(slug))
+    if existing is not None:
+        return existing
+    try:
+        return create_company(session, slug, name, commit=commit)
+    except (IntegrityError, AlreadyExists):
+        session.rollback()
+        existing = get_company(session, slug)
+        if existing is None:
+            raise
+        return existing
+
+
+def company_profile(company: Company) -> CompanyProfile:
+    """The brain's read-only view of a company row."""
+    greeting = {lang: text for lang, text in (("de", company.greeting_de), ("en", company.greeting_en)) if text}
+    return CompanyProfile(
+        slug=company.slug,
+        name=company.name,
+        default_language=company.default_language,
+        languages=tuple(company.languages or (company.default_language,)),
+        greeting=greeting,
+        timezone=company.timezone,
+        bundesland=company.bundesland,
+        office_hours=parse_office_hours(company.office_hours or ""),
+        secretary_number=company.secretary_number,
+        secretary_name=company.secretary_name,
+        phone_numbers=tuple(company.phone_numbers),
+        english_only=bool(company.english_only),
+    )
+
+
+def company_to_dict(company: Company) -> dict[str, Any]:
+    """A JSON-ready view (CLI ``show --json``, API); the webhook secret is reported as set or not, never shown."""
+    data = {key: getattr(company, key) for key in FIELDS if key != "webhook_secret"}
+    data.update(slug=company.slug, id=company.id, phone_numbers=company.phone_numbers,
+                webhook_secret_set=bool(company.webhook_secret),
+                created_at=company.created_at.isoformat() if company.created_at else None,
+                updated_at=company.updated_at.isoformat() if company.updated_at else None)
+    return data

@@ -1,0 +1,109 @@
+"""Hand-off messages and their notifications.
+
+:func:`save_message` is the one place a caller's message enters the system. It writes the message and its outbox
+rows (e-mail, webhook) in ONE transaction and returns only after the commit, so the bot may say "your message is
+saved" exactly when it is, and no notification can be lost between the two.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from bot.brain.types import CallMessage
+from bot.store import validate
+from bot.store.companies import NotFound, resolve
+from bot.store.models import LANGUAGES, URGENCIES, Call, Company, Message, Outbox, utcnow
+
+log = logging.getLogger(__name__)
+
+
+def message_payload(message: Message, company: Company) -> dict[str, Any]:
+    """What a notification carries: the message and enough about the company to address and brand it."""
+    return {
+        "event": "message.created",
+        "message_id": message.id,
+        "call_id": message.call_id,
+        "company": {"slug": company.slug, "name": company.name},
+        "caller_name": message.caller_name,
+        "caller_number": message.caller_number,
+        "concern": message.concern,
+        "urgency": message.urgency,
+        "language": message.language,
+        "created_at": message.created_at.isoformat(),
+    }
+
+
+def save_message(session: Session, company_slug: Company | str, message: CallMessage, call_id: int | None = None,
+                 *, now: datetime | None = None) -> Message:
+    """Store a caller's message with its e-mail/webhook outbox rows and COMMIT; returns the committed row.
+
+    Raises (and stores nothing) only for a programming error (unknown company, urgency or language) or when the
+    database fails; an unknown ``call_id`` is logged and the message saved without the link. On an exception
+    the carrier reports the failed action instead of claiming a save.
+    """
+    if message.urgency not in URGENCIES:
+        raise ValueError(f"unknown urgency {message.urgency!r}; use one of {', '.join(URGENCIES)}")
+    if message.language not in LANGUAGES:
+        raise ValueError(f"unknown language {message.language!r}; use one of {', '.join(LANGUAGES)}")
+    company = resolve(session, company_slug)
+    call = session.get(Call, call_id) if call_id is not None else None
+    if call_id is not None and call is None:
+        log.warning("save_message: call %s does not exist; saving the message without a call link", call_id)
+        call_id = None
+    # The brain validated the number already; should it still not parse, keep what was heard rather than lose it.
+    number = validate.phone_number_or_none(message.number) or message.number.strip()[:20]
+    row = Message(company_id=company.id, call_id=call_id, caller_name=(message.name or "").strip()[:200],
+                  caller_number=number, concern=message.concern or "", urgency=message.urgency,
+                  language=message.language, status="new", created_at=now or utcnow())
+    session.add(row)
+    session.flush()  # assigns row.id for the payload
+    payload = message_payload(row, company)
+    if company.email:
+        session.add(Outbox(kind="email", company_id=company.id, message_id=row.id,
+                           payload={**payload, "to": company.email}, next_attempt_at=row.created_at))
+    if company.webhook_url:
+        session.add(Outbox(kind="webhook", company_id=company.id, message_id=row.id,
+                           payload={**payload, "url": company.webhook_url}, next_attempt_at=row.created_at))
+    if call is not None and call.outcome is None:
+        call.outcome = "message"  # so the record is right even if the call process dies before finish_call
+    session.commit()
+    return row
+
+
+def get_message(session: Session, message_id: int) -> Message | None:
+    return session.get(Message, message_id)
+
+
+def list_messages(session: Session, *, company: Company | str | None = None,
+                  company_ids: Iterable[int] | None = None, status: str | None = None,
+                  after_id: int | None = None, limit: int = 100) -> list[Message]:
+    """Messages newest first; with ``after_id`` only those newer than it, oldest first (for a live inbox feed)."""
+    stmt = select(Message)
+    if company is not None:
+        stmt = stmt.where(Message.company_id == resolve(session, company).id)
+    if company_ids is not None:
+        stmt = stmt.where(Message.company_id.in_(list(company_ids)))
+    if status is not None:
+        stmt = stmt.where(Message.status == status)
+    if after_id is not None:
+        stmt = stmt.where(Message.id > after_id).order_by(Message.id.asc())
+    else:
+        stmt = stmt.order_by(Message.created_at.desc(), Message.id.desc())
+    return list(session.scalars(stmt.limit(limit)))
+
+
+def mark_message_done(session: Session, message_id: int, user_id: int | None = None,
+                      now: datetime | None = None, done: bool = True) -> Message:
+    """Mark a message handled by ``user_id`` (or, with ``done=False``, open again)."""
+    row = session.get(Message, message_id)
+    if row is None:
+        raise NotFound(f"no message with id {message_id}")
+    row.status, row.done_at, row.done_by = ("done", now or utcnow(), user_id) if done else ("new", None, None)
+    session.commit()
+    return row

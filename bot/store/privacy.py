@@ -1,0 +1,116 @@
+"""DSGVO: erase everything about one caller (Art. 17), and the retention job (Art. 5(1)(e) storage limitation).
+
+Recording files are deleted before the rows that point to them are committed away: if the commit then failed,
+a row would point to a missing file (harmless), never a forgotten file to a missing row.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from pathlib import Path
+
+from sqlalchemy import delete, or_, select, update
+from sqlalchemy.orm import Session
+
+from bot.store import validate
+from bot.store.models import Call, CallTurn, Company, FaqGap, Message, Outbox, utcnow
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class DeletionReport:
+    """What was erased; numbers only, so the report itself can be logged."""
+
+    calls: int = 0
+    turns: int = 0
+    messages: int = 0
+    notifications: int = 0
+    faq_gaps: int = 0
+    recordings: int = 0
+    errors: list[str] = field(default_factory=list)
+
+
+def _delete_recordings(paths: Iterable[str | None], report: DeletionReport) -> None:
+    for path in paths:
+        if not path:
+            continue
+        try:
+            Path(path).unlink(missing_ok=True)
+            report.recordings += 1
+        except OSError as exc:
+            report.errors.append(f"recording of a call could not be deleted: {exc.strerror}")
+            log.error("recording could not be deleted: %s", exc.strerror)
+
+
+def delete_caller_data(session: Session, number: str) -> DeletionReport:
+    """Erase every call from ``number`` (transcript, recording, FAQ gaps) and every message with it as caller or
+    callback number, with their pending notifications. Any written form of the number is accepted."""
+    e164 = validate.phone_number(number)
+    report = DeletionReport()
+    calls = list(session.execute(select(Call.id, Call.recording_path).where(Call.caller_number == e164)))
+    call_ids = [c.id for c in calls]
+    message_filter = Message.caller_number == e164
+    if call_ids:
+        message_filter = or_(message_filter, Message.call_id.in_(call_ids))
+    message_ids = list(session.scalars(select(Message.id).where(message_filter)))
+    _delete_recordings((c.recording_path for c in calls), report)
+    if message_ids:
+        report.notifications = session.execute(delete(Outbox).where(Outbox.message_id.in_(message_ids))).rowcount
+        report.messages = session.execute(delete(Message).where(Message.id.in_(message_ids))).rowcount
+    if call_ids:
+        report.faq_gaps = session.execute(delete(FaqGap).where(FaqGap.call_id.in_(call_ids))).rowcount
+        report.turns = session.execute(delete(CallTurn).where(CallTurn.call_id.in_(call_ids))).rowcount
+        report.calls = session.execute(delete(Call).where(Call.id.in_(call_ids))).rowcount
+    session.commit()
+    session.expire_all()
+    log.info("caller data erased: %d calls, %d messages, %d recordings", report.calls, report.messages,
+             report.recordings)
+    return report
+
+
+@dataclass
+class PurgeReport:
+    """What the retention job removed: transcripts and recordings of old calls (whose outcome, duration and
+    language stay for statistics, anonymised), old messages with their notifications, old FAQ gaps."""
+
+    calls_anonymised: int = 0
+    turns: int = 0
+    messages: int = 0
+    notifications: int = 0
+    faq_gaps: int = 0
+    recordings: int = 0
+    errors: list[str] = field(default_factory=list)
+
+
+def purge_expired(session: Session, now: datetime | None = None) -> PurgeReport:
+    """Apply each company's ``retention_days``: everything personal older than that is deleted."""
+    now = now or utcnow()
+    report = PurgeReport()
+    counter = DeletionReport()
+    for company in session.scalars(select(Company)):
+        cutoff = now - timedelta(days=company.retention_days)
+        old_calls = list(session.execute(select(Call.id, Call.recording_path).where(
+            Call.company_id == company.id, Call.started_at < cutoff, Call.purged_at.is_(None))))
+        call_ids = [c.id for c in old_calls]
+        _delete_recordings((c.recording_path for c in old_calls), counter)
+        if call_ids:
+            report.turns += session.execute(delete(CallTurn).where(CallTurn.call_id.in_(call_ids))).rowcount
+            report.calls_anonymised += session.execute(
+                update(Call).where(Call.id.in_(call_ids)).values(
+                    caller_number=None, call_sid=None, summary=None, recording_path=None, purged_at=now)).rowcount
+        old_messages = select(Message.id).where(Message.company_id == company.id, Message.created_at < cutoff)
+        report.notifications += session.execute(delete(Outbox).where(Outbox.message_id.in_(old_messages))).rowcount
+        report.messages += session.execute(delete(Message).where(
+            Message.company_id == company.id, Message.created_at < cutoff)).rowcount
+        report.faq_gaps += session.execute(delete(FaqGap).where(
+            FaqGap.company_id == company.id, FaqGap.created_at < cutoff)).rowcount
+    session.commit()
+    session.expire_all()
+    report.recordings, report.errors = counter.recordings, counter.errors
+    log.info("retention purge: %d calls anonymised, %d messages, %d FAQ gaps, %d recordings deleted",
+             report.calls_anonymised, report.messages, report.faq_gaps, report.recordings)
+    return report
