@@ -264,7 +264,7 @@ class CallSession:
         if self.state in ("number", "offer_caller_id", "confirm_number"):
             return self._number_input(digits.replace("*", ""), keypad=True)
         if digits.startswith("0"):
-            return self._ask_person("dtmf")
+            return self._ask_person("dtmf", inp)
         return self._turn(self._p("how_can_i_help"), "dtmf", reask=self._p("how_can_i_help"))
 
     def _on_speech(self, inp: CallerInput) -> BotTurn:
@@ -387,7 +387,12 @@ class CallSession:
         if intent == "ask_person":
             return self._ask_person("speech", inp)
         if intent == "leave_message":
-            return self._start_message("message_start", self.pending_concern)
+            # "Bitte um Rückruf wegen meines Befunds" carries its concern; "Nachricht hinterlassen" does not
+            concern = self.pending_concern or (text if cls.score < 0.75 else None)
+            turn = self._start_message("message_start", concern)
+            if self.draft is not None and concern:
+                self.draft.urgency = urgency_of(concern)
+            return turn
         if intent == "goodbye":
             return self._goodbye()
         return self._repeat()
