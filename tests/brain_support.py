@@ -108,3 +108,21 @@ class Caller:
 
     def event(self, kind: str, reason: str = ""):
         return self._feed(kind=kind, reason=reason)
+
+
+def lookup_factory(settings, company: str) -> KeywordLookup:
+    """For `receptionist call --lookup tests.brain_support:lookup_factory` in CLI contract tests."""
+    return KeywordLookup()
+
+
+PROFILE_YAML = """\
+slug: praxis-berger
+name: Praxis Dr. Berger
+default_language: de
+languages: [de, en]
+timezone: Europe/Berlin
+bundesland: BE
+office_hours: "mon-fri 08:00-12:00,14:00-18:00"
+secretary_number: "030 12345678"
+secretary_name: Frau Berger
+"""

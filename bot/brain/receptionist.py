@@ -263,9 +263,9 @@ class CallSession:
         self.silence_count = 0
         if self.state in ("number", "offer_caller_id", "confirm_number"):
             return self._number_input(digits.replace("*", ""), keypad=True)
-        if digits.startswith("0"):
+        if digits.startswith("0") and self.state != "transferring":
             return self._ask_person("dtmf", inp)
-        return self._turn(self._p("how_can_i_help"), "dtmf", reask=self._p("how_can_i_help"))
+        return self._turn(self.reask or self._p("how_can_i_help"), "dtmf")
 
     def _on_speech(self, inp: CallerInput) -> BotTurn:
         text = inp.text.strip()
@@ -433,6 +433,8 @@ class CallSession:
         self.answered += 1
         self.state = "question"
         answer = for_speech(entry.answer, self.language)
+        if answer and answer[-1] not in ".!?":
+            answer += "."
         say = f"{self._p('faq_answer', answer=answer)} {self._p('anything_else')}"
         return self._turn(say, "faq", entry=entry, reask=self._p("anything_else"), query=query,
                           confidence=result.confidence)
@@ -468,7 +470,8 @@ class CallSession:
             key = "closed_take_message"
         else:
             key = "no_transfer_take_message"
-        return self._start_message(key, concern, intent="ask_person", holiday=status.holiday if status else None)
+        return self._start_message(key, concern, intent="take_message" if accepted_offer else "ask_person",
+                                   holiday=status.holiday if status else None)
 
     def _start_message(self, key: str, concern: str | None, *, intent: str = "take_message", **details: object) -> BotTurn:
         self.draft = MessageDraft(language=self.language, concern=concern)
