@@ -17,13 +17,14 @@ TURN_KEYS = {"caller", "bot", "action", "intent", "entry_question"}
 FINAL_KEYS = {"outcome", "message", "transferred_to"}
 
 
-def run_call(tmp_path: Path, lines: list[str], *args: str, lookup: bool = True, data_dir: Path | None = None
-             ) -> subprocess.CompletedProcess:
+def run_call(tmp_path: Path, lines: list[str], *args: str, lookup: bool = True, data_dir: Path | None = None,
+             extra_env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
     profile = tmp_path / "company.yaml"
     profile.write_text(PROFILE_YAML, encoding="utf-8")
     env = {k: v for k, v in os.environ.items()
            if not k.startswith("RECEPTIONIST_") and k not in ("OPENAI_API_KEY", "OPENAI_BASE_URL")}
     env["RECEPTIONIST_DATA_DIR"] = str(data_dir or tmp_path / "data")
+    env.update(extra_env or {})
     cmd = [sys.executable, "-m", "bot.cli", "call", "praxis-berger", "--text", "--profile", str(profile), *args]
     if lookup:
         cmd += ["--lookup", "tests.brain_support:lookup_factory"]
@@ -122,3 +123,13 @@ def test_with_the_real_knowledge_base(tmp_path: Path) -> None:
     turns, final = parse(proc)
     # an empty index answers nothing: the caller is offered a hand-off, never an invented fact
     assert turns[1]["intent"] == "not_covered" and turns[1]["entry_question"] is None
+
+
+def test_llm_mode_falls_back_when_the_server_is_down(tmp_path: Path) -> None:
+    from tests.conftest import free_port
+
+    env = {"OPENAI_BASE_URL": f"http://127.0.0.1:{free_port()}/v1", "RECEPTIONIST_LLM_TIMEOUT_S": "2"}
+    turns, final = parse(run_call(tmp_path, ["Wann haben Sie geöffnet?", "Danke, tschüss"], "--at",
+                                  "2026-12-01T10:00", extra_env=env))
+    assert turns[1]["intent"] == "faq" and turns[1]["entry_question"].startswith("Wann haben Sie geöffnet")
+    assert final["outcome"] == "answered"

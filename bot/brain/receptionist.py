@@ -120,6 +120,36 @@ class CallSession:
         self._record(inp, turn)
         return turn
 
+    def handle_decision(self, inp: CallerInput, decision) -> BotTurn:
+        """Carry out an LLM-mode decision (:class:`bot.brain.llm.Decision`) with this session's own rules and
+        wording: the LLM chooses *what* the caller wants, the FAQ mode decides *how* it is done."""
+        from bot.brain.llm import grounded
+
+        self.silence_count = 0
+        self.not_understood = 0
+        text = inp.text.strip()
+        if decision.kind == "answer" and decision.entry is not None and decision.result is not None:
+            entry = decision.entry
+            same = entry.language in (None, self.language)
+            spoken = decision.text if grounded(decision.text, entry, same) else None
+            self.base_question = decision.query or text
+            turn = self._answer(decision.result, decision.query, spoken=spoken)
+            turn.details["llm"] = "rephrased" if spoken else "entry_text"
+        elif decision.kind == "not_covered":
+            turn = self._not_covered(text, inp, decision.result)
+        elif decision.kind == "transfer":
+            self.state = "question"
+            turn = self._hand_off(inp, self.pending_concern, source="llm")
+        elif decision.kind == "take_message":
+            turn = self._start_message("message_start", decision.concern or self.pending_concern)
+        elif decision.kind == "end":
+            turn = self._goodbye()
+        else:
+            raise ValueError(f"unknown LLM decision {decision.kind!r}")
+        turn.details["llm_decision"] = decision.kind
+        self._record(inp, turn)
+        return turn
+
     async def ahandle(self, inp: CallerInput) -> BotTurn:
         """Async twin of :meth:`handle`, so that carriers can treat FAQ and LLM sessions alike."""
         return self.handle(inp)
@@ -427,12 +457,12 @@ class CallSession:
             self.base_question = text
         return first, text
 
-    def _answer(self, result: SearchResult, query: str) -> BotTurn:
+    def _answer(self, result: SearchResult, query: str, spoken: str | None = None) -> BotTurn:
         entry = result.best
         assert entry is not None
         self.answered += 1
         self.state = "question"
-        answer = for_speech(entry.answer, self.language)
+        answer = for_speech(spoken or entry.answer, self.language)
         if answer and answer[-1] not in ".!?":
             answer += "."
         say = f"{self._p('faq_answer', answer=answer)} {self._p('anything_else')}"

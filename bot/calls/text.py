@@ -117,8 +117,8 @@ async def run_text_call(session, lines: Iterable[str], options: TextCallOptions,
             if isinstance(action, SaveMessage):
                 try:
                     sink(action.message)
-                except Exception:
-                    session.message = None
+                except Exception:  # nothing was kept: do not report a message
+                    getattr(session, "faq", session).message = None
     message = session.message
     return {"outcome": "transferred" if transferred_to else session.final_outcome,
             "message": message_record(message), "transferred_to": transferred_to}
