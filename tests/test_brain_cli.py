@@ -133,3 +133,36 @@ def test_llm_mode_falls_back_when_the_server_is_down(tmp_path: Path) -> None:
                                   "2026-12-01T10:00", extra_env=env))
     assert turns[1]["intent"] == "faq" and turns[1]["entry_question"].startswith("Wann haben Sie geöffnet")
     assert final["outcome"] == "answered"
+
+
+def test_confirmed_message_survives_a_kill_right_after_the_confirmation(tmp_path: Path) -> None:
+    """SIGKILL the runner as soon as it has printed the confirmation: the message must already be on disk."""
+    profile = tmp_path / "company.yaml"
+    profile.write_text(PROFILE_YAML, encoding="utf-8")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("RECEPTIONIST_")}
+    env.pop("OPENAI_BASE_URL", None)
+    env.pop("OPENAI_API_KEY", None)
+    env["RECEPTIONIST_DATA_DIR"] = str(tmp_path / "data")
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "bot.cli", "call", "praxis-berger", "--text", "--profile", str(profile),
+         "--at", "2026-12-24T20:15", "--lookup", "tests.brain_support:lookup_factory"],
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, cwd=ROOT, env=env)
+    try:
+        for line in ["Ich möchte eine Nachricht hinterlassen", "Erika Mustermann", "0171 2345678", "ja",
+                     "Bitte dringend zurückrufen wegen Befund"]:
+            proc.stdin.write(line + "\n")
+            proc.stdin.flush()
+        confirmation = None
+        for out in proc.stdout:  # stdin stays open: the caller is still on the line
+            record = json.loads(out)
+            if record.get("intent") == "message_saved":
+                confirmation = record
+                proc.kill()
+                break
+        proc.wait(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert confirmation is not None and proc.returncode == -9
+    saved = [json.loads(x) for x in (tmp_path / "data" / "messages.jsonl").read_text().splitlines()]
+    assert [(m["name"], m["number"], m["urgency"]) for m in saved] == [("Erika Mustermann", "+491712345678", "urgent")]

@@ -397,3 +397,12 @@ def test_company_languages_limit_switching() -> None:
     c = call("de", languages=("de",))
     c.connect()
     assert c.say(SAY["en"]["person"]).language == "de"
+
+
+@pytest.mark.parametrize("company,utterance,lang", [("de", "Hallo?", "de"), ("de", "Do you speak English?", "en"),
+                                                    ("en", "Guten Tag", "de"), ("en", "Hello?", "en")])
+def test_hello_invites_the_question_in_the_callers_language(company: str, utterance: str, lang: str) -> None:
+    c = call(company)
+    c.connect()
+    turn = c.say(utterance)
+    assert turn.intent == "hello" and turn.say == phrase(lang, "how_can_i_help") and turn.language == lang

@@ -30,7 +30,7 @@ log = logging.getLogger(__name__)
 
 Lookup = Callable[[str, str | None], SearchResult]
 
-SOCIAL = ("ask_person", "leave_message", "goodbye", "repeat")
+SOCIAL = ("ask_person", "leave_message", "goodbye", "repeat", "hello")
 # A social intent overrides the knowledge base only when the utterance is very close to an example ...
 STRONG = (0.55, 0.15)
 # ... and is used as the fallback when the knowledge base cannot answer, at a lower bar.
@@ -425,6 +425,8 @@ class CallSession:
             return turn
         if intent == "goodbye":
             return self._goodbye()
+        if intent == "hello":  # "Hallo?", "Do you speak English?": the caller is listening, invite the question
+            return self._turn(self._p("how_can_i_help"), "hello", reask=self._p("how_can_i_help"))
         return self._repeat()
 
     def _goodbye(self) -> BotTurn:
