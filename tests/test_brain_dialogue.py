@@ -406,3 +406,12 @@ def test_hello_invites_the_question_in_the_callers_language(company: str, uttera
     c.connect()
     turn = c.say(utterance)
     assert turn.intent == "hello" and turn.say == phrase(lang, "how_can_i_help") and turn.language == lang
+
+
+@pytest.mark.parametrize("lang,utterance", [("de", "Danke, und wo kann ich parken?"),
+                                            ("en", "Thank you for the information, where do I park?")])
+def test_a_question_that_starts_with_thanks_never_ends_the_call(lang: str, utterance: str) -> None:
+    c = call(lang, lookup=lambda q, language: SearchResult(q))
+    c.connect()
+    turn = c.say(utterance)
+    assert not turn.ends_call and turn.intent == "not_covered"

@@ -327,7 +327,8 @@ class CallSession:
         result, query = self._lookup(text)
         if result is not None and result.answerable and result.best is not None:
             return self._answer(result, query)
-        if cls.intent in SOCIAL and cls.confident(*WEAK):
+        # near-misses may still route to a human; they never end the call ("Danke, und wo kann ich parken?")
+        if cls.intent in ("ask_person", "leave_message", "repeat") and cls.confident(*WEAK):
             return self._social(cls.intent, text, inp, cls)
         return self._not_covered(text, inp, result)
 
