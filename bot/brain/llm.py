@@ -102,13 +102,14 @@ class LLMBrain:
     """The model side of LLM mode: one OpenAI-compatible client, shared by all calls of a process."""
 
     def __init__(self, client: Any, model: str, *, timeout_s: float = 4.0, max_rounds: int = 2,
-                 first_tool_choice: str | dict = "auto", temperature: float = 0.0) -> None:
+                 first_tool_choice: str | dict = "auto", temperature: float = 0.0, max_tokens: int = 200) -> None:
         self.client = client
         self.model = model
         self.timeout_s = timeout_s
         self.max_rounds = max_rounds
         self.first_tool_choice = first_tool_choice
         self.temperature = temperature
+        self.max_tokens = max_tokens  # a spoken answer is a few sentences; also bounds a runaway model
 
     @classmethod
     def from_settings(cls, settings: Any, **kw: Any) -> "LLMBrain":
@@ -131,7 +132,8 @@ class LLMBrain:
         tools = tool_specs(language)
         found: tuple[SearchResult, str] | None = None
         for round_no in range(1, self.max_rounds + 1):
-            kwargs: dict[str, Any] = {"model": self.model, "messages": messages, "temperature": self.temperature}
+            kwargs: dict[str, Any] = {"model": self.model, "messages": messages, "temperature": self.temperature,
+                                      "max_tokens": self.max_tokens}
             if found is None:
                 kwargs["tools"] = tools
                 kwargs["tool_choice"] = self.first_tool_choice if round_no == 1 else "auto"
@@ -157,6 +159,13 @@ class LLMBrain:
             if name == "search_faq":
                 question = str(args.get("question") or "").strip() or inp.text
                 result = await asyncio.to_thread(session.r.lookup, question, language)
+                if question != inp.text:
+                    # the model's rewording must not swap the caller's question for another one: when the
+                    # caller's own words are answerable by a different entry, those words win
+                    own = await asyncio.to_thread(session.r.lookup, inp.text, language)
+                    if own.answerable and own.best is not None and (
+                            result.best is None or own.best.id != result.best.id):
+                        result, question = own, inp.text
                 if not (result.answerable and result.best is not None):
                     return Decision("not_covered", result=result, query=question, rounds=round_no)
                 found = (result, question)
