@@ -415,3 +415,15 @@ def test_a_question_that_starts_with_thanks_never_ends_the_call(lang: str, utter
     c.connect()
     turn = c.say(utterance)
     assert not turn.ends_call and turn.intent == "not_covered"
+
+
+def test_entry_only_in_the_other_language_is_read_by_that_voice() -> None:
+    german_only = KeywordLookup([e for e in ENTRIES if e.language == "de"])
+    c = call("de", lookup=german_only)
+    c.connect()
+    turn = c.say("Is there parking at the Praxis, Parkplätze?", language="en")
+    assert turn.entry.id == "de:3" and turn.language == "de"
+    assert turn.say.startswith("Ja, im Hof gibt es vier Parkplätze.") and turn.say.endswith(
+        phrase("de", "anything_else"))
+    assert c.session.language == "en"  # the caller still gets English from the next turn on
+    assert c.say("thank you, goodbye").say == phrase("en", "goodbye")

@@ -465,12 +465,21 @@ class CallSession:
         assert entry is not None
         self.answered += 1
         self.state = "question"
-        answer = for_speech(spoken or entry.answer, self.language)
-        if answer and answer[-1] not in ".!?":
-            answer += "."
-        say = f"{self._p('faq_answer', answer=answer)} {self._p('anything_else')}"
-        return self._turn(say, "faq", entry=entry, reask=self._p("anything_else"), query=query,
-                          confidence=result.confidence)
+        call_language = self.language
+        # An entry written only in the other language is read by that language's voice (an English voice
+        # reading German is unintelligible); the call itself stays in the caller's language.
+        if not spoken and entry.language in prompts.LANGUAGES and entry.language != self.language:
+            self.language = entry.language
+        try:
+            answer = for_speech(spoken or entry.answer, self.language)
+            if answer and answer[-1] not in ".!?":
+                answer += "."
+            say = f"{self._p('faq_answer', answer=answer)} {self._p('anything_else')}"
+            return self._turn(say, "faq", entry=entry, query=query, confidence=result.confidence,
+                              answer_language=self.language)
+        finally:
+            self.language = call_language
+            self.reask = self._p("anything_else")
 
     def _not_covered(self, text: str, inp: CallerInput, result: SearchResult | None) -> BotTurn:
         self.pending_concern = text
