@@ -279,3 +279,11 @@ async def test_real_server_timeout_falls_back(llama_server: str) -> None:
     session = Receptionist(profile("de"), KeywordLookup(), llm=LLMBrain(client, "smollm2", timeout_s=0.05)).session()
     turn = await session.ahandle(speech("Wann haben Sie geöffnet?"))
     assert turn.details["llm_fallback"] == "timeout" and turn.entry.id == "de:1"
+
+
+def test_from_settings_picks_the_mode(settings) -> None:
+    from bot.brain.receptionist import CallSession
+
+    assert type(Receptionist.from_settings(profile(), KeywordLookup(), settings).session()) is CallSession
+    settings.openai_api_key = "sk-test"
+    assert isinstance(Receptionist.from_settings(profile(), KeywordLookup(), settings).session(), LLMCallSession)

@@ -82,12 +82,7 @@ def call(company: str, text_mode: bool, wav: str | None, out: str | None, at_: s
     settings = Settings()
     profile = _resolve_profile(company, profile_file)
     lookup = _resolve_lookup(settings, profile.slug, lookup_factory)
-    llm = None
-    if settings.llm_enabled:
-        from bot.brain.llm import LLMBrain
-
-        llm = LLMBrain.from_settings(settings)
-    session = Receptionist(profile, lookup, llm=llm).session(caller_id=caller_id)
+    session = Receptionist.from_settings(profile, lookup, settings).session(caller_id=caller_id)
     sink = JsonlMessageSink(settings.resolved_data_dir / "messages.jsonl")
     options = TextCallOptions(start=_parse_at(at_, profile.timezone), language=lang, caller_id=caller_id,
                               transfer_answers=not transfer_fails)
