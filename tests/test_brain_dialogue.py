@@ -427,3 +427,15 @@ def test_entry_only_in_the_other_language_is_read_by_that_voice() -> None:
         phrase("de", "anything_else"))
     assert c.session.language == "en"  # the caller still gets English from the next turn on
     assert c.say("thank you, goodbye").say == phrase("en", "goodbye")
+
+
+def test_a_late_unrelated_action_failure_does_not_unsave_the_message() -> None:
+    c = call("de", when=CLOSED)
+    c.connect()
+    c.say(SAY["de"]["message"])
+    _take_message(c, "de", "urgent_concern")
+    saved = c.session.message
+    assert saved is not None and c.turns[-1].intent == "message_saved"
+    c.say(SAY["de"]["hours"])  # the carrier moved on: the save went through
+    late = c.event("action_failed", reason="hangup failed")
+    assert late.intent == "action_failed" and late.say == "" and c.session.message == saved

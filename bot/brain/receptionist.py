@@ -117,6 +117,7 @@ class CallSession:
         self.answered = 0
         self.outcome: str | None = None
         self.ended = False
+        self._unconfirmed_save: CallMessage | None = None  # handed to the carrier; failure may still come back
 
     # ---------------------------------------------------------------------------------------------- public API
     def handle(self, inp: CallerInput) -> BotTurn:
@@ -126,6 +127,8 @@ class CallSession:
         handler = getattr(self, f"_on_{inp.kind}", None)
         if handler is None:
             raise ValueError(f"unknown caller input kind {inp.kind!r}")
+        if inp.kind not in ("action_failed", "barge_in"):
+            self._unconfirmed_save = None  # the carrier moved on: the last save went through
         turn: BotTurn = handler(inp)
         self._record(inp, turn)
         return turn
@@ -283,8 +286,9 @@ class CallSession:
         return self._start_message("transfer_failed", self.pending_concern, reason=inp.reason)
 
     def _on_action_failed(self, inp: CallerInput) -> BotTurn:
-        if self.message is not None and self.transcript and "SaveMessage" in self.transcript[-1]["actions"]:
-            failed = self.message
+        if self._unconfirmed_save is not None:
+            failed = self._unconfirmed_save
+            self._unconfirmed_save = None
             self.message = None
             self.save_failed = True
             self.state = "question"
@@ -310,6 +314,8 @@ class CallSession:
     def _on_speech(self, inp: CallerInput) -> BotTurn:
         text = inp.text.strip()
         self.silence_count = 0
+        if self.state == "transferring":  # the secretary's line is ringing; the carrier owns the audio
+            return self._turn("", "transferring")
         if is_noise(text):
             self.not_understood += 1
             if self.not_understood >= MAX_NOT_UNDERSTOOD and self.state in ("question", "offer_handoff"):
@@ -614,6 +620,7 @@ class CallSession:
         assert self.draft is not None and self.draft.number
         msg = self.draft.to_message()
         self.message = msg
+        self._unconfirmed_save = msg
         self.save_failed = False
         self.state = "question"
         key = "message_saved_urgent" if msg.urgency == "urgent" else "message_saved"
