@@ -84,9 +84,19 @@ class IntentClassifier:
         norm = float(np.linalg.norm(vec))
         return vec / norm if norm else vec
 
+    def _sparse(self, feats: Counter[str]) -> tuple[np.ndarray, np.ndarray]:
+        pairs = [(self.vocab[f], 1.0 + math.log(c)) for f, c in feats.items() if f in self.vocab]
+        if not pairs:
+            return np.zeros(0, dtype=np.intp), np.zeros(0, dtype=np.float32)
+        idx = np.fromiter((j for j, _ in pairs), dtype=np.intp, count=len(pairs))
+        vals = np.fromiter((v for _, v in pairs), dtype=np.float32, count=len(pairs)) * self.idf[idx]
+        norm = float(np.linalg.norm(vals))
+        return idx, vals / norm if norm else vals
+
     def classify(self, text: str, allowed: set[str] | None = None) -> IntentScore:
         """The best label for ``text``; ``allowed`` restricts the labels (e.g. {"yes", "no"} when confirming)."""
-        sims = self.matrix @ self._vector(_features(text))
+        idx, vals = self._sparse(_features(text))
+        sims = self.matrix[:, idx] @ vals  # only the query's features: a few dozen columns, not the vocabulary
         best: dict[str, tuple[float, int]] = {}
         for i, (label, sim) in enumerate(zip(self.labels, sims.tolist())):
             if allowed is not None and label not in allowed:
