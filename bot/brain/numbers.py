@@ -122,8 +122,7 @@ def parse_spoken_digits(text: str) -> str:
             i += 1
             continue
         # "forty eight" -> 48; "acht und vierzig" -> 48
-        if tok in v.tens and i + 1 < len(toks) and toks[i + 1] in v.digits and 0 < v.digits[toks[i + 1]] \
-                and toks[i + 1] not in v.weak and not toks[i + 1].isdigit() and tok.isalpha() and toks[i + 1] in _en_units():
+        if tok in v.tens and i + 1 < len(toks) and toks[i + 1] in _en_units():
             value = str(v.tens[tok] + v.digits[toks[i + 1]])
             i += 1
         elif tok in v.digits and i + 2 < len(toks) and toks[i + 1] in joiners and toks[i + 2] in v.tens \
