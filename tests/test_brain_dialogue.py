@@ -439,3 +439,13 @@ def test_a_late_unrelated_action_failure_does_not_unsave_the_message() -> None:
     c.say(SAY["de"]["hours"])  # the carrier moved on: the save went through
     late = c.event("action_failed", reason="hangup failed")
     assert late.intent == "action_failed" and late.say == "" and c.session.message == saved
+
+
+@pytest.mark.parametrize("lang", LANGS)
+def test_keyed_number_without_hash_is_read_back_after_a_pause(lang: str) -> None:
+    c = call(lang, when=CLOSED)
+    c.connect()
+    c.say(SAY[lang]["message"])
+    c.say(SAY[lang]["name"])
+    assert c.dtmf("01712345678").say == ""
+    assert c.silence().say == phrase(lang, "confirm_number", digits=speak_digits("+491712345678", lang))

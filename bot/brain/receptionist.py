@@ -275,6 +275,9 @@ class CallSession:
     def _on_silence(self, inp: CallerInput) -> BotTurn:
         if self.state == "transferring":
             return self._turn("", "silence")
+        if self.state == "number" and self.draft and to_e164(self.draft.digits, self.r.region):
+            # keyed digits without the closing '#', then a pause: the number is complete, read it back
+            return self._number_input("#", keypad=True)
         self.silence_count += 1
         if self.silence_count > MAX_SILENCE_PROMPTS:
             return self._end(self._p("silence_goodbye"), "silence")
