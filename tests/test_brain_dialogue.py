@@ -449,3 +449,20 @@ def test_keyed_number_without_hash_is_read_back_after_a_pause(lang: str) -> None
     c.say(SAY[lang]["name"])
     assert c.dtmf("01712345678").say == ""
     assert c.silence().say == phrase(lang, "confirm_number", digits=speak_digits("+491712345678", lang))
+
+
+@pytest.mark.parametrize("lang,wrong,fix", [
+    ("de", "null eins sieben eins, zwo drei vier fünf sechs sieben", "fünf sechs sieben acht statt fünf sechs sieben"),
+    ("en", "zero one seven one, two three four five six seven", "not five six seven but five six seven eight"),
+])
+def test_invalid_number_is_read_out_and_can_be_corrected(lang: str, wrong: str, fix: str) -> None:
+    c = call(lang, when=CLOSED)
+    c.connect()
+    c.say(SAY[lang]["message"])
+    c.say(SAY[lang]["name"])
+    bad = c.say(wrong)  # a 0171 number has seven subscriber digits: one is missing
+    assert bad.intent == "number_invalid" and bad.details["heard"] == "0171234567"
+    spelled = " ".join(prompts.load(lang, "phrases")["digits"][int(d)] for d in "0171234567")
+    assert bad.say == phrase(lang, "number_invalid_heard", digits=spelled)
+    fixed = c.say(fix)
+    assert fixed.say == phrase(lang, "confirm_number", digits=speak_digits("+491712345678", lang))

@@ -174,8 +174,8 @@ def digit_groups(number: str, region: str = "DE") -> list[str]:
         pass
     raw = [g for g in re.split(r"[^\d+]+", text) if g]
     groups: list[str] = []
-    for g in raw:
-        if g.startswith("+"):
+    for k, g in enumerate(raw):
+        if g.startswith("+") or (k == 0 and len(g) <= 5):  # "+49", an area code or mobile prefix ("01511")
             groups.append(g)
             continue
         if len(g) <= 4:

@@ -52,6 +52,7 @@ class MessageDraft:
     number: str | None = None  # confirmed E.164
     urgency: str | None = None
     number_tries: int = 0
+    last_heard: str = ""  # the digits of the last invalid attempt (corrections apply to them)
     caller_id_declined: bool = False
 
     def to_message(self, complete: bool = True) -> CallMessage:
@@ -391,9 +392,15 @@ class CallSession:
         return self._turn(self.reask, "not_understood")
 
     def _state_number(self, text: str, inp: CallerInput, cls: IntentScore) -> BotTurn:
+        assert self.draft is not None
         digits = parse_spoken_digits(text)
         if not digits:
             return self._number_failed()
+        if self.draft.last_heard and not self.draft.digits:
+            # "nein, am Ende 48" right after "I understood …, that is not valid": correct what was heard
+            corr = apply_correction(self.draft.last_heard, text)
+            if corr is not None and corr.kind != "full":
+                return self._number_input(corr.digits, correction=corr.kind)
         return self._number_input(digits)
 
     def _state_confirm_number(self, text: str, inp: CallerInput, cls: IntentScore) -> BotTurn:
@@ -575,9 +582,7 @@ class CallSession:
         if keypad and not finished:
             return self._turn("", "number", expecting="number", digits=self.draft.digits)
         if not finished and self._too_short(self.draft.digits):
-            say = self._p("number_partial", digits=" ".join(
-                prompts.load(self.language, "phrases")["digits"][int(c)] if c.isdigit() else
-                prompts.load(self.language, "phrases")["plus"] for c in self.draft.digits))
+            say = self._p("number_partial", digits=self._spell(self.draft.digits))
             return self._turn(say, "number", expecting="number", digits=self.draft.digits)
         return self._number_failed()
 
@@ -591,6 +596,8 @@ class CallSession:
 
     def _number_failed(self) -> BotTurn:
         assert self.draft is not None
+        heard = self.draft.digits
+        self.draft.last_heard = heard
         self.draft.digits = ""
         self.draft.number_tries += 1
         self.state = "number"
@@ -598,8 +605,16 @@ class CallSession:
             self.draft.caller_id_declined = False
             self.draft.number_tries = 0
             return self._ask_number()
-        return self._turn(self._p("number_invalid"), "number_invalid", reask=self._p("ask_number_again"),
-                          expecting="number")
+        if heard:  # say what was understood: the caller can spot the wrong digit and correct just that
+            say = self._p("number_invalid_heard", digits=self._spell(heard))
+        else:
+            say = self._p("number_invalid")
+        return self._turn(say, "number_invalid", reask=self._p("ask_number_again"), expecting="number",
+                          heard=heard)
+
+    def _spell(self, digits: str) -> str:
+        phrases = prompts.load(self.language, "phrases")
+        return " ".join(phrases["digits"][int(c)] if c.isdigit() else phrases["plus"] for c in digits)
 
     def _after_number(self) -> BotTurn:
         assert self.draft is not None
