@@ -18,6 +18,7 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "eval": ("bot.commands.eval", "eval_group"),
     "company": ("bot.commands.company", "company"),
     "db": ("bot.commands.db", "db"),
+    "call": ("bot.commands.call", "call"),
     "models": ("bot.commands.models", "models"),
     "serve": ("bot.commands.serve", "serve"),
 }

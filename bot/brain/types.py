@@ -26,6 +26,7 @@ class CallerInput:
     digits: str = ""  # keypad digits (kind="dtmf"), e.g. "0" or "017123#"
     silence_s: float = 0.0  # how long the caller has been silent (kind="silence")
     reason: str = ""  # why an action failed, or why a transfer did not connect ("no-answer", "busy")
+    caller_id: str | None = None  # kind="connect": the caller's number when the carrier passes one (E.164 or national)
 
 
 @dataclass(frozen=True)
@@ -37,6 +38,7 @@ class CallMessage:
     concern: str
     urgency: Literal["normal", "urgent"]
     language: str
+    complete: bool = True  # False: the caller hung up mid-message; saved anyway so that nobody is lost
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,649 @@
+"""The receptionist: a per-call dialogue manager, (call state, caller input) -> BotTurn. No LLM, no I/O.
+
+Everything the outside world offers comes in injected: the clock (``CallerInput.at``), the FAQ lookup (a callable,
+the knowledge base in production) and the caller's number. The session never speaks a fact the knowledge base has
+not declared answerable, never claims a message is saved before the carrier ran the ``SaveMessage`` action, and
+never loses a caller: anything it cannot answer ends in a live transfer or a message.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from dataclasses import asdict, dataclass
+from typing import Callable
+
+import phonenumbers
+
+import prompts
+from bot.brain.hours import office_status
+from bot.brain.intents import (QUESTION, IntentClassifier, IntentScore, default_classifier, extract_name, is_followup,
+                               is_noise, normalise, urgency_of)
+from bot.brain.language import caller_language
+from bot.brain.numbers import apply_correction, parse_spoken_digits, speak_digits, to_e164
+from bot.brain.profile import CompanyProfile
+from bot.brain.speech import for_speech
+from bot.brain.types import BotTurn, CallerInput, CallMessage, HangUp, SaveMessage, Transfer
+from knowledge.types import Entry, SearchResult
+
+log = logging.getLogger(__name__)
+
+Lookup = Callable[[str, str | None], SearchResult]
+
+SOCIAL = ("ask_person", "leave_message", "goodbye", "repeat", "hello")
+# A social intent overrides the knowledge base only when the utterance is very close to an example ...
+STRONG = (0.55, 0.15)
+# ... and is used as the fallback when the knowledge base cannot answer, at a lower bar.
+WEAK = (0.40, 0.10)
+YES_NO = (0.45, 0.05)
+MAX_SILENCE_PROMPTS = 2
+MAX_NOT_UNDERSTOOD = 3
+MAX_NUMBER_TRIES = 3
+
+
+@dataclass
+class MessageDraft:
+    """The message being taken, slot by slot."""
+
+    language: str
+    concern: str | None = None
+    name: str | None = None
+    digits: str = ""  # what the caller dictated so far (national or with "+")
+    number: str | None = None  # confirmed E.164
+    urgency: str | None = None
+    number_tries: int = 0
+    last_heard: str = ""  # the digits of the last invalid attempt (corrections apply to them)
+    caller_id_declined: bool = False
+
+    def to_message(self, complete: bool = True) -> CallMessage:
+        return CallMessage(name=self.name or "", number=self.number or "", concern=self.concern or "",
+                           urgency="urgent" if self.urgency == "urgent" else "normal", language=self.language,
+                           complete=complete)
+
+
+class Receptionist:
+    """Answers calls for one company: make one :class:`CallSession` per call with :meth:`session`."""
+
+    def __init__(self, profile: CompanyProfile, lookup: Lookup, *, llm: object | None = None,
+                 classifier: IntentClassifier | None = None, region: str = "DE") -> None:
+        self.profile = profile
+        self.lookup = lookup
+        self.llm = llm  # a bot.brain.llm.LLMBrain; None = FAQ mode only
+        self.classifier = classifier or default_classifier()
+        self.region = region
+
+    @classmethod
+    def from_settings(cls, profile: CompanyProfile, lookup: Lookup, settings: object) -> "Receptionist":
+        """FAQ mode, or LLM mode when ``settings.llm_enabled`` (an OpenAI-compatible endpoint is configured)."""
+        llm = None
+        if getattr(settings, "llm_enabled", False):
+            from bot.brain.llm import LLMBrain
+
+            llm = LLMBrain.from_settings(settings)
+        return cls(profile, lookup, llm=llm)
+
+    def session(self, *, caller_id: str | None = None, call_id: str | None = None) -> "CallSession":
+        """A fresh per-call session (LLM-backed when an LLM was given, same interface)."""
+        faq = CallSession(self, caller_id=caller_id, call_id=call_id)
+        if self.llm is None:
+            return faq
+        from bot.brain.llm import LLMCallSession  # only LLM mode needs the openai client
+
+        return LLMCallSession(faq, self.llm)  # type: ignore[return-value]
+
+
+class CallSession:
+    """One call's dialogue state. Feed every :class:`CallerInput` to :meth:`handle`; execute the returned turn."""
+
+    def __init__(self, receptionist: Receptionist, *, caller_id: str | None = None, call_id: str | None = None) -> None:
+        self.r = receptionist
+        self.profile = receptionist.profile
+        self.call_id = call_id
+        self.language = self.profile.default_language if self.profile.default_language in self.profile.languages \
+            else self.profile.languages[0]
+        self.state = "question"
+        self.caller_id = self._valid_caller_id(caller_id)
+        self.transcript: list[dict] = []
+        self.last_say = ""  # the last bot content (for "wie bitte?")
+        self.last_turn_cut = False
+        self.silence_count = 0
+        self.not_understood = 0
+        self.reask = ""  # the question the bot is waiting on (re-asked after silence)
+        self.draft: MessageDraft | None = None
+        self.pending_concern: str | None = None
+        self.base_question: str | None = None  # the last full question (context for follow-ups)
+        self.message: CallMessage | None = None  # saved (the carrier ran SaveMessage without reporting failure)
+        self.save_failed = False
+        self.transferred_to: str | None = None
+        self.answered = 0
+        self.outcome: str | None = None
+        self.ended = False
+        self._unconfirmed_save: CallMessage | None = None  # handed to the carrier; failure may still come back
+
+    # ---------------------------------------------------------------------------------------------- public API
+    def handle(self, inp: CallerInput) -> BotTurn:
+        """The bot's answer to one caller event; never raises for caller behaviour."""
+        if self.ended:
+            return self._turn("", "ended", expecting="nothing")
+        handler = getattr(self, f"_on_{inp.kind}", None)
+        if handler is None:
+            raise ValueError(f"unknown caller input kind {inp.kind!r}")
+        if inp.kind not in ("action_failed", "barge_in"):
+            self._unconfirmed_save = None  # the carrier moved on: the last save went through
+        turn: BotTurn = handler(inp)
+        self._record(inp, turn)
+        return turn
+
+    def handle_decision(self, inp: CallerInput, decision) -> BotTurn:
+        """Carry out an LLM-mode decision (:class:`bot.brain.llm.Decision`) with this session's own rules and
+        wording: the LLM chooses *what* the caller wants, the FAQ mode decides *how* it is done."""
+        from bot.brain.llm import grounded
+
+        self.silence_count = 0
+        self.not_understood = 0
+        text = inp.text.strip()
+        if decision.kind == "answer" and decision.entry is not None and decision.result is not None:
+            entry = decision.entry
+            same = entry.language in (None, self.language)
+            spoken = decision.text if grounded(decision.text, entry, same) else None
+            self.base_question = decision.query or text
+            turn = self._answer(decision.result, decision.query, spoken=spoken)
+            turn.details["llm"] = "rephrased" if spoken else "entry_text"
+        elif decision.kind == "not_covered":
+            turn = self._not_covered(text, inp, decision.result)
+        elif decision.kind == "transfer":
+            self.state = "question"
+            turn = self._hand_off(inp, self.pending_concern, source="llm")
+        elif decision.kind == "take_message":
+            turn = self._start_message("message_start", decision.concern or self.pending_concern)
+        elif decision.kind == "end":
+            turn = self._goodbye()
+        else:
+            raise ValueError(f"unknown LLM decision {decision.kind!r}")
+        turn.details["llm_decision"] = decision.kind
+        self._record(inp, turn)
+        return turn
+
+    async def ahandle(self, inp: CallerInput) -> BotTurn:
+        """Async twin of :meth:`handle`, so that carriers can treat FAQ and LLM sessions alike."""
+        return self.handle(inp)
+
+    @property
+    def details(self) -> dict:
+        """A transcript-friendly snapshot of the call (for logs, call records and evals)."""
+        return {
+            "call_id": self.call_id, "state": self.state, "language": self.language, "outcome": self.final_outcome,
+            "message": asdict(self.message) if self.message else None,
+            "draft": asdict(self.draft) if self.draft else None,
+            "transferred_to": self.transferred_to, "answered": self.answered, "last_turn_cut": self.last_turn_cut,
+            "save_failed": self.save_failed, "turns": list(self.transcript),
+        }
+
+    @property
+    def final_outcome(self) -> str:
+        """answered / message / transferred / abandoned (what the call achieved so far)."""
+        if self.outcome:
+            return self.outcome
+        if self.transferred_to:
+            return "transferred"
+        if self.message and self.message.complete:
+            return "message"
+        if self.answered:
+            return "answered"
+        return "abandoned"
+
+    # ----------------------------------------------------------------------------------------------- helpers
+    def _p(self, key: str, **kw: str) -> str:
+        phrases = prompts.load(self.language, "phrases")
+        sec = self._secretary()
+        values = {"company": self.profile.name, "secretary": sec[0], "secretary_dat": sec[1], **kw}
+        return phrases[key].format(**values)
+
+    def _secretary(self) -> tuple[str, str]:
+        if self.profile.secretary_name:
+            return self.profile.secretary_name, self.profile.secretary_name
+        d = prompts.load(self.language, "phrases")["secretary_default"]
+        return d["nom"], d["dat"]
+
+    def _turn(self, say: str, intent: str, *, actions: tuple = (), entry: Entry | None = None,
+              expecting: str | None = None, reask: str | None = None, **details: object) -> BotTurn:
+        if reask is not None:
+            self.reask = reask
+        return BotTurn(say=say, language=self.language, intent=intent, actions=actions, entry=entry,
+                       expecting=expecting or self.state, details={"state": self.state, **details})
+
+    def _record(self, inp: CallerInput, turn: BotTurn) -> None:
+        if turn.say:
+            self.last_say = turn.say
+        if inp.kind != "barge_in" and turn.say:
+            self.last_turn_cut = False
+        self.transcript.append({
+            "at": inp.at.isoformat(), "kind": inp.kind, "caller": inp.text or inp.digits or None,
+            "bot": turn.say, "intent": turn.intent, "language": turn.language,
+            "actions": [type(a).__name__ for a in turn.actions],
+            "entry": turn.entry.question if turn.entry else None, "cut": False,
+        })
+
+    def _valid_caller_id(self, number: str | None) -> str | None:
+        if not number:
+            return None
+        return to_e164(number, self.r.region)
+
+    def _classify(self, text: str, allowed: set[str] | None = None) -> IntentScore:
+        return self.r.classifier.classify(text, allowed)
+
+    def _end(self, say: str, intent: str, outcome: str | None = None) -> BotTurn:
+        self.state = "ended"
+        self.ended = True
+        if outcome:
+            self.outcome = outcome
+        return self._turn(say, intent, actions=(HangUp(),), expecting="nothing")
+
+    # ------------------------------------------------------------------------------------------- input kinds
+    def _on_connect(self, inp: CallerInput) -> BotTurn:
+        if inp.caller_id:
+            self.caller_id = self._valid_caller_id(inp.caller_id) or self.caller_id
+        custom = self.profile.greeting.get(self.language)
+        say = custom.format(company=self.profile.name) if custom else self._p("greeting")
+        if custom and not self._discloses_ai(say):
+            say = f"{say} {self._p('ai_disclosure')}"
+        self.state = "question"
+        return self._turn(say, "greeting", reask=self._p("how_can_i_help"))
+
+    def _discloses_ai(self, text: str) -> bool:
+        norm = normalise(text)
+        return any(re.search(r"(?<!\w)" + re.escape(normalise(m)) + r"(?!\w)", norm)
+                   for m in prompts.load(self.language, "phrases")["ai_disclosure_markers"])
+
+    def _on_hangup(self, inp: CallerInput) -> BotTurn:
+        actions: tuple = ()
+        if self.draft and self.draft.number and not self.message:
+            # the caller hung up mid-message after giving a confirmed number: keep what we have
+            self.message = self.draft.to_message(complete=False)
+            actions = (SaveMessage(self.message),)
+        self.state = "ended"
+        self.ended = True
+        return self._turn("", "hangup", actions=actions, expecting="nothing")
+
+    def _on_barge_in(self, inp: CallerInput) -> BotTurn:
+        """The carrier stopped the bot's audio: remember the cut, say nothing, and answer the next utterance
+        fresh — the interrupted content is not replayed unless the caller asks for it."""
+        self.last_turn_cut = True
+        if self.transcript:
+            self.transcript[-1]["cut"] = True
+        return self._turn("", "barge_in", cut=True)
+
+    def _on_silence(self, inp: CallerInput) -> BotTurn:
+        if self.state == "transferring":
+            return self._turn("", "silence")
+        if self.state == "number" and self.draft and to_e164(self.draft.digits, self.r.region):
+            # keyed digits without the closing '#', then a pause: the number is complete, read it back
+            return self._number_input("#", keypad=True)
+        self.silence_count += 1
+        if self.silence_count > MAX_SILENCE_PROMPTS:
+            return self._end(self._p("silence_goodbye"), "silence")
+        return self._turn(f"{self._p('silence_reprompt')} {self.reask}".strip(), "silence",
+                          silence_count=self.silence_count)
+
+    def _on_transfer_failed(self, inp: CallerInput) -> BotTurn:
+        self.transferred_to = None
+        return self._start_message("transfer_failed", self.pending_concern, reason=inp.reason)
+
+    def _on_action_failed(self, inp: CallerInput) -> BotTurn:
+        if self._unconfirmed_save is not None:
+            failed = self._unconfirmed_save
+            self._unconfirmed_save = None
+            self.message = None
+            self.save_failed = True
+            self.state = "question"
+            fallback = self.profile.secretary_number or (self.profile.phone_numbers[0] if self.profile.phone_numbers
+                                                         else None)
+            if fallback:
+                say = self._p("save_failed_with_number", digits=speak_digits(fallback, self.language, self.r.region))
+            else:
+                say = self._p("save_failed")
+            return self._turn(say, "save_failed", reask=self._p("how_can_i_help"), reason=inp.reason,
+                              unsaved=asdict(failed))
+        return self._turn("", "action_failed", reason=inp.reason)
+
+    def _on_dtmf(self, inp: CallerInput) -> BotTurn:
+        digits = inp.digits.strip()
+        self.silence_count = 0
+        if self.state in ("number", "offer_caller_id", "confirm_number"):
+            return self._number_input(digits.replace("*", ""), keypad=True)
+        if digits.startswith("0") and self.state != "transferring":
+            return self._ask_person("dtmf", inp)
+        return self._turn(self.reask or self._p("how_can_i_help"), "dtmf")
+
+    def _on_speech(self, inp: CallerInput) -> BotTurn:
+        text = inp.text.strip()
+        self.silence_count = 0
+        if self.state == "transferring":  # the secretary's line is ringing; the carrier owns the audio
+            return self._turn("", "transferring")
+        if is_noise(text):
+            self.not_understood += 1
+            if self.not_understood >= MAX_NOT_UNDERSTOOD and self.state in ("question", "offer_handoff"):
+                self.not_understood = 0
+                return self._start_message("not_understood_offer", None)
+            return self._turn(self._p("not_understood"), "not_understood")
+        self.not_understood = 0
+        if self.state not in ("name",):
+            self.language = caller_language(text, inp.language, self.language, self.profile.languages)
+        cls = self._classify(text)
+        if cls.intent == "repeat" and cls.confident(*STRONG):
+            return self._repeat()
+        handler = getattr(self, f"_state_{self.state}")
+        return handler(text, inp, cls)
+
+    # ----------------------------------------------------------------------------------------------- states
+    def _state_question(self, text: str, inp: CallerInput, cls: IntentScore) -> BotTurn:
+        if cls.intent in SOCIAL and cls.confident(*STRONG):
+            return self._social(cls.intent, text, inp, cls)
+        yn = self._classify(text, {"yes", "no", QUESTION, *SOCIAL})
+        if yn.intent == "no" and yn.confident(*STRONG):  # "Nein." after "anything else?"
+            return self._goodbye()
+        if yn.intent == "yes" and yn.confident(*STRONG):
+            return self._turn(self._p("how_can_i_help"), "yes", reask=self._p("how_can_i_help"))
+        result, query = self._lookup(text)
+        if result is not None and result.answerable and result.best is not None:
+            return self._answer(result, query)
+        # near-misses may still route to a human; they never end the call ("Danke, und wo kann ich parken?")
+        if cls.intent in ("ask_person", "leave_message", "repeat") and cls.confident(*WEAK):
+            return self._social(cls.intent, text, inp, cls)
+        return self._not_covered(text, inp, result)
+
+    def _state_offer_handoff(self, text: str, inp: CallerInput, cls: IntentScore) -> BotTurn:
+        if cls.intent in ("ask_person", "leave_message") and cls.confident(*WEAK):
+            return self._social(cls.intent, text, inp, cls)
+        yn = self._classify(text, {"yes", "no", QUESTION})
+        if yn.intent == "yes" and yn.confident(*YES_NO):
+            return self._hand_off(inp, self.pending_concern, accepted_offer=True)
+        if yn.intent == "no" and yn.confident(*YES_NO):
+            self.state = "question"
+            return self._turn(self._p("handoff_declined"), "handoff_declined", reask=self._p("how_can_i_help"))
+        self.state = "question"
+        return self._state_question(text, inp, cls)
+
+    def _state_transferring(self, text: str, inp: CallerInput, cls: IntentScore) -> BotTurn:
+        return self._turn("", "transferring")
+
+    def _state_name(self, text: str, inp: CallerInput, cls: IntentScore) -> BotTurn:
+        name = extract_name(text)
+        if not name:
+            return self._turn(self._p("ask_name"), "name", reask=self._p("ask_name"))
+        assert self.draft is not None
+        self.draft.name = name
+        return self._ask_number()
+
+    def _state_offer_caller_id(self, text: str, inp: CallerInput, cls: IntentScore) -> BotTurn:
+        assert self.draft is not None
+        if len(parse_spoken_digits(text).lstrip("+")) >= 3:
+            self.draft.caller_id_declined = True
+            self.state = "number"
+            return self._number_input(parse_spoken_digits(text))
+        yn = self._classify(text, {"yes", "no"})
+        if yn.intent == "yes" and yn.confident(*YES_NO):
+            self.draft.number = self.caller_id
+            return self._after_number()
+        if yn.intent == "no" and yn.confident(*YES_NO):
+            self.draft.caller_id_declined = True
+            self.state = "number"
+            return self._turn(self._p("ask_number_again"), "number", reask=self._p("ask_number_again"))
+        return self._turn(self.reask, "not_understood")
+
+    def _state_number(self, text: str, inp: CallerInput, cls: IntentScore) -> BotTurn:
+        assert self.draft is not None
+        digits = parse_spoken_digits(text)
+        if not digits:
+            return self._number_failed()
+        if self.draft.last_heard and not self.draft.digits:
+            # "nein, am Ende 48" right after "I understood …, that is not valid": correct what was heard
+            corr = apply_correction(self.draft.last_heard, text)
+            if corr is not None and corr.kind != "full":
+                return self._number_input(corr.digits, correction=corr.kind)
+        return self._number_input(digits)
+
+    def _state_confirm_number(self, text: str, inp: CallerInput, cls: IntentScore) -> BotTurn:
+        assert self.draft is not None
+        if parse_spoken_digits(text):
+            corr = apply_correction(self.draft.digits, text)
+            if corr is not None:
+                self.draft.digits = ""
+                self.state = "number"
+                return self._number_input(corr.digits, correction=corr.kind)
+        yn = self._classify(text, {"yes", "no"})
+        if yn.intent == "yes" and yn.confident(*YES_NO):
+            self.draft.number = to_e164(self.draft.digits, self.r.region)
+            return self._after_number()
+        if yn.intent == "no" and yn.confident(*YES_NO):
+            self.draft.digits = ""
+            self.state = "number"
+            return self._turn(self._p("ask_number_again"), "number_rejected", reask=self._p("ask_number_again"))
+        return self._turn(self.reask, "not_understood")
+
+    def _state_concern(self, text: str, inp: CallerInput, cls: IntentScore) -> BotTurn:
+        assert self.draft is not None
+        self.draft.concern = text
+        self.draft.urgency = urgency_of(text)
+        return self._after_concern()
+
+    def _state_urgency(self, text: str, inp: CallerInput, cls: IntentScore) -> BotTurn:
+        assert self.draft is not None
+        urgency = urgency_of(text)
+        if urgency is None:
+            yn = self._classify(text, {"yes", "no"})
+            urgency = "urgent" if yn.intent == "yes" and yn.confident(*YES_NO) else "normal"
+        self.draft.urgency = urgency
+        return self._save()
+
+    def _state_ended(self, text: str, inp: CallerInput, cls: IntentScore) -> BotTurn:  # pragma: no cover
+        return self._turn("", "ended", expecting="nothing")
+
+    # ----------------------------------------------------------------------------------------------- flows
+    def _social(self, intent: str, text: str, inp: CallerInput, cls: IntentScore) -> BotTurn:
+        if intent == "ask_person":
+            return self._ask_person("speech", inp)
+        if intent == "leave_message":
+            # "Bitte um Rückruf wegen meines Befunds" carries its concern; "Nachricht hinterlassen" does not
+            concern = self.pending_concern or (text if cls.score < 0.75 else None)
+            turn = self._start_message("message_start", concern)
+            if self.draft is not None and concern:
+                self.draft.urgency = urgency_of(concern)
+            return turn
+        if intent == "goodbye":
+            return self._goodbye()
+        if intent == "hello":  # "Hallo?", "Do you speak English?": the caller is listening, invite the question
+            return self._turn(self._p("how_can_i_help"), "hello", reask=self._p("how_can_i_help"))
+        return self._repeat()
+
+    def _goodbye(self) -> BotTurn:
+        return self._end(self._p("goodbye"), "goodbye")
+
+    def _repeat(self) -> BotTurn:
+        if self.last_say:
+            return self._turn(self.last_say, "repeat")
+        return self._turn(self._p("nothing_to_repeat"), "repeat", reask=self._p("how_can_i_help"))
+
+    def _lookup(self, text: str) -> tuple[SearchResult | None, str]:
+        """Ask the knowledge base; a follow-up ("und am Samstag?") is asked together with the previous question."""
+        queries = [text]
+        followup = self.base_question is not None and is_followup(text)
+        if followup:
+            queries.insert(0, f"{self.base_question} {text}")
+        first: SearchResult | None = None
+        for q in queries:
+            try:
+                result = self.r.lookup(q, self.language)
+            except Exception:  # the call goes on without the FAQ: hand off rather than fall silent
+                log.exception("FAQ lookup failed for %r", q)
+                continue
+            first = first or result
+            if result.answerable and result.best is not None:
+                if not (followup and q != text) and not is_followup(text):
+                    self.base_question = text
+                return result, q
+        if not followup:
+            self.base_question = text
+        return first, text
+
+    def _answer(self, result: SearchResult, query: str, spoken: str | None = None) -> BotTurn:
+        entry = result.best
+        assert entry is not None
+        self.answered += 1
+        self.state = "question"
+        call_language = self.language
+        # An entry written only in the other language is read by that language's voice (an English voice
+        # reading German is unintelligible); the call itself stays in the caller's language.
+        if not spoken and entry.language in prompts.LANGUAGES and entry.language != self.language:
+            self.language = entry.language
+        try:
+            answer = for_speech(spoken or entry.answer, self.language)
+            if answer and answer[-1] not in ".!?":
+                answer += "."
+            say = f"{self._p('faq_answer', answer=answer)} {self._p('anything_else')}"
+            return self._turn(say, "faq", entry=entry, query=query, confidence=result.confidence,
+                              answer_language=self.language)
+        finally:
+            self.language = call_language
+            self.reask = self._p("anything_else")
+
+    def _not_covered(self, text: str, inp: CallerInput, result: SearchResult | None) -> BotTurn:
+        self.pending_concern = text
+        self.state = "offer_handoff"
+        status = office_status(self.profile, inp.at)
+        key = "not_covered_open" if status.open and self.profile.secretary_number else "not_covered_closed"
+        say = self._p(key)
+        return self._turn(say, "not_covered", reask=say, expecting="handoff_confirm",
+                          confidence=result.confidence if result else None,
+                          best=result.best.question if result and result.best else None)
+
+    def _ask_person(self, source: str, inp: CallerInput | None = None) -> BotTurn:
+        at = inp.at if inp is not None else None
+        return self._hand_off(inp, self.pending_concern, at=at, source=source)
+
+    def _hand_off(self, inp: CallerInput | None, concern: str | None, *, at=None, source: str = "speech",
+                  accepted_offer: bool = False) -> BotTurn:
+        at = at or (inp.at if inp is not None else None)
+        status = office_status(self.profile, at) if at is not None else None
+        if status is not None and status.open and self.profile.secretary_number:
+            self.state = "transferring"
+            self.transferred_to = self.profile.secretary_number
+            return self._turn(self._p("transfer"), "ask_person", actions=(Transfer(self.profile.secretary_number),),
+                              expecting="transfer", source=source)
+        if accepted_offer:  # the caller just said yes to "leave a message?": no need to explain again
+            key = "message_start"
+        elif status is not None and status.holiday:
+            key = "holiday_take_message"
+        elif self.profile.office_hours and self.profile.secretary_number:
+            key = "closed_take_message"
+        else:
+            key = "no_transfer_take_message"
+        return self._start_message(key, concern, intent="take_message" if accepted_offer else "ask_person",
+                                   holiday=status.holiday if status else None)
+
+    def _start_message(self, key: str, concern: str | None, *, intent: str = "take_message", **details: object) -> BotTurn:
+        self.draft = MessageDraft(language=self.language, concern=concern)
+        self.state = "name"
+        return self._turn(self._p(key), intent, reask=self._p("ask_name"), expecting="name", **details)
+
+    def _ask_number(self) -> BotTurn:
+        assert self.draft is not None
+        name = self.draft.name or ""
+        if self.caller_id and not self.draft.caller_id_declined:
+            self.state = "offer_caller_id"
+            say = self._p("offer_caller_id", name=name,
+                          digits=speak_digits(self.caller_id, self.language, self.r.region))
+            return self._turn(say, "name", reask=say, expecting="caller_id_confirm")
+        self.state = "number"
+        return self._turn(self._p("ask_number", name=name), "name", reask=self._p("ask_number_again"),
+                          expecting="number")
+
+    def _number_input(self, digits: str, *, keypad: bool = False, correction: str | None = None) -> BotTurn:
+        """Collect dictated or keyed digits; read back a valid number for confirmation."""
+        assert self.draft is not None
+        if self.state in ("offer_caller_id", "confirm_number"):
+            self.draft.digits = ""
+            self.draft.caller_id_declined = True
+        self.state = "number"
+        finished = keypad and "#" in digits
+        digits = digits.replace("#", "")
+        if digits.startswith("+") or len(digits) >= 10 or correction:
+            self.draft.digits = digits
+        else:
+            self.draft.digits += digits
+        if not self.draft.digits:
+            return self._number_failed()
+        e164 = to_e164(self.draft.digits, self.r.region)
+        if e164 is not None and (finished or not keypad):
+            self.state = "confirm_number"
+            say = self._p("confirm_number", digits=speak_digits(e164, self.language, self.r.region))
+            return self._turn(say, "number", reask=say, expecting="confirm_number", digits=self.draft.digits,
+                              correction=correction)
+        if keypad and not finished:
+            return self._turn("", "number", expecting="number", digits=self.draft.digits)
+        if not finished and self._too_short(self.draft.digits):
+            say = self._p("number_partial", digits=self._spell(self.draft.digits))
+            return self._turn(say, "number", expecting="number", digits=self.draft.digits)
+        return self._number_failed()
+
+    def _too_short(self, digits: str) -> bool:
+        try:
+            parsed = phonenumbers.parse(digits, self.r.region)
+        except phonenumbers.NumberParseException:
+            return len(digits) < 6
+        reason = phonenumbers.is_possible_number_with_reason(parsed)
+        return reason != phonenumbers.ValidationResult.TOO_LONG and len(digits.lstrip("+")) < 10
+
+    def _number_failed(self) -> BotTurn:
+        assert self.draft is not None
+        heard = self.draft.digits
+        self.draft.last_heard = heard
+        self.draft.digits = ""
+        self.draft.number_tries += 1
+        self.state = "number"
+        if self.draft.number_tries >= MAX_NUMBER_TRIES and self.caller_id:
+            self.draft.caller_id_declined = False
+            self.draft.number_tries = 0
+            return self._ask_number()
+        if heard:  # say what was understood: the caller can spot the wrong digit and correct just that
+            say = self._p("number_invalid_heard", digits=self._spell(heard))
+        else:
+            say = self._p("number_invalid")
+        return self._turn(say, "number_invalid", reask=self._p("ask_number_again"), expecting="number",
+                          heard=heard)
+
+    def _spell(self, digits: str) -> str:
+        phrases = prompts.load(self.language, "phrases")
+        return " ".join(phrases["digits"][int(c)] if c.isdigit() else phrases["plus"] for c in digits)
+
+    def _after_number(self) -> BotTurn:
+        assert self.draft is not None
+        if self.draft.concern:
+            self.draft.urgency = urgency_of(self.draft.concern)
+            return self._after_concern()
+        self.state = "concern"
+        return self._turn(self._p("ask_concern"), "number_confirmed", reask=self._p("ask_concern"),
+                          expecting="concern")
+
+    def _after_concern(self) -> BotTurn:
+        assert self.draft is not None
+        if self.draft.urgency is None:
+            self.state = "urgency"
+            return self._turn(self._p("ask_urgency"), "concern", reask=self._p("ask_urgency"), expecting="urgency")
+        return self._save()
+
+    def _save(self) -> BotTurn:
+        """Hand the message to the carrier as a *pre-speech* action: the confirmation is only spoken after the
+        save succeeded; a failure comes back as ``action_failed`` and is answered honestly."""
+        assert self.draft is not None and self.draft.number
+        msg = self.draft.to_message()
+        self.message = msg
+        self._unconfirmed_save = msg
+        self.save_failed = False
+        self.state = "question"
+        key = "message_saved_urgent" if msg.urgency == "urgent" else "message_saved"
+        say = self._p(key, name=msg.name, digits=speak_digits(msg.number, self.language, self.r.region))
+        self.draft = None
+        self.pending_concern = None
+        return self._turn(say, "message_saved", actions=(SaveMessage(msg),), reask=self._p("anything_else"),
+                          expecting="question", urgency=msg.urgency)
