@@ -32,6 +32,19 @@ def run_call(tmp_path: Path, lines: list[str], *args: str, lookup: bool = True, 
                           timeout=120)
 
 
+def saved_messages(data_dir: Path) -> list[dict]:
+    """Messages as the store holds them (read with plain sqlite3: what survives is what is on disk)."""
+    import sqlite3
+
+    con = sqlite3.connect(data_dir / "receptionist.db")
+    try:
+        rows = con.execute("SELECT c.slug, m.caller_name, m.caller_number, m.urgency, m.concern FROM messages m "
+                           "JOIN companies c ON c.id = m.company_id ORDER BY m.id").fetchall()
+    finally:
+        con.close()
+    return [dict(zip(("company", "name", "number", "urgency", "concern"), row)) for row in rows]
+
+
 def parse(proc: subprocess.CompletedProcess) -> tuple[list[dict], dict]:
     assert proc.returncode == 0, proc.stderr
     records = [json.loads(line) for line in proc.stdout.splitlines()]
@@ -57,8 +70,16 @@ def test_message_out_of_hours_german(tmp_path: Path) -> None:
     assert final == {"outcome": "message", "transferred_to": None, "message": {
         "name": "Max Müller", "number": "+491712345648", "concern": "Ich möchte meine Rechnung reklamieren",
         "urgency": "normal"}}
-    saved = [json.loads(line) for line in (tmp_path / "data" / "messages.jsonl").read_text().splitlines()]
+    saved = saved_messages(tmp_path / "data")
     assert len(saved) == 1 and saved[0]["number"] == "+491712345648" and saved[0]["company"] == "praxis-berger"
+    import sqlite3  # the call itself is recorded like a phone call: outcome and the whole transcript
+
+    con = sqlite3.connect(tmp_path / "data" / "receptionist.db")
+    (call_id, outcome, channel), = con.execute("SELECT id, outcome, channel FROM calls").fetchall()
+    speakers = [r[0] for r in con.execute("SELECT speaker FROM call_turns WHERE call_id=? ORDER BY seq", (call_id,))]
+    con.close()
+    assert (outcome, channel) == ("message", "cli")
+    assert speakers.count("caller") == len([x for x in lines if x]) and speakers.count("bot") == len(lines) + 1
 
 
 def test_transfer_in_office_hours_english(tmp_path: Path) -> None:
@@ -81,14 +102,23 @@ def test_unanswered_transfer_and_keypad_number(tmp_path: Path) -> None:
 
 
 def test_failed_save_is_not_confirmed(tmp_path: Path) -> None:
+    import sqlite3
+
     data = tmp_path / "data"
-    (data / "messages.jsonl").mkdir(parents=True)  # the sink cannot write: every save fails
+    migrate = subprocess.run([sys.executable, "-m", "bot.cli", "db", "upgrade"], capture_output=True, text=True,
+                             cwd=ROOT, env={**os.environ, "RECEPTIONIST_DATA_DIR": str(data)}, timeout=120)
+    assert migrate.returncode == 0, migrate.stderr
+    con = sqlite3.connect(data / "receptionist.db")  # the real store refuses every message, like a full disk
+    con.execute("CREATE TRIGGER refuse BEFORE INSERT ON messages BEGIN SELECT RAISE(ABORT, 'disk full'); END")
+    con.commit()
+    con.close()
     lines = ["Ich möchte eine Nachricht hinterlassen", "Max Müller", "0171 2345678", "ja", "Rezept", "nein"]
     turns, final = parse(run_call(tmp_path, lines, "--at", "2026-12-24T20:15", data_dir=data))
     last = turns[-1]
     assert last["intent"] == "save_failed" and last["failed_action"] == "save_message"
     assert "aufgenommen" not in last["bot"] and "null drei null" in last["bot"]  # secretary's number instead
     assert final["message"] is None and final["outcome"] == "abandoned"
+    assert saved_messages(data) == []
 
 
 def test_caller_hangs_up_silently(tmp_path: Path) -> None:
@@ -164,5 +194,5 @@ def test_confirmed_message_survives_a_kill_right_after_the_confirmation(tmp_path
         if proc.poll() is None:
             proc.kill()
     assert confirmation is not None and proc.returncode == -9
-    saved = [json.loads(x) for x in (tmp_path / "data" / "messages.jsonl").read_text().splitlines()]
+    saved = saved_messages(tmp_path / "data")
     assert [(m["name"], m["number"], m["urgency"]) for m in saved] == [("Erika Mustermann", "+491712345678", "urgent")]

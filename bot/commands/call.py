@@ -6,7 +6,6 @@ import importlib
 import json
 import sys
 from datetime import datetime
-from functools import partial
 from zoneinfo import ZoneInfo
 
 import click
@@ -14,20 +13,35 @@ import click
 from bot.settings import Settings
 
 
-def _resolve_profile(company: str, profile_file: str | None):
-    from bot.calls.profiles import ProfileError, demo_profile, load_profile
+def _resolve_profile(settings: Settings, company: str, profile_file: str | None):
+    """The company's profile: from --profile FILE, else the database (demo companies are seeded on first use).
 
-    try:
-        if profile_file:
+    Either way the company exists in the database afterwards, so messages and the call record can be saved.
+    """
+    from bot.calls.profiles import ProfileError, demo_profile, load_profile
+    from bot.store import repo
+    from bot.store.db import init_db, session_scope
+    from bot.store.seed import seed_companies
+
+    init_db(settings)
+    if profile_file:
+        try:
             profile = load_profile(profile_file)
-        else:
-            profile = demo_profile(company)
-    except ProfileError as exc:
-        raise click.ClickException(str(exc)) from None
-    if profile is None:
-        raise click.ClickException(
-            f"company {company!r} not found: no bot/demo/{company}/company.yaml; pass --profile FILE (YAML)")
-    return profile
+        except ProfileError as exc:
+            raise click.ClickException(str(exc)) from None
+        with session_scope(settings) as session:
+            repo.ensure_company(session, profile.slug, profile.name)
+        return profile
+    with session_scope(settings) as session:
+        row = repo.get_company(session, company)
+        if row is None and demo_profile(company) is not None:
+            seed_companies(settings)
+            row = repo.get_company(session, company)
+        if row is None:
+            raise click.ClickException(
+                f"company {company!r} not found: create it with `receptionist company add {company} --name …` "
+                f"(or `receptionist kb add {company} FILE…`), or pass --profile FILE (YAML)")
+        return repo.company_profile(row)
 
 
 def _resolve_lookup(settings: Settings, company: str, factory: str | None):
@@ -76,23 +90,34 @@ def call(company: str, text_mode: bool, wav: str | None, out: str | None, at_: s
     if not text_mode:
         raise click.UsageError("choose --text (caller turns on stdin) or --wav FILE")
     from bot.brain.receptionist import Receptionist
-    from bot.calls.sink import JsonlMessageSink
     from bot.calls.text import TextCallOptions, run_text_call_sync
+    from bot.store.recorder import CallRecorder
 
     settings = Settings()
-    profile = _resolve_profile(company, profile_file)
+    profile = _resolve_profile(settings, company, profile_file)
     lookup = _resolve_lookup(settings, profile.slug, lookup_factory)
     session = Receptionist.from_settings(profile, lookup, settings).session(caller_id=caller_id)
-    sink = JsonlMessageSink(settings.resolved_data_dir / "messages.jsonl")
     options = TextCallOptions(start=_parse_at(at_, profile.timezone), language=lang, caller_id=caller_id,
                               transfer_answers=not transfer_fails)
+    recorder = CallRecorder(settings, profile.slug, channel="cli", caller_number=caller_id, language=lang)
+    recorder.start()
 
     def emit(record: dict) -> None:
         click.echo(json.dumps(record, ensure_ascii=False))
         sys.stdout.flush()
+        if "bot" in record:  # a turn: keep the transcript like any other call
+            if record.get("caller"):
+                recorder.turn("caller", record["caller"], language=record.get("language"))
+            recorder.turn("bot", record["bot"], language=record.get("language"), intent=record.get("intent"),
+                          entry_question=record.get("entry_question"))
 
     try:
-        final = run_text_call_sync(session, sys.stdin, options, partial(sink, profile.slug), emit)
+        # the store commits the message (and its notifications) before the brain's confirmation is spoken
+        final = run_text_call_sync(session, sys.stdin, options, lambda message: recorder.save_message(message), emit)
     except ValueError as exc:
+        recorder.finish("abandoned", summary=f"input error: {exc}")
+        recorder.close()
         raise click.ClickException(str(exc)) from None
+    recorder.finish(final["outcome"], transferred_to=final["transferred_to"])
+    recorder.close()
     emit(final)
