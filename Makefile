@@ -3,8 +3,9 @@ PYTHON ?= python3.11
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.install-stamp
-# Debian packages the product needs at run time (espeak-ng: German voice) and for tests (sox: telephone audio).
-APT_PACKAGES ?= espeak-ng espeak-ng-data sox libsndfile1
+# Debian packages the product needs at run time (espeak-ng: German voice) and for tests (sox: telephone audio,
+# chromium: the browser-call test, driven by Playwright without `playwright install`).
+APT_PACKAGES ?= espeak-ng espeak-ng-data sox libsndfile1 chromium
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 HOST ?= 127.0.0.1
 PORT ?= 8000

@@ -1,0 +1,55 @@
+"""pipecat's Twilio serializer, plus the two protocol events a receptionist needs: ``mark`` and ``stop``.
+
+* ``mark``: Twilio echoes a mark we sent once all audio before it has *played* to the caller. We send one after the
+  bot's "I'll put you through" and dial only when it comes back, so the caller hears the whole sentence.
+* ``stop``: the stream has ended on Twilio's side (caller hung up, or our transfer replaced the TwiML). From then on
+  the pipeline's End/Cancel frame must not hang the call up through the REST API: after a transfer that would cut off
+  the caller's conversation with the secretary.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Awaitable, Callable
+
+from pipecat.frames.frames import CancelFrame, EndFrame, Frame
+from pipecat.serializers.twilio import TwilioFrameSerializer
+
+log = logging.getLogger(__name__)
+
+
+class CallSerializer(TwilioFrameSerializer):
+    def __init__(self, *args, on_mark: Callable[[str], Awaitable[None]] | None = None, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self._on_mark = on_mark
+        self.stream_stopped = False
+        self.handed_over = False  # set by the transfer: the call now belongs to the <Dial>
+        self.marks_received: list[str] = []
+
+    def mark_message(self, name: str) -> str:
+        return json.dumps({"event": "mark", "streamSid": self._stream_sid, "mark": {"name": name}})
+
+    async def serialize(self, frame: Frame) -> str | bytes | None:
+        if isinstance(frame, (EndFrame, CancelFrame)) and (self.stream_stopped or self.handed_over):
+            return None  # the stream is over or the call was handed on: never hang it up from here
+        return await super().serialize(frame)
+
+    async def deserialize(self, data: str | bytes) -> Frame | None:
+        # Media packets arrive 50 times a second; only parse twice for the rare control events.
+        if isinstance(data, (str, bytes)) and (b'"mark"' in data if isinstance(data, bytes) else '"mark"' in data):
+            message = json.loads(data)
+            if message.get("event") == "mark":
+                name = str(message.get("mark", {}).get("name", ""))
+                self.marks_received.append(name)
+                if self._on_mark is not None:
+                    await self._on_mark(name)
+                return None
+        if isinstance(data, str) and '"stop"' in data:
+            try:
+                if json.loads(data).get("event") == "stop":
+                    self.stream_stopped = True
+                    return None
+            except json.JSONDecodeError:
+                pass
+        return await super().deserialize(data)
