@@ -23,7 +23,7 @@ def rms(samples: np.ndarray) -> float:
     return float(np.sqrt(np.mean(samples.astype(np.float64) ** 2))) if len(samples) else 0.0
 
 
-def espeak_wav(text: str, path: Path, voice: str = "en-us", rate: int = 150) -> Path:
+def espeak_wav(text: str, path: Path, voice: str = "en-us", rate: int = 140) -> Path:
     subprocess.run(["espeak-ng", "-v", voice, "-s", str(rate), "-w", str(path), text], check=True)
     return path
 

@@ -51,10 +51,16 @@ class ScriptedResponder:
     def __init__(self, profile: CompanyProfile) -> None:
         self.profile = profile
         self.inputs: list[CallerInput] = []
+        self.turns: list[BotTurn] = []
         self.state = "question"
 
     async def respond(self, event: CallerInput) -> BotTurn:
         self.inputs.append(event)
+        turn = self._respond(event)
+        self.turns.append(turn)
+        return turn
+
+    def _respond(self, event: CallerInput) -> BotTurn:
         text = event.text.lower()
         if event.kind == "connect":
             return BotTurn(GREETING.format(company=self.profile.name), "en", "greeting")
