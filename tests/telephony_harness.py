@@ -46,7 +46,7 @@ HOURS = Entry(id="faq:1", question="What are your opening hours?",
 
 
 class ScriptedResponder:
-    """Keyword brain: hours -> FAQ answer, person/representative -> transfer, after a failed transfer -> message."""
+    """Keyword brain: hours -> FAQ answer, person -> transfer, "message" or a failed transfer -> take a message."""
 
     def __init__(self, profile: CompanyProfile) -> None:
         self.profile = profile
@@ -80,6 +80,9 @@ class ScriptedResponder:
                                   language="en")
             return BotTurn("Thank you, your message is saved. Goodbye.", "en", "message_saved",
                            actions=(SaveMessage(message), HangUp()))
+        if re.search(r"message", text):
+            self.state = "message"
+            return BotTurn("Of course. What is it about?", "en", "take_message", expecting="concern")
         if re.search(r"open|hours", text):
             return BotTurn(HOURS.answer + " Is there anything else?", "en", "faq", entry=HOURS)
         if re.search(r"person|representative|speak|talk", text) and self.profile.secretary_number:

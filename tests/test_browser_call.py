@@ -1,7 +1,7 @@
 """The browser call page in real headless Chromium: WebRTC to the app (pipecat SmallWebRTC) on loopback.
 
 Chromium's fake microphone plays a synthesised caller (16-bit 16 kHz WAV, once). The page must show the bot's
-greeting, the caller's question, the FAQ answer and the transfer outcome in its transcript. Until the real brain and
+greeting, the caller's question, the FAQ answer, the transfer and the message taken. Until the real brain and
 pipeline are merged, the call runs through the harness pipeline (local VAD, faster-whisper tiny.en, Piper) with a
 scripted responder: the WebRTC plumbing, data-channel events and page are the product's own.
 """
@@ -57,7 +57,9 @@ async def test_browser_call_reaches_faq_answer_and_transfer_in_headless_chromium
         pytest.skip("Debian chromium is not installed (make install adds it)")
     playwright_api = pytest.importorskip("playwright.async_api")
     wav = caller_wav_16k([("What are your opening hours?", 9.0),
-                          ("I would like to speak to a person, please.", 9.0)], tmp_path / "caller.wav", tmp_path)
+                          ("I would like to speak to a person, please.", 8.0),
+                          ("Can I leave a message?", 6.0),
+                          ("Please call me back about my invoice.", 5.0)], tmp_path / "caller.wav", tmp_path)
     responders: list[ScriptedResponder] = []
 
     def new_responder(profile, call):
@@ -86,11 +88,16 @@ async def test_browser_call_reaches_faq_answer_and_transfer_in_headless_chromium
                     "open", ignore_case=True)
                 await playwright_api.expect(page.locator('#outcome li[data-outcome="transfer"]')).to_contain_text(
                     "Ms Weber (+4930555501230)", timeout=60_000)
+                await playwright_api.expect(page.locator('#outcome li[data-outcome="message"]')).to_be_visible(
+                    timeout=60_000)
+                await playwright_api.expect(page.locator("#transcript")).to_contain_text("your message is saved")
                 await page.screenshot(path=str(test_output / "browser_call.png"), full_page=True)
             finally:
                 await page.evaluate("window.receptionistHangup && window.receptionistHangup()")
                 await page.wait_for_timeout(500)
                 await browser.close()
     kinds = [i.kind for i in responders[0].inputs]
-    assert kinds[0] == "connect" and kinds.count("speech") >= 2
+    assert kinds[0] == "connect" and kinds.count("speech") >= 4
+    assert [t.intent for t in responders[0].turns if t.intent != "unclear"] == [
+        "greeting", "faq", "ask_person", "take_message", "message_saved"]
     assert ("transferred", recorder.events[0][1], "+4930555501230") in recorder.events
