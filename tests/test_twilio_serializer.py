@@ -4,10 +4,19 @@ from __future__ import annotations
 
 import base64
 import json
+import time
 import xml.etree.ElementTree as ET
 
+import numpy as np
 import pytest
-from pipecat.frames.frames import CancelFrame, EndFrame, InputAudioRawFrame, InputDTMFFrame, InterruptionFrame
+from pipecat.frames.frames import (
+    CancelFrame,
+    EndFrame,
+    InputAudioRawFrame,
+    InputDTMFFrame,
+    InterruptionFrame,
+    OutputAudioRawFrame,
+)
 from pipecat.serializers.twilio import TwilioFrameSerializer
 
 from bot.settings import Settings
@@ -76,6 +85,29 @@ async def test_bot_ending_the_call_hangs_up_through_the_configured_api(api) -> N
     request = api.requests[0]
     assert request["call_sid"] == "CA1" and request["form"] == {"Status": "completed"}
     assert (request["user"], request["password"]) == (ACCOUNT, TOKEN)
+
+
+async def test_goodbye_is_heard_before_the_bot_hangs_up(api) -> None:
+    """Audio goes out faster than real time; the REST hang-up must wait until Twilio has played it."""
+    s = make(api)
+    tone = (np.sin(np.arange(16000 * 1.5) * 2 * np.pi * 440 / 16000) * 8000).astype(np.int16).tobytes()
+    started = time.monotonic()
+    payloads = [await s.serialize(OutputAudioRawFrame(tone[i:i + 640], 16000, 1))  # 1.5 s, sent at once
+                for i in range(0, len(tone), 640)]
+    sent = sum(len(base64.b64decode(json.loads(p)["media"]["payload"])) for p in payloads if p)
+    assert sent >= 1.2 * 8000  # µ-law bytes at 8 kHz (the resampler may still hold the last few ms)
+    await s.serialize(EndFrame())
+    assert len(api.requests) == 1 and api.requests[0]["form"] == {"Status": "completed"}
+    assert time.monotonic() - started >= 1.4  # not before the 1.5 s goodbye has played out
+
+
+async def test_a_clear_resets_the_playout_clock(api) -> None:
+    s = make(api)
+    tone = (np.sin(np.arange(16000 * 3) * 2 * np.pi * 440 / 16000) * 8000).astype(np.int16).tobytes()
+    await s.serialize(OutputAudioRawFrame(tone, 16000, 1))
+    assert s.playout_end - time.monotonic() > 2.5
+    await s.serialize(InterruptionFrame())
+    assert s.playout_end <= time.monotonic()
 
 
 @pytest.mark.parametrize("how", ["stop", "handed_over"])
