@@ -94,9 +94,11 @@ class ScriptedResponder:
 class HarnessCarrier(FrameProcessor):
     """Feeds the responder from transcripts, DTMF and connect; speaks its turns; interrupts on barge-in."""
 
-    def __init__(self, responder) -> None:
+    def __init__(self, responder, hooks=None) -> None:
         super().__init__()
         self._responder = responder
+        self._hooks = hooks
+        self._bot_done = asyncio.Event()
         self._bot_speaking = False
         self._connected = False
         self.barge_ins = 0
@@ -104,7 +106,18 @@ class HarnessCarrier(FrameProcessor):
     async def _turn(self, event: CallerInput) -> None:
         turn = await self._responder.respond(event)
         if turn.say:
+            self._bot_done.clear()
             await self.push_frame(TTSSpeakFrame(turn.say))
+        transfer = next((a for a in turn.post_speech if isinstance(a, Transfer)), None)
+        if transfer is not None and self._hooks is not None and self._hooks.transfer is not None:
+            # like the voice pipeline's adapter: post-speech actions run once the announcement has been sent
+            self.create_task(self._transfer_after_speech(transfer))
+
+    async def _transfer_after_speech(self, transfer: Transfer) -> None:
+        await asyncio.wait_for(self._bot_done.wait(), 30)
+        reason = await self._hooks.transfer(transfer)
+        if reason:
+            await self._turn(CallerInput(kind="transfer_failed", at=datetime.now(timezone.utc), reason=reason))
 
     async def process_frame(self, frame: Frame, direction: FrameDirection) -> None:
         await super().process_frame(frame, direction)
@@ -113,6 +126,7 @@ class HarnessCarrier(FrameProcessor):
             self._bot_speaking = True
         elif isinstance(frame, BotStoppedSpeakingFrame):
             self._bot_speaking = False
+            self._bot_done.set()
         await self.push_frame(frame, direction)
         if isinstance(frame, ClientConnectedFrame) and not self._connected:
             self._connected = True
@@ -131,12 +145,12 @@ def build_harness_pipeline(settings: Settings):
     voice = models.piper_voice(settings, "en")
     whisper_dir = str(models.whisper_tiny_en_dir(settings))
 
-    def build(transport, profile, responder, call) -> PipelineWorker:
+    def build(transport, profile, responder, call, hooks=None) -> PipelineWorker:
         vad = VADProcessor(vad_analyzer=SileroVADAnalyzer(params=VADParams(stop_secs=0.5)))
         stt = WhisperSTTService(device="cpu", compute_type="int8",
                                 settings=WhisperSTTService.Settings(model=whisper_dir, language=Language.EN))
         tts = PiperTTSService(download_dir=voice.parent, settings=PiperTTSService.Settings(voice=voice.stem))
-        carrier = HarnessCarrier(responder)
+        carrier = HarnessCarrier(responder, hooks)
         pipeline = Pipeline([transport.input(), vad, stt, carrier, tts, transport.output()])
         worker = PipelineWorker(pipeline, params=PipelineParams(audio_in_sample_rate=16000,
                                                                 audio_out_sample_rate=22050),

@@ -149,20 +149,27 @@ async def test_call_answers_faq_handles_barge_in_dtmf_transfers_and_resumes_afte
     assert env["services"].registry.get(call_sid) is None
 
 
-async def test_a_refused_transfer_keeps_the_caller_with_the_bot(env) -> None:
-    """Twilio refuses the redirect (here HTTP 500): the caller stays on the line and the bot apologises."""
-    call_sid = "CA" + "d" * 32
+@pytest.mark.parametrize("who_runs_it", ["carrier", "pipeline-hook"])
+async def test_a_refused_transfer_keeps_the_caller_with_the_bot(env, who_runs_it: str) -> None:
+    """Twilio refuses the redirect (here HTTP 500): the caller stays on the line and the bot apologises.
+
+    Both integration paths: the carrier taking the Transfer out of the turn, and the pipeline calling
+    ``CarrierHooks.transfer`` after the announcement (the voice pipeline's ``CallActions.transfer``).
+    """
+    call_sid = "CA" + ("d" if who_runs_it == "carrier" else "e") * 32
     form = {"CallSid": call_sid, "AccountSid": ACCOUNT, "From": "+4917612345678", "To": NUMBER,
             "CallStatus": "ringing", "Direction": "inbound"}
     url, params = stream_of(await webhook(env, "/twilio/voice", form))
     env["api"].requests.clear()
     env["api"].fail_with = 500
+    env["services"].carrier_runs_transfer = who_runs_it == "carrier"
     try:
         async with TwilioLine(url, call_sid=call_sid, account_sid=ACCOUNT, parameters=params) as line:
             assert await wait_for(lambda: line.loud_audio_since(0) > 0.5, 60), "no greeting audio"
             await wait_for(lambda: False, 4)  # let the greeting finish
             await line.press("0")  # keypad 0: "a person, please"
             assert await wait_for(lambda: env["api"].requests, 30), "no transfer attempt"
+            assert line.marks == ["transfer-1"]  # announced, played out, then redirected
             responder = env["responders"][call_sid]
             assert await wait_for(lambda: any(i.kind == "transfer_failed" for i in responder.inputs), 10)
             failed_at = time.monotonic()
@@ -171,6 +178,7 @@ async def test_a_refused_transfer_keeps_the_caller_with_the_bot(env) -> None:
             assert not line.closed.is_set()  # the line stays with the bot
     finally:
         env["api"].fail_with = None
+        env["services"].carrier_runs_transfer = True
     assert ("transfer_failed", call_sid, "failed") in env["services"].recorder.events
 
 

@@ -16,7 +16,7 @@ from dataclasses import replace
 from datetime import datetime, timezone
 
 from bot.brain.types import BotTurn, CallerInput, HangUp, SaveMessage, Transfer
-from bot.telephony.services import Responder
+from bot.telephony.services import LiveCall, Responder
 
 log = logging.getLogger(__name__)
 
@@ -37,10 +37,11 @@ def turn_outcome(turn: BotTurn) -> str | None:
 
 
 class CarrierResponder:
-    def __init__(self, inner: Responder, *, resume: CallerInput | None = None,
+    def __init__(self, inner: Responder, *, live: LiveCall | None = None, resume: CallerInput | None = None,
                  on_transfer: Callable[[str], Awaitable[None] | None] | None = None,
                  on_event: EventSink | None = None) -> None:
         self._inner = inner
+        self._live = live
         self._resume = resume
         self._on_transfer = on_transfer
         self._on_event = on_event
@@ -57,6 +58,10 @@ class CarrierResponder:
             log.exception("could not deliver call event %s", event.get("type"))
 
     async def respond(self, event: CallerInput) -> BotTurn:
+        if event.kind == "hangup" and self._live is not None and self._live.transferring:
+            # The stream ended because the call went to the secretary, not because the caller hung up: the brain
+            # session stays open for the caller's return if nobody answers.
+            return BotTurn("", event.language or "de", "handed_over")
         if event.kind == "connect" and self._resume is not None:
             event, self._resume = self._resume, None
         if event.kind == "speech" and event.text:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol
 
@@ -38,9 +38,21 @@ class Responder(Protocol):
     async def respond(self, event: CallerInput) -> BotTurn: ...
 
 
+@dataclass(frozen=True)
+class CarrierHooks:
+    """What the carrier offers the pipeline for this call.
+
+    ``transfer`` fits the voice pipeline's ``CallActions.transfer``: call it after the bot's announcement has been
+    sent; it returns None once the call is handed over, or a reason ("failed") to feed back as ``transfer_failed``.
+    None on carriers without a phone line (browser).
+    """
+
+    transfer: Callable[[Any], Awaitable[str | None]] | None = None
+
+
 ResponderFactory = Callable[[CompanyProfile, CallInfo], Responder]
-# (transport, profile, responder, call) -> pipecat PipelineWorker. Called in a worker thread: it may load models.
-PipelineBuilder = Callable[[Any, CompanyProfile, Responder, CallInfo], Any]
+# (transport, profile, responder, call, hooks) -> pipecat PipelineWorker. Runs in a worker thread: it may load models.
+PipelineBuilder = Callable[[Any, CompanyProfile, Responder, CallInfo, CarrierHooks], Any]
 
 
 class CallRecorder(Protocol):
@@ -134,6 +146,9 @@ class CallServices:
     registry: CallRegistry = field(default_factory=CallRegistry)
     dial_timeout_s: int = 20  # seconds the secretary's phone rings before the caller returns to the bot
     mark_timeout_s: float = 15.0  # longest wait for the caller to have heard "I'll connect you" before dialling
+    # True: the carrier takes Transfer actions out of the brain's turns and runs them itself (pipelines without a
+    # transfer hook, e.g. the test harness). False: the pipeline runs them through ``CarrierHooks.transfer``.
+    carrier_runs_transfer: bool = True
 
     @property
     def ready(self) -> bool:

@@ -17,8 +17,6 @@ import logging
 from datetime import datetime, timezone
 
 from fastapi import WebSocket
-from pipecat.frames.frames import BotStartedSpeakingFrame, BotStoppedSpeakingFrame, TTSSpeakFrame
-from pipecat.observers.base_observer import BaseObserver, FramePushed
 from pipecat.serializers.twilio import TwilioFrameSerializer
 from pipecat.transports.websocket.fastapi import FastAPIWebsocketParams, FastAPIWebsocketTransport
 from pipecat.workers.runner import WorkerRunner
@@ -28,8 +26,8 @@ from bot.settings import Settings
 from bot.telephony.carrier import CarrierResponder
 from bot.telephony.masking import mask_number
 from bot.telephony.serializer import CallSerializer
-from bot.telephony.services import CallInfo, CallServices, LiveCall
-from bot.telephony.transfer import TransferError, redirect_to_dial
+from bot.telephony.services import CallInfo, CallServices, CarrierHooks, LiveCall
+from bot.telephony.transfer_control import TransferController
 
 log = logging.getLogger(__name__)
 
@@ -63,86 +61,6 @@ async def read_start(websocket: WebSocket, timeout_s: float = START_TIMEOUT_S) -
         return None
     except Exception:  # WebSocketDisconnect and friends
         return None
-
-
-class TransferController(BaseObserver):
-    """Carries out a transfer once the caller has heard the bot's announcement.
-
-    Armed by the brain's Transfer action; after the bot's next utterance has been sent, a ``mark`` goes to Twilio;
-    when Twilio echoes it (= played to the caller) the call is redirected to ``<Dial>``. If the mark never comes
-    back, the transfer happens after ``mark_timeout_s`` anyway: a caller must never be left waiting.
-    """
-
-    def __init__(self, *, settings: Settings, services: CallServices, live: LiveCall, serializer: CallSerializer,
-                 websocket: WebSocket) -> None:
-        super().__init__()
-        self._settings = settings
-        self._services = services
-        self._live = live
-        self._serializer = serializer
-        self._websocket = websocket
-        self._mark_name: str | None = None
-        self._bot_spoke_after_arming = False
-        self._timer: asyncio.Task | None = None
-        self.worker = None  # set after the pipeline is built: used to speak the apology when the redirect fails
-        self.responder: CarrierResponder | None = None
-        self.done = asyncio.Event()
-
-    async def arm(self, number: str) -> None:
-        self._live.pending_transfer = number
-        self._live.transfer_attempts += 1
-        self._bot_spoke_after_arming = False
-        self._mark_name = f"transfer-{self._live.transfer_attempts}"
-        self._timer = asyncio.create_task(self._fallback())
-
-    async def on_push_frame(self, data: FramePushed) -> None:
-        if self._live.pending_transfer is None or self._live.transferring:
-            return
-        if isinstance(data.frame, BotStartedSpeakingFrame):
-            self._bot_spoke_after_arming = True
-        elif isinstance(data.frame, BotStoppedSpeakingFrame) and self._bot_spoke_after_arming:
-            self._bot_spoke_after_arming = False  # one mark per announcement (the frame travels both directions)
-            try:
-                await self._websocket.send_text(self._serializer.mark_message(self._mark_name or "transfer"))
-            except Exception:
-                await self.execute()
-
-    async def on_mark(self, name: str) -> None:
-        if name == self._mark_name:
-            await self.execute()
-
-    async def _fallback(self) -> None:
-        await asyncio.sleep(self._services.mark_timeout_s)
-        await self.execute()
-
-    async def execute(self) -> None:
-        number = self._live.pending_transfer
-        if number is None or self._live.transferring:
-            return
-        self._live.transferring = True
-        self._serializer.handed_over = True
-        if self._timer is not None and self._timer is not asyncio.current_task():
-            self._timer.cancel()
-        try:
-            await redirect_to_dial(self._settings, self._live.info.call_id, number, self._live.info.company,
-                                   attempt=self._live.transfer_attempts, timeout_s=self._services.dial_timeout_s)
-            self.done.set()
-        except TransferError as exc:
-            log.error("call %s: transfer failed before dialling: %s", self._live.info.call_id, exc)
-            self._live.transferring = False
-            self._live.pending_transfer = None
-            self._serializer.handed_over = False
-            self._services.recorder.transfer_failed(self._live.info.call_id, "failed")
-            await self._speak_failure()
-
-    async def _speak_failure(self) -> None:
-        """The line stays with the bot: let the brain apologise and continue (it will take a message)."""
-        if self.responder is None or self.worker is None:
-            return
-        turn = await self.responder.respond(
-            CallerInput(kind="transfer_failed", at=datetime.now(timezone.utc), reason="failed"))
-        if turn.say:
-            await self.worker.queue_frame(TTSSpeakFrame(turn.say))
 
 
 async def run_twilio_stream(websocket: WebSocket, services: CallServices, settings: Settings) -> None:
@@ -190,14 +108,16 @@ async def run_twilio_stream(websocket: WebSocket, services: CallServices, settin
         params=TwilioFrameSerializer.InputParams(auto_hang_up=credentials),
     )
     controller = TransferController(settings=settings, services=services, live=live, serializer=serializer,
-                                    websocket=websocket)
+                                    send_text=websocket.send_text)
     serializer._on_mark = controller.on_mark
     transport = FastAPIWebsocketTransport(websocket, FastAPIWebsocketParams(
         audio_in_enabled=True, audio_out_enabled=True, add_wav_header=False, serializer=serializer,
         allowed_origins=[]))
-    responder = CarrierResponder(live.responder, resume=resume, on_transfer=controller.arm)
+    responder = CarrierResponder(live.responder, live=live, resume=resume,
+                                 on_transfer=controller.arm if services.carrier_runs_transfer else None)
     controller.responder = responder
-    worker = await asyncio.to_thread(services.build_pipeline, transport, profile, responder, live.info)
+    hooks = CarrierHooks(transfer=controller.transfer)
+    worker = await asyncio.to_thread(services.build_pipeline, transport, profile, responder, live.info, hooks)
     controller.worker = worker
     worker.add_observer(controller)
 
@@ -206,6 +126,9 @@ async def run_twilio_stream(websocket: WebSocket, services: CallServices, settin
         await worker.cancel()
 
     runner = WorkerRunner(handle_sigint=False)
-    await runner.add_workers(worker)
-    await runner.run()
+    try:
+        await runner.add_workers(worker)
+        await runner.run()
+    finally:
+        await controller.close()
     log.info("call %s: stream ended%s", call_sid, " (handed over to the secretary)" if live.transferring else "")

@@ -18,7 +18,7 @@ from pydantic import BaseModel, Field
 
 from bot.settings import Settings
 from bot.telephony.carrier import CarrierResponder
-from bot.telephony.services import CallInfo, CallServices, get_services
+from bot.telephony.services import CallInfo, CallServices, CarrierHooks, get_services
 
 log = logging.getLogger(__name__)
 
@@ -159,7 +159,8 @@ async def offer(body: Offer, request: Request) -> dict:
         responder = CarrierResponder(inner, on_transfer=transfer, on_event=send)
         transport = SmallWebRTCTransport(webrtc_connection=connection, params=TransportParams(
             audio_in_enabled=True, audio_out_enabled=True))
-        worker = await asyncio.to_thread(services.build_pipeline, transport, profile, responder, info)
+        worker = await asyncio.to_thread(services.build_pipeline, transport, profile, responder, info,
+                                         CarrierHooks())
         services.recorder.call_started(info)
         task = asyncio.create_task(_run_call(services, worker, transport, info))
         request.app.state.browser_calls.add(task)
