@@ -49,6 +49,15 @@ class MockTwilioAPI:
         self.fail_with: int | None = None
         self.app = FastAPI()
 
+        @self.app.get("/2010-04-01/Accounts/{account}.json")
+        async def account_info(account: str, request: Request) -> Response:
+            header = request.headers.get("authorization", "")
+            pair = base64.b64decode(header[6:]).decode() if header.startswith("Basic ") else ""
+            if pair != f"{self.account_sid}:{self.auth_token}" or account != self.account_sid:
+                return Response('{"code": 20003}', status_code=401, media_type="application/json")
+            return Response(f'{{"sid": "{account}", "friendly_name": "Test account", "status": "active"}}',
+                            media_type="application/json")
+
         @self.app.post("/2010-04-01/Accounts/{account}/Calls/{call_sid}.json")
         async def update_call(account: str, call_sid: str, request: Request) -> Response:
             header = request.headers.get("authorization", "")
