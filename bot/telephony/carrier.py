@@ -13,7 +13,6 @@ from __future__ import annotations
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import replace
-from datetime import datetime, timezone
 
 from bot.brain.types import BotTurn, CallerInput, HangUp, SaveMessage, Transfer
 from bot.telephony.services import LiveCall, Responder
@@ -86,7 +85,3 @@ class CarrierResponder:
             if result is not None:
                 await result
         return turn
-
-
-def now() -> datetime:
-    return datetime.now(timezone.utc)
