@@ -50,6 +50,15 @@ def test_call_page_speaks_german_and_english(settings: Settings) -> None:
     assert client.post("/call/offer", json={"sdp": "v=0", "type": "offer", "company": "nope"}).status_code == 404
 
 
+def test_browser_calls_are_limited_to_what_the_machine_can_carry(settings: Settings) -> None:
+    app = create_app(settings)
+    app.state.call_services = CallServices(resolver=StaticResolver([PROFILE]), new_responder=lambda p, c: None,
+                                           build_pipeline=lambda *a: None, max_browser_calls=2)
+    app.state.browser_calls = {object(), object()}
+    response = TestClient(app).post("/call/offer", json={"sdp": "v=0", "type": "offer", "company": "kanzlei-web"})
+    assert response.status_code == 503 and "busy" in response.json()["detail"]
+
+
 @pytest.mark.slow
 async def test_browser_call_reaches_faq_answer_and_transfer_in_headless_chromium(tmp_path: Path, test_output: Path,
                                                                                 settings: Settings) -> None:

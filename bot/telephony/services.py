@@ -149,6 +149,7 @@ class CallServices:
     # True: the carrier takes Transfer actions out of the brain's turns and runs them itself (pipelines without a
     # transfer hook, e.g. the test harness). False: the pipeline runs them through ``CarrierHooks.transfer``.
     carrier_runs_transfer: bool = True
+    max_browser_calls: int = 4  # each call runs recognition and synthesis on this machine's CPU
 
     @property
     def ready(self) -> bool:
