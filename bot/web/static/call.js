@@ -73,8 +73,11 @@
     pc.addTransceiver(stream.getAudioTracks()[0], { direction: "sendrecv" });
     pc.ontrack = (e) => { $("bot-audio").srcObject = e.streams[0] || new MediaStream([e.track]); };
     pc.onconnectionstatechange = () => {
-      if (pc && pc.connectionState === "connected") status(T.connected);
-      if (pc && (pc.connectionState === "failed")) { status(T.failed); hangup(); }
+      if (!pc) return;
+      const state = pc.connectionState;
+      if (state === "connected") status(T.connected);
+      else if (state === "failed") { status(T.failed); hangup(); }
+      else if (state === "closed" || state === "disconnected") hangup();  // the bot ended the call
     };
     await pc.setLocalDescription(await pc.createOffer());
     await waitForIce(pc);
