@@ -50,6 +50,19 @@ def test_call_page_speaks_german_and_english(settings: Settings) -> None:
     assert client.post("/call/offer", json={"sdp": "v=0", "type": "offer", "company": "nope"}).status_code == 404
 
 
+def test_the_page_offers_only_the_companies_allowed_for_browser_calls(settings: Settings) -> None:
+    private = CompanyProfile(slug="kunde-privat", name="Kunde Privat")
+    app = create_app(settings)
+    app.state.call_services = CallServices(resolver=StaticResolver([PROFILE, private]),
+                                           new_responder=lambda p, c: None, build_pipeline=lambda *a: None,
+                                           browser_companies=lambda: [PROFILE])
+    client = TestClient(app)
+    page = client.get("/call").text
+    assert "Kanzlei Web" in page and "Kunde Privat" not in page
+    response = client.post("/call/offer", json={"sdp": "v=0", "type": "offer", "company": "kunde-privat"})
+    assert response.status_code == 404
+
+
 def test_browser_calls_are_limited_to_what_the_machine_can_carry(settings: Settings) -> None:
     app = create_app(settings)
     app.state.call_services = CallServices(resolver=StaticResolver([PROFILE]), new_responder=lambda p, c: None,

@@ -1,7 +1,8 @@
 """A whole phone call in Twilio's Media Streams protocol over a real websocket on loopback.
 
 The app runs under uvicorn; the Twilio REST API is a loopback server that checks what the app sends. The caller's
-speech is real 8 kHz µ-law audio (espeak-ng through sox), paced in real time; the bot's answers come back as µ-law
+speech is 8 kHz µ-law audio (espeak-ng through sox, and a real telephone recording from ../shared/data), paced in
+real time; the bot's answers come back as µ-law
 ``media`` and are decoded and checked for sound. Until the real pipeline and brain are merged the stream runs the
 harness pipeline (VAD + faster-whisper tiny.en + Piper, all local) with a scripted responder; the carrier code under
 test (webhooks, stream handler, serializer, transfer, resume) is the product's own.
@@ -23,8 +24,8 @@ from bot.settings import Settings
 from bot.telephony.resolver import StaticResolver
 from bot.telephony.services import CallServices, MemoryRecorder
 from bot.web.app import create_app
-from tests.caller_audio import caller_ulaw
-from tests.conftest import free_port
+from tests.caller_audio import caller_ulaw, to_ulaw_8k
+from tests.conftest import SHARED_DATA, free_port
 from tests.servers import MockTwilioAPI, serve
 from tests.telephony_harness import ScriptedResponder, build_harness_pipeline, wait_for
 from tests.twilio_line import TwilioLine
@@ -113,7 +114,11 @@ async def _whole_call(env, pipelines: Pipelines, call_sid: str) -> None:
     env["api"].requests.clear()
     tmp: Path = env["tmp"]
     question = caller_ulaw("What are your opening hours?", tmp, "question")
-    person = caller_ulaw("I would like to speak to a person, please.", tmp, "person")
+    # a real telephone recording where available (Asterisk prompt, CC BY-SA 3.0): "Waiting to speak with a
+    # representative" asks for a person as well as any synthesised sentence would
+    clip = SHARED_DATA / "speech_asterisk_en_8k" / "wav" / "queue-callswaiting.wav"
+    person = (to_ulaw_8k(clip, tmp / "person.ul") if clip.is_file()
+              else caller_ulaw("I would like to speak to a person, please.", tmp, "person"))
     message = caller_ulaw("Please call me back about my invoice.", tmp, "message")
     form = {"CallSid": call_sid, "AccountSid": ACCOUNT, "From": "+4917612345678", "To": NUMBER,
             "CallStatus": "ringing", "Direction": "inbound"}

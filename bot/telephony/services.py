@@ -150,6 +150,12 @@ class CallServices:
     # transfer hook, e.g. the test harness). False: the pipeline runs them through ``CarrierHooks.transfer``.
     carrier_runs_transfer: bool = True
     max_browser_calls: int = 4  # each call runs recognition and synthesis on this machine's CPU
+    # Which companies the public /call page offers. None = every company the resolver knows (fine for the demo
+    # files); with the store, restrict it (demo companies, or the logged-in user's) so the page lists no customers.
+    browser_companies: Callable[[], list[CompanyProfile]] | None = None
+
+    def callable_companies(self) -> list[CompanyProfile]:
+        return self.browser_companies() if self.browser_companies is not None else self.resolver.companies()
 
     @property
     def ready(self) -> bool:

@@ -107,7 +107,7 @@ def call_page(request: Request, lang: str | None = None, company: str | None = N
 
     services = get_services(request.app)
     settings: Settings = request.app.state.settings
-    companies = [{"slug": p.slug, "name": p.name} for p in services.resolver.companies()]
+    companies = [{"slug": p.slug, "name": p.name} for p in services.callable_companies()]
     return templates.TemplateResponse(request, "call.html", {
         "lang": _page_language(request, lang), "companies": companies, "selected": company or "",
         "ready": services.ready, "ice_servers": json.dumps(ice_servers(settings)),
@@ -138,7 +138,7 @@ async def offer(body: Offer, request: Request) -> dict:
 
     services = get_services(request.app)
     settings: Settings = request.app.state.settings
-    profile = services.resolver.for_slug(body.company)
+    profile = next((p for p in services.callable_companies() if p.slug == body.company), None)
     if profile is None:
         raise HTTPException(404, f"unknown company {body.company!r}")
     if not services.ready:
