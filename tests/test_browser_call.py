@@ -143,3 +143,28 @@ async def test_browser_call_reaches_faq_answer_and_transfer_in_headless_chromium
     assert [t.intent for t in responders[0].turns if t.intent != "unclear"] == [
         "greeting", "faq", "ask_person", "take_message", "message_saved"]
     assert ("transferred", recorder.events[0][1], "+4930555501230") in recorder.events
+
+
+async def test_a_call_that_cannot_start_is_reported_to_the_page(settings: Settings) -> None:
+    import httpx
+    from aiortc import RTCPeerConnection
+
+    def broken(*args):
+        raise RuntimeError("speech model missing")
+
+    app = create_app(settings)
+    app.state.call_services = CallServices(resolver=StaticResolver([PROFILE]), new_responder=lambda p, c: object(),
+                                           build_pipeline=broken)
+    pc = RTCPeerConnection()
+    pc.addTransceiver("audio", direction="sendrecv")
+    pc.createDataChannel("chat")
+    await pc.setLocalDescription(await pc.createOffer())
+    try:
+        with serve(app) as base:
+            async with httpx.AsyncClient(timeout=30) as client:
+                response = await client.post(f"{base}/call/offer", json={
+                    "sdp": pc.localDescription.sdp, "type": "offer", "company": "kanzlei-web"})
+    finally:
+        await pc.close()
+    assert response.status_code == 500
+    assert "could not be started: speech model missing" in response.json()["detail"]

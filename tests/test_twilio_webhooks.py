@@ -195,3 +195,18 @@ def test_demo_companies_are_found_by_their_numbers(tmp_path) -> None:
     resolver = demo_resolver(tmp_path)
     assert resolver.for_number("+49401234567").name == "ACME GmbH"
     assert [p.slug for p in resolver.companies()] == ["acme"]
+
+
+def test_a_pipeline_that_cannot_start_closes_the_stream_instead_of_leaving_silence(app_env) -> None:
+    client, services, builder = app_env
+    form = call_form()
+    response = client.post("/twilio/voice", data=form, headers=sign("/twilio/voice", form))
+    params = {p.get("name"): p.get("value") for p in ET.fromstring(response.text).iter("Parameter")}
+    with client.websocket_connect("/twilio/stream") as ws:
+        ws.send_json({"event": "connected", "protocol": "Call", "version": "1.0.0"})
+        ws.send_json({"event": "start", "streamSid": "MZ1", "start": {
+            "streamSid": "MZ1", "callSid": form["CallSid"], "customParameters": params}})
+        message = ws.receive()
+    assert message["type"] == "websocket.close" and message["code"] == 1011
+    assert builder.calls == 1  # it was tried (and raised)
+    assert services.recorder.events == [("started", form["CallSid"], "praxis-test", "twilio")]

@@ -31,7 +31,7 @@ MAX_GOODBYE_WAIT_S = 10.0
 class CallSerializer(TwilioFrameSerializer):
     def __init__(self, *args, on_mark: Callable[[str], Awaitable[None]] | None = None, **kwargs) -> None:
         super().__init__(*args, **kwargs)
-        self._on_mark = on_mark
+        self.on_mark = on_mark  # set by the stream handler once its transfer controller exists
         self.stream_stopped = False
         self.handed_over = False  # set by the transfer: the call now belongs to the <Dial>
         self.marks_received: list[str] = []
@@ -61,8 +61,8 @@ class CallSerializer(TwilioFrameSerializer):
             if message.get("event") == "mark":
                 name = str(message.get("mark", {}).get("name", ""))
                 self.marks_received.append(name)
-                if self._on_mark is not None:
-                    await self._on_mark(name)
+                if self.on_mark is not None:
+                    await self.on_mark(name)
                 return None
         if isinstance(data, str) and '"stop"' in data:
             try:

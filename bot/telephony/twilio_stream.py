@@ -91,7 +91,8 @@ async def run_twilio_stream(websocket: WebSocket, services: CallServices, settin
     if live is None:
         info = CallInfo(call_id=call_sid, channel="twilio", company=profile.slug, caller=params.get("from") or None,
                         called=params.get("to") or None)
-        live = services.registry.add(LiveCall(info=info, responder=services.new_responder(profile, info)))
+        inner = await asyncio.to_thread(services.new_responder, profile, info)  # may load models: off the loop
+        live = services.registry.add(LiveCall(info=info, responder=inner))
         services.recorder.call_started(info)
         log.info("call %s for %s from %s: stream started", call_sid, profile.slug, mask_number(info.caller))
     if params.get("resume") == "transfer_failed":
@@ -109,7 +110,7 @@ async def run_twilio_stream(websocket: WebSocket, services: CallServices, settin
     )
     controller = TransferController(settings=settings, services=services, live=live, serializer=serializer,
                                     send_text=websocket.send_text)
-    serializer._on_mark = controller.on_mark
+    serializer.on_mark = controller.on_mark
     transport = FastAPIWebsocketTransport(websocket, FastAPIWebsocketParams(
         audio_in_enabled=True, audio_out_enabled=True, add_wav_header=False, serializer=serializer,
         allowed_origins=[]))
@@ -117,7 +118,12 @@ async def run_twilio_stream(websocket: WebSocket, services: CallServices, settin
                                  on_transfer=controller.arm if services.carrier_runs_transfer else None)
     controller.responder = responder
     hooks = CarrierHooks(transfer=controller.transfer)
-    worker = await asyncio.to_thread(services.build_pipeline, transport, profile, responder, live.info, hooks)
+    try:
+        worker = await asyncio.to_thread(services.build_pipeline, transport, profile, responder, live.info, hooks)
+    except Exception:
+        log.exception("call %s: could not build the voice pipeline; closing the stream", call_sid)
+        await websocket.close(1011)  # Twilio moves on to the next TwiML verb: none, so the call ends
+        return
     controller.worker = worker
     worker.add_observer(controller)
 

@@ -146,8 +146,16 @@ async def offer(body: Offer, request: Request) -> dict:
     if body.pc_id is None and len(getattr(request.app.state, "browser_calls", ())) >= services.max_browser_calls:
         raise HTTPException(503, "all lines are busy, please try again in a few minutes")
     handler = _request_handler(request.app, settings)
+    failures: list[tuple[BaseException, object]] = []
 
     async def start(connection) -> None:
+        try:
+            await _start(connection)
+        except Exception as exc:  # pipecat only logs callback errors; the page must hear about it
+            log.exception("browser call for %s could not start", profile.slug)
+            failures.append((exc, connection))
+
+    async def _start(connection) -> None:
         info = CallInfo(call_id=connection.pc_id, channel="browser", company=profile.slug)
 
         def send(event: dict) -> None:
@@ -170,6 +178,10 @@ async def offer(body: Offer, request: Request) -> dict:
 
     answer = await handler.handle_web_request(
         SmallWebRTCRequest(sdp=body.sdp, type=body.type, pc_id=body.pc_id, restart_pc=body.restart_pc), start)
+    if failures:
+        exc, connection = failures[0]
+        await connection.disconnect()
+        raise HTTPException(500, f"the call could not be started: {exc}")
     return answer
 
 
