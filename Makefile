@@ -4,8 +4,9 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.install-stamp
 # Debian packages the product needs at run time (espeak-ng: German voice) and for tests (sox: telephone audio;
-# postgresql: the store's tests run against a real PostgreSQL server they start themselves).
-APT_PACKAGES ?= espeak-ng espeak-ng-data sox libsndfile1 postgresql
+# postgresql: the store's tests run against a real PostgreSQL server they start themselves; chromium: the browser
+# tests, driven by Playwright without `playwright install`).
+APT_PACKAGES ?= espeak-ng espeak-ng-data sox libsndfile1 postgresql chromium
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 HOST ?= 127.0.0.1
 PORT ?= 8000

@@ -21,6 +21,7 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "call": ("bot.commands.call", "call"),
     "models": ("bot.commands.models", "models"),
     "serve": ("bot.commands.serve", "serve"),
+    "twilio": ("bot.commands.twilio", "twilio"),
 }
 
 

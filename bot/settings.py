@@ -62,6 +62,10 @@ class Settings(BaseSettings):
     twilio_account_sid: str | None = None
     twilio_auth_token: str | None = None
     twilio_api_base_url: str = "https://api.twilio.com"
+    webrtc_ice_servers: str | None = Field(
+        None, description="Browser calls across networks: comma-separated STUN/TURN URLs, TURN as "
+                          "turn:USER:PASSWORD@host:3478 (empty = host candidates only, enough on localhost/LAN).",
+    )
 
     # --- mail ---------------------------------------------------------------------------------------------------
     smtp_host: str | None = None

@@ -11,6 +11,7 @@ from fastapi.templating import Jinja2Templates
 
 from bot import __version__
 from bot.settings import Settings
+from bot.web import browser_call, twilio_routes
 
 WEB_DIR = Path(__file__).resolve().parent
 templates = Jinja2Templates(directory=str(WEB_DIR / "templates"))
@@ -22,6 +23,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                   description="Local-first AI telephone secretary: companies, FAQ knowledge base, calls, hand-off inbox.")
     app.state.settings = settings
     app.mount("/static", StaticFiles(directory=str(WEB_DIR / "static")), name="static")
+    app.include_router(twilio_routes.router)
+    app.include_router(browser_call.router)
 
     @app.get("/healthz", tags=["ops"])
     def healthz() -> dict[str, str]:

@@ -1,0 +1,84 @@
+"""The store behind the carriers' interfaces: companies by dialled number, and call outcomes only carriers know.
+
+Imports ``bot.store`` lazily, so the telephony package loads (and its tests run) without a database. The pipeline
+writes the transcript and per-turn latencies into the same call row, found by ``call_sid``; this adapter opens the
+row when the stream starts and closes it from Twilio's transfer result and status callback.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from bot.brain.profile import CompanyProfile
+from bot.settings import Settings
+from bot.telephony.services import CallInfo
+
+log = logging.getLogger(__name__)
+
+
+class StoreResolver:
+    def __init__(self, settings: Settings) -> None:
+        self._settings = settings
+
+    def _with(self, fn):
+        from bot.store.db import session_scope
+
+        with session_scope(self._settings) as session:
+            return fn(session)
+
+    def for_number(self, number: str) -> CompanyProfile | None:
+        from bot.store.companies import company_for_number, company_profile
+
+        return self._with(lambda s: (lambda c: company_profile(c) if c else None)(company_for_number(s, number)))
+
+    def for_slug(self, slug: str) -> CompanyProfile | None:
+        from bot.store.companies import company_profile, get_company
+
+        return self._with(lambda s: (lambda c: company_profile(c) if c else None)(get_company(s, slug)))
+
+    def companies(self) -> list[CompanyProfile]:
+        from bot.store.companies import company_profile, list_companies
+
+        profiles = self._with(lambda s: [company_profile(c) for c in list_companies(s)])
+        return sorted(profiles, key=lambda p: p.name.lower())
+
+
+class StoreRecorder:
+    """Call rows keyed by call id (Twilio CallSid / browser peer id) in the ``call_sid`` column."""
+
+    def __init__(self, settings: Settings) -> None:
+        self._settings = settings
+
+    def call_started(self, call: CallInfo) -> None:
+        from bot.store.calls import call_by_sid, start_call
+        from bot.store.db import session_scope
+
+        with session_scope(self._settings) as session:
+            if call_by_sid(session, call.call_id) is None:
+                start_call(session, call.company, channel=call.channel, call_sid=call.call_id,
+                           caller_number=call.caller)
+
+    def _finish(self, call_id: str, outcome: str, *, transferred_to: str | None = None,
+                only_if_open: bool = False) -> None:
+        from bot.store.calls import call_by_sid, finish_call
+        from bot.store.db import session_scope
+
+        with session_scope(self._settings) as session:
+            row = call_by_sid(session, call_id)
+            if row is None:
+                log.warning("no call record for %s; outcome %s not stored", call_id, outcome)
+                return
+            if only_if_open and row.outcome is not None:
+                return
+            finish_call(session, row.id, outcome, transferred_to=transferred_to)
+
+    def call_transferred(self, call_id: str, number: str) -> None:
+        self._finish(call_id, "transferred", transferred_to=number or None)
+
+    def transfer_failed(self, call_id: str, reason: str) -> None:
+        log.info("call %s: transfer failed (%s); the bot takes a message", call_id, reason)
+
+    def call_ended(self, call_id: str, status: str, duration_s: int | None) -> None:
+        # "completed" = the bot talked with the caller (the store upgrades it to "message" when one was saved);
+        # busy / no-answer / canceled / failed = the caller never got through.
+        self._finish(call_id, "answered" if status == "completed" else "abandoned", only_if_open=True)

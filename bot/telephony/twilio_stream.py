@@ -1,0 +1,140 @@
+"""The ``/twilio/stream`` websocket: one Twilio Media Stream = one pipeline run for one call.
+
+Twilio's protocol (https://www.twilio.com/docs/voice/media-streams/websocket-messages): ``connected``, then
+``start`` (streamSid, callSid, customParameters), then ``media`` (base64 8 kHz µ-law), ``dtmf``, ``mark`` and
+finally ``stop``. We read up to ``start`` ourselves, check the call token our signed ``/twilio/voice`` answer put in
+the parameters (an unsigned websocket cannot start a pipeline), then hand the socket to pipecat's websocket
+transport with :class:`~bot.telephony.serializer.CallSerializer`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import hmac
+import json
+import logging
+from datetime import datetime, timezone
+
+from fastapi import WebSocket
+from pipecat.serializers.twilio import TwilioFrameSerializer
+from pipecat.transports.websocket.fastapi import FastAPIWebsocketParams, FastAPIWebsocketTransport
+from pipecat.workers.runner import WorkerRunner
+
+from bot.brain.types import CallerInput
+from bot.settings import Settings
+from bot.telephony.carrier import CarrierResponder
+from bot.telephony.masking import mask_number
+from bot.telephony.serializer import CallSerializer
+from bot.telephony.services import CallInfo, CallServices, CarrierHooks, LiveCall
+from bot.telephony.transfer_control import TransferController
+
+log = logging.getLogger(__name__)
+
+START_TIMEOUT_S = 10.0
+POLICY_VIOLATION = 1008
+
+
+def call_token(secret: str, call_sid: str, company: str) -> str:
+    """Proof that a stream's parameters came from our own signed TwiML answer for this call and company."""
+    return hmac.new(secret.encode(), f"{call_sid}\n{company}".encode(), hashlib.sha256).hexdigest()[:32]
+
+
+def token_ok(settings: Settings, call_sid: str, company: str, token: str) -> bool:
+    if not settings.twilio_auth_token or not token:
+        return False
+    return hmac.compare_digest(call_token(settings.twilio_auth_token, call_sid, company), token)
+
+
+async def read_start(websocket: WebSocket, timeout_s: float = START_TIMEOUT_S) -> dict | None:
+    """Skip ``connected``; return the ``start`` message, or None when the peer says anything else first."""
+    async def _read() -> dict | None:
+        while True:
+            message = json.loads(await websocket.receive_text())
+            event = message.get("event")
+            if event == "connected":
+                continue
+            return message if event == "start" else None
+    try:
+        return await asyncio.wait_for(_read(), timeout_s)
+    except (asyncio.TimeoutError, ValueError, RuntimeError):
+        return None
+    except Exception:  # WebSocketDisconnect and friends
+        return None
+
+
+async def run_twilio_stream(websocket: WebSocket, services: CallServices, settings: Settings) -> None:
+    await websocket.accept()
+    start = await read_start(websocket)
+    if start is None:
+        log.warning("twilio stream: no 'start' message; closing")
+        await websocket.close(POLICY_VIOLATION)
+        return
+    details = start.get("start", {})
+    params = details.get("customParameters") or {}
+    call_sid = details.get("callSid") or ""
+    stream_sid = details.get("streamSid") or start.get("streamSid") or ""
+    company = params.get("company", "")
+    if not token_ok(settings, call_sid, company, params.get("token", "")):
+        log.warning("twilio stream for call %s refused: missing or wrong call token", call_sid or "?")
+        await websocket.close(POLICY_VIOLATION)
+        return
+    profile = services.resolver.for_slug(company)
+    if profile is None or not services.ready:
+        log.error("twilio stream for call %s: %s", call_sid,
+                  "unknown company" if profile is None else "no pipeline/brain wired into the app")
+        await websocket.close(1011)
+        return
+
+    live = services.registry.get(call_sid)
+    resume = None
+    if live is None:
+        info = CallInfo(call_id=call_sid, channel="twilio", company=profile.slug, caller=params.get("from") or None,
+                        called=params.get("to") or None)
+        inner = await asyncio.to_thread(services.new_responder, profile, info)  # may load models: off the loop
+        live = services.registry.add(LiveCall(info=info, responder=inner))
+        services.recorder.call_started(info)
+        log.info("call %s for %s from %s: stream started", call_sid, profile.slug, mask_number(info.caller))
+    if params.get("resume") == "transfer_failed":
+        reason = params.get("reason") or "no-answer"
+        resume = CallerInput(kind="transfer_failed", at=datetime.now(timezone.utc), reason=reason)
+        live.transferring = False
+        live.pending_transfer = None
+        log.info("call %s: back with the bot after the transfer (%s)", call_sid, reason)
+
+    credentials = bool(settings.twilio_account_sid and settings.twilio_auth_token)
+    serializer = CallSerializer(
+        stream_sid, call_sid=call_sid, account_sid=settings.twilio_account_sid,
+        auth_token=settings.twilio_auth_token if credentials else None, base_url=settings.twilio_api_base_url,
+        params=TwilioFrameSerializer.InputParams(auto_hang_up=credentials),
+    )
+    controller = TransferController(settings=settings, services=services, live=live, serializer=serializer,
+                                    send_text=websocket.send_text)
+    serializer.on_mark = controller.on_mark
+    transport = FastAPIWebsocketTransport(websocket, FastAPIWebsocketParams(
+        audio_in_enabled=True, audio_out_enabled=True, add_wav_header=False, serializer=serializer,
+        allowed_origins=[]))
+    responder = CarrierResponder(live.responder, live=live, resume=resume,
+                                 on_transfer=controller.arm if services.carrier_runs_transfer else None)
+    controller.responder = responder
+    hooks = CarrierHooks(transfer=controller.transfer)
+    try:
+        worker = await asyncio.to_thread(services.build_pipeline, transport, profile, responder, live.info, hooks)
+    except Exception:
+        log.exception("call %s: could not build the voice pipeline; closing the stream", call_sid)
+        await websocket.close(1011)  # Twilio moves on to the next TwiML verb: none, so the call ends
+        return
+    controller.worker = worker
+    worker.add_observer(controller)
+
+    @transport.event_handler("on_client_disconnected")
+    async def _gone(_transport, _ws) -> None:  # caller hung up, or Twilio moved the call on (transfer)
+        await worker.cancel()
+
+    runner = WorkerRunner(handle_sigint=False)
+    try:
+        await runner.add_workers(worker)
+        await runner.run()
+    finally:
+        await controller.close()
+    log.info("call %s: stream ended%s", call_sid, " (handed over to the secretary)" if live.transferring else "")

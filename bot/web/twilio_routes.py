@@ -1,0 +1,90 @@
+"""Twilio webhooks and the media-stream websocket. Every HTTP webhook is signature-checked before anything starts."""
+
+from __future__ import annotations
+
+import logging
+
+from fastapi import APIRouter, Depends, Request, Response, WebSocket
+
+import prompts
+from bot.settings import Settings
+from bot.telephony import twiml
+from bot.telephony.masking import mask_number
+from bot.telephony.services import get_services
+from bot.telephony.signature import verified_form, websocket_base
+from bot.telephony.twilio_stream import call_token, run_twilio_stream
+
+log = logging.getLogger(__name__)
+
+router = APIRouter(prefix="/twilio", tags=["twilio"])
+
+TERMINAL_CALL_STATUSES = {"completed", "busy", "no-answer", "canceled", "failed"}
+DIAL_FAILED = {"no-answer", "busy", "failed"}
+
+
+def _xml(document: str) -> Response:
+    return Response(content=document, media_type="application/xml")
+
+
+def _both_languages(key: str) -> list[tuple[str, str]]:
+    return [(lang, prompts.load(lang, "telephony")[key]) for lang in ("de", "en")]
+
+
+def _stream_twiml(request: Request, company: str, form: dict[str, str], **extra: str) -> str:
+    settings: Settings = request.app.state.settings
+    call_sid = form.get("CallSid", "")
+    params = {"company": company, "from": form.get("From", ""), "to": form.get("To", ""),
+              "token": call_token(settings.twilio_auth_token or "", call_sid, company), **extra}
+    return twiml.connect_stream(websocket_base(settings, request) + "/twilio/stream", params)
+
+
+@router.post("/voice", summary="Incoming call: connect it to the bot of the company that owns the dialled number")
+async def voice(request: Request, form: dict[str, str] = Depends(verified_form)) -> Response:
+    services = get_services(request.app)
+    called, call_sid = form.get("To", ""), form.get("CallSid", "")
+    profile = services.resolver.for_number(called)
+    if profile is None:
+        log.warning("call %s to unknown number %s: refused politely", call_sid, mask_number(called))
+        return _xml(twiml.say_and_hang_up(_both_languages("unknown_number")))
+    if not services.ready:
+        log.error("call %s for %s: no brain/pipeline wired into the app", call_sid, profile.slug)
+        return _xml(twiml.say_and_hang_up(_both_languages("unavailable")))
+    log.info("call %s for %s from %s", call_sid, profile.slug, mask_number(form.get("From")))
+    return _xml(_stream_twiml(request, profile.slug, form))
+
+
+@router.post("/status", status_code=204, summary="Call status callback: completes the call record")
+async def status(request: Request, form: dict[str, str] = Depends(verified_form)) -> Response:
+    services = get_services(request.app)
+    call_sid, call_status = form.get("CallSid", ""), form.get("CallStatus", "")
+    if call_status in TERMINAL_CALL_STATUSES:
+        duration = form.get("CallDuration")
+        services.recorder.call_ended(call_sid, call_status, int(duration) if duration and duration.isdigit() else None)
+        services.registry.pop(call_sid)
+        log.info("call %s ended: %s", call_sid, call_status)
+    return Response(status_code=204)
+
+
+@router.post("/dial-result", summary="Result of a transfer <Dial>: record it, or bring the caller back to the bot")
+async def dial_result(request: Request, company: str = "", form: dict[str, str] = Depends(verified_form)) -> Response:
+    services = get_services(request.app)
+    call_sid, dial_status = form.get("CallSid", ""), form.get("DialCallStatus", "")
+    live = services.registry.get(call_sid)
+    number = live.pending_transfer if live else None
+    if dial_status in ("completed", "answered"):
+        services.recorder.call_transferred(call_sid, number or "")
+        if live:
+            live.transferred = True
+        log.info("call %s: transfer to %s completed", call_sid, mask_number(number))
+        return _xml(twiml.hang_up())
+    if dial_status in DIAL_FAILED and services.resolver.for_slug(company) is not None and services.ready:
+        services.recorder.transfer_failed(call_sid, dial_status)
+        log.info("call %s: transfer to %s ended %s; back to the bot", call_sid, mask_number(number), dial_status)
+        return _xml(_stream_twiml(request, company, form, resume="transfer_failed", reason=dial_status))
+    log.info("call %s: dial ended %s; hanging up", call_sid, dial_status or "(no status)")
+    return _xml(twiml.hang_up())
+
+
+@router.websocket("/stream")
+async def stream(websocket: WebSocket) -> None:
+    await run_twilio_stream(websocket, get_services(websocket.app), websocket.app.state.settings)

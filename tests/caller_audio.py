@@ -1,0 +1,57 @@
+"""Caller audio for carrier tests: synthesised with espeak-ng or taken from ../shared/data, as 8 kHz µ-law / PCM."""
+
+from __future__ import annotations
+
+import subprocess
+import wave
+from pathlib import Path
+
+import numpy as np
+
+ULAW_SILENCE = 0xFF  # µ-law code of a zero sample
+
+
+def ulaw_decode(data: bytes) -> np.ndarray:
+    """G.711 µ-law bytes -> int16 samples (the published algorithm, so the test does not trust the code under test)."""
+    u = ~np.frombuffer(data, dtype=np.uint8).astype(np.int32) & 0xFF
+    sign, exponent, mantissa = u & 0x80, (u >> 4) & 0x07, u & 0x0F
+    magnitude = (((mantissa << 3) + 0x84) << exponent) - 0x84
+    return np.where(sign != 0, -magnitude, magnitude).astype(np.int16)
+
+
+def rms(samples: np.ndarray) -> float:
+    return float(np.sqrt(np.mean(samples.astype(np.float64) ** 2))) if len(samples) else 0.0
+
+
+def espeak_wav(text: str, path: Path, voice: str = "en-us", rate: int = 140) -> Path:
+    subprocess.run(["espeak-ng", "-v", voice, "-s", str(rate), "-w", str(path), text], check=True)
+    return path
+
+
+def to_ulaw_8k(wav_path: Path, out: Path) -> bytes:
+    """Any audio file -> raw 8 kHz mono µ-law bytes, the way a telephone line carries it (sox)."""
+    subprocess.run(["sox", str(wav_path), "-r", "8000", "-c", "1", "-e", "u-law", "-t", "raw", str(out)], check=True)
+    return out.read_bytes()
+
+
+def caller_ulaw(text: str, tmp: Path, name: str) -> bytes:
+    return to_ulaw_8k(espeak_wav(text, tmp / f"{name}.wav"), tmp / f"{name}.ul")
+
+
+def caller_wav_16k(parts: list[tuple[str, float]], path: Path, tmp: Path) -> Path:
+    """A 16-bit 16 kHz WAV of ``(text, silence_before_s)`` parts, for Chromium's fake microphone."""
+    chunks: list[np.ndarray] = []
+    for i, (text, pause) in enumerate(parts):
+        chunks.append(np.zeros(int(16000 * pause), dtype=np.int16))
+        raw = espeak_wav(text, tmp / f"part{i}.wav")
+        resampled = tmp / f"part{i}_16k.wav"
+        subprocess.run(["sox", str(raw), "-r", "16000", "-c", "1", "-b", "16", str(resampled)], check=True)
+        with wave.open(str(resampled)) as w:
+            chunks.append(np.frombuffer(w.readframes(w.getnframes()), dtype=np.int16))
+    chunks.append(np.zeros(16000 * 3, dtype=np.int16))
+    with wave.open(str(path), "wb") as w:
+        w.setnchannels(1)
+        w.setsampwidth(2)
+        w.setframerate(16000)
+        w.writeframes(np.concatenate(chunks).tobytes())
+    return path
