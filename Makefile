@@ -4,8 +4,9 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.install-stamp
 # Debian packages the product needs at run time (espeak-ng: German voice) and for tests (sox: telephone audio;
-# postgresql: the store's tests run against a real PostgreSQL server they start themselves).
-APT_PACKAGES ?= espeak-ng espeak-ng-data sox libsndfile1 postgresql
+# postgresql: the store's tests run against a real PostgreSQL server they start themselves;
+# chromium: the web app's browser tests drive it headless through Playwright).
+APT_PACKAGES ?= espeak-ng espeak-ng-data sox libsndfile1 postgresql chromium
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 HOST ?= 127.0.0.1
 PORT ?= 8000
@@ -33,7 +34,7 @@ models-check: $(STAMP)
 	$(BIN)/receptionist models check
 
 run: install
-	$(BIN)/receptionist serve --host $(HOST) --port $(PORT)
+	$(BIN)/receptionist serve --demo --host $(HOST) --port $(PORT)
 
 test: install
 	$(BIN)/python -m pytest -q

@@ -19,6 +19,7 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "company": ("bot.commands.company", "company"),
     "db": ("bot.commands.db", "db"),
     "models": ("bot.commands.models", "models"),
+    "outbox": ("bot.commands.outbox", "outbox"),
     "serve": ("bot.commands.serve", "serve"),
 }
 
