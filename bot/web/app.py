@@ -80,8 +80,9 @@ def wants_html(request: Request) -> bool:
 
 
 def create_app(settings: Settings | None = None, *, background: bool = True, session_codec: SessionCodec | None = None,
-               outbox_interval_s: float = 2.0) -> FastAPI:
-    """The web app. ``background``: run the outbox worker and daily retention purge while the app is up."""
+               outbox_interval_s: float = 2.0, sse_max_s: float = 1800.0) -> FastAPI:
+    """The web app. ``background``: run the outbox worker and daily retention purge while the app is up.
+    ``sse_max_s``: an inbox stream is closed after this long; the browser reconnects where it left off."""
     settings = settings or Settings()
 
     @contextlib.asynccontextmanager
@@ -109,6 +110,7 @@ def create_app(settings: Settings | None = None, *, background: bool = True, ses
                               "inbox. Authenticate with `Authorization: Bearer <API key>` (create one under "
                               "Account in the web app) or a session cookie.")
     app.state.settings = settings
+    app.state.sse_max_s = sse_max_s
     app.state.session_codec = session_codec or SessionCodec(load_secret(settings))
     app.add_middleware(SessionCookieMiddleware)
     app.add_middleware(BodyLimitMiddleware)

@@ -9,7 +9,7 @@ from sqlalchemy.orm import Session
 from bot.store import repo
 from bot.web.deps import get_db
 from bot.web.i18n import COOKIE as LANG_COOKIE, LANGS, translator, request_lang
-from bot.web.security import check_csrf, end_session, resolve_user, start_session
+from bot.web.security import bearer_key, check_csrf, end_session, resolve_user, start_session
 from bot.web.ui.common import redirect, render
 
 router = APIRouter()
@@ -24,7 +24,7 @@ def safe_next(target: str | None) -> str:
 
 @router.get("/login")
 def login_page(request: Request, next: str | None = None, db: Session = Depends(get_db)):
-    if resolve_user(request, db) is not None:
+    if bearer_key(request) is None and resolve_user(request, db) is not None:  # the UI knows sessions only
         return redirect(safe_next(next))
     return render(request, "login.html", next=safe_next(next), error=None, email="")
 

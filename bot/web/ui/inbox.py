@@ -61,15 +61,15 @@ async def inbox_stream(request: Request, after: int = 0, user: User = Depends(ui
     async def events() -> AsyncIterator[str]:
         nonlocal after_id
         yield "retry: 2000\n\n"
-        idle = 0.0
-        while not await request.is_disconnected():
+        idle, ends = 0.0, asyncio.get_running_loop().time() + request.app.state.sse_max_s
+        while not await request.is_disconnected() and asyncio.get_running_loop().time() < ends:
             for message_id, meta in await run_in_threadpool(_new_messages, settings, company_ids, after_id):
                 html = await run_in_threadpool(_fragment, request, settings, message_id)
                 data = json.dumps({**meta, "html": html})
                 yield f"id: {message_id}\nevent: message\ndata: {data}\n\n"
                 after_id = message_id
                 idle = 0.0
-            await asyncio.sleep(POLL_S)
+            await asyncio.sleep(min(POLL_S, request.app.state.sse_max_s))
             idle += POLL_S
             if idle >= HEARTBEAT_S:
                 yield ": keep-alive\n\n"
