@@ -86,8 +86,8 @@ def store_upload(settings: Settings, slug: str, filename: str, data: bytes) -> U
             result = UploadResult(name, True, "indexed", info.entries, info.status == "replaced",
                                   warnings=tuple(info.warnings))
         else:
-            result = UploadResult(name, True, "parsed", len(parsed.entries), warnings=tuple(parsed.warnings),
-                                  error=kb.UNAVAILABLE)
+            # the FAQ page says once, above the list, that nothing is searchable without the index
+            result = UploadResult(name, True, "parsed", len(parsed.entries), warnings=tuple(parsed.warnings))
     except IngestError as exc:
         result = UploadResult(name, False, "error", error=exc.message if hasattr(exc, "message") else str(exc))
     except Exception as exc:  # the index failed (disk, Chroma server): say so, keep the file for a retry
