@@ -447,3 +447,35 @@ def test_serve_demo_prints_the_login_and_it_works(tmp_path) -> None:
     finally:
         proc.terminate()
         proc.wait(timeout=20)
+
+
+def test_deleting_a_company_removes_its_calls_messages_and_documents(client, admin, settings, world) -> None:
+    from bot.web import documents
+
+    documents.store_upload(settings, "beta-ag", "faq.md", FAQ_MD.encode())
+    assert client.delete("/api/v1/companies/beta-ag", headers={"X-CSRF-Token": admin}).status_code == 204
+    with session_scope(settings) as s:
+        assert repo.get_call(s, world.call["other"]) is None and repo.get_message(s, world.message["other"]) is None
+        assert repo.get_message(s, world.message["own"]) is not None
+    assert documents.list_documents(settings, "beta-ag") == []
+
+
+def test_core_flow_on_both_databases(db_settings) -> None:
+    """Login, companies, inbox, mark done, delivery bookkeeping: on SQLite and on a real PostgreSQL server."""
+    from bot.web import notify
+
+    world = make_world(db_settings)
+    with TestClient(create_app(db_settings, background=False)) as c:
+        token = login(c, world.users["company_user"])
+        assert [x["slug"] for x in c.get("/api/v1/companies").json()] == ["alpha-gmbh"]
+        assert "Erika Mustermann" in c.get("/inbox").text
+        r = c.post(f"/api/v1/messages/{world.message['own']}/done", headers={"X-CSRF-Token": token})
+        assert r.json()["status"] == "done"
+        assert c.get("/api/v1/calls").json()["total"] == 1
+    report = notify.run_once(db_settings)  # alpha has an e-mail address but no SMTP server is configured
+    assert (report.sent, report.failed) == (0, 1)
+    from bot.store.outbox import pending
+
+    with session_scope(db_settings) as s:
+        (row,) = pending(s)
+        assert row.attempts == 1 and "no SMTP server configured" in row.last_error
