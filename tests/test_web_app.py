@@ -479,3 +479,34 @@ def test_core_flow_on_both_databases(db_settings) -> None:
     with session_scope(db_settings) as s:
         (row,) = pending(s)
         assert row.attempts == 1 and "no SMTP server configured" in row.last_error
+
+
+def test_repeated_wrong_passwords_are_throttled(client, world) -> None:
+    email = world.users["secretary"]
+    token = csrf_from(client.get("/login").text)
+    for _ in range(5):
+        assert client.post("/login", data={"email": email, "password": "wrong-wrong", "csrf_token": token}).status_code == 401
+    r = client.post("/login", data={"email": email, "password": PASSWORD, "csrf_token": token})
+    assert r.status_code == 429 and ("Too many wrong passwords" in r.text or "Zu viele falsche Passwörter" in r.text)
+    # another account is not affected
+    r = client.post("/login", data={"email": world.users["admin"], "password": PASSWORD, "csrf_token": token},
+                    follow_redirects=False)
+    assert r.status_code == 303
+
+
+def test_recording_served_only_from_the_data_dir(client, admin, settings, world, tmp_path) -> None:
+    url = f"/api/v1/calls/{world.call['own']}/recording"
+    assert client.get(url).status_code == 404  # recording is off by default
+    inside = settings.resolved_data_dir / "recordings" / "a.wav"
+    inside.parent.mkdir()
+    inside.write_bytes(b"RIFF0000WAVE")
+    outside = tmp_path / "secret.wav"
+    outside.write_bytes(b"not yours")
+    for path, status in ((outside, 404), (inside, 200)):
+        with session_scope(settings) as s:
+            repo.get_call(s, world.call["own"]).recording_path = str(path)
+            s.commit()
+        r = client.get(url)
+        assert r.status_code == status
+    assert r.content == b"RIFF0000WAVE" and r.headers["content-type"] == "audio/wav"
+    assert f'<audio controls preload="none" src="{url}">' in client.get(f"/calls/{world.call['own']}").text

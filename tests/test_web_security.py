@@ -77,6 +77,17 @@ class Ctx:
         documents.store_upload(self.settings, self.slug, name, FAQ)
         return name
 
+    def recording(self) -> int:
+        """The scope's call, given a recording file under the data dir."""
+        call_id = self.world.call["own" if self.scope in ("own", "-") else "other"]
+        path = self.settings.resolved_data_dir / "recordings" / f"{call_id}.wav"
+        path.parent.mkdir(exist_ok=True)
+        path.write_bytes(b"RIFF....WAVEfmt ")
+        with session_scope(self.settings) as db:
+            repo.get_call(db, call_id).recording_path = str(path)
+            db.commit()
+        return call_id
+
     def user_id(self) -> int:
         with session_scope(self.settings) as db:
             return repo.create_user(db, f"u{self.n()}@example.com", PASSWORD, "secretary").id
@@ -124,6 +135,8 @@ ROUTES: dict[tuple[str, str], tuple[str, int, bool, Builder]] = {
                                                         lambda c: {"json": {"question": f"Frage {c.n()}?", "answer": "Ja."}}),
     ("GET", "/api/v1/calls"): ("api_manage_list", 200, False, none),
     ("GET", "/api/v1/calls/{call_id}"): ("api_view_obj", 200, True, lambda c: {"fmt": {"call_id": c.world.call[c.scope]}}),
+    ("GET", "/api/v1/calls/{call_id}/recording"): ("api_view_obj", 200, True,
+                                                   lambda c: {"fmt": {"call_id": c.recording()}}),
     ("GET", "/api/v1/messages"): ("api_user", 200, False, none),
     ("POST", "/api/v1/messages/{message_id}/done"): ("api_view_obj", 200, True,
                                                       lambda c: {"fmt": {"message_id": c.world.message[c.scope]}}),

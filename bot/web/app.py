@@ -25,6 +25,7 @@ from bot.store.companies import NotFound
 from bot.store.validate import InvalidInput
 from bot.web import logfilter
 from bot.web.deps import LoginRequired
+from bot.web.ratelimit import LoginThrottle
 from bot.web.security import SessionCodec, load_secret, write_cookie
 from bot.web.templating import templates
 
@@ -111,6 +112,7 @@ def create_app(settings: Settings | None = None, *, background: bool = True, ses
                               "Account in the web app) or a session cookie.")
     app.state.settings = settings
     app.state.sse_max_s = sse_max_s
+    app.state.login_throttle = LoginThrottle()
     app.state.session_codec = session_codec or SessionCodec(load_secret(settings))
     app.add_middleware(SessionCookieMiddleware)
     app.add_middleware(BodyLimitMiddleware)

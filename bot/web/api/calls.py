@@ -5,7 +5,10 @@ from __future__ import annotations
 from datetime import date, datetime, time, timedelta, timezone
 from typing import Literal
 
-from fastapi import APIRouter, Depends, HTTPException, Query
+from pathlib import Path
+
+from fastapi import APIRouter, Depends, HTTPException, Query, Request
+from fastapi.responses import FileResponse
 from sqlalchemy.orm import Session
 
 from bot.store import repo
@@ -59,6 +62,23 @@ def visible_call(db: Session, user: User, call_id: int) -> Call:
 def get_call(call_id: int, user: User = Depends(api_user), db: Session = Depends(get_db)) -> dict:
     """One call with its transcript and each turn's latency (stt_ms, brain_ms, tts_ms, voice_to_voice_ms)."""
     return services.call_dict(visible_call(db, user, call_id), detail=True)
+
+
+@router.get("/calls/{call_id}/recording", response_class=FileResponse,
+            responses={200: {"content": {"audio/wav": {}}}, 404: {"description": "No recording (off, or deleted)"}})
+def get_recording(call_id: int, request: Request, user: User = Depends(api_user),
+                  db: Session = Depends(get_db)) -> FileResponse:
+    """The call's audio, when the company records calls (off by default; deleted with the retention period)."""
+    call = visible_call(db, user, call_id)
+    data_dir = request.app.state.settings.resolved_data_dir
+    path = Path(call.recording_path).resolve() if call.recording_path else None
+    # only files the product wrote under its data dir are served, whatever a database row says
+    if path is None or not path.is_file() or not path.is_relative_to(data_dir):
+        raise HTTPException(404, "This call has no recording.")
+    media = {".wav": "audio/wav", ".mp3": "audio/mpeg", ".ogg": "audio/ogg"}.get(path.suffix.lower(),
+                                                                                "application/octet-stream")
+    return FileResponse(path, media_type=media, filename=f"call-{call.id}{path.suffix}",
+                        headers={"Cache-Control": "no-store"})
 
 
 @router.get("/messages", response_model=list[MessageOut])

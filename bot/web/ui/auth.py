@@ -33,11 +33,19 @@ def login_page(request: Request, next: str | None = None, db: Session = Depends(
 async def login(request: Request, email: str = Form(""), password: str = Form(""), next: str = Form("/"),
                 db: Session = Depends(get_db)):
     await check_csrf(request, strict=True)
+    t = translator(request_lang(request))
+    throttle = request.app.state.login_throttle
+    key = f"{email.strip().lower()}|{request.client.host if request.client else ''}"
+    wait = throttle.retry_after(key)
+    if wait:
+        return render(request, "login.html", status_code=429, next=safe_next(next), email=email,
+                      error=t("login_throttled", minutes=max(1, round(wait / 60))))
     user = await run_in_threadpool(repo.authenticate, db, email, password)
     if user is None:
-        t = translator(request_lang(request))
+        throttle.failed(key)
         return render(request, "login.html", status_code=401, next=safe_next(next), error=t("login_failed"),
                       email=email)
+    throttle.succeeded(key)
     start_session(request, user)
     return redirect(safe_next(next))
 
