@@ -155,3 +155,19 @@ def test_message_appears_live_in_the_inbox(page, server, test_output) -> None:
     with session_scope(server.settings) as db:
         assert repo.get_message(db, message.id).status == "done"
     print(f"live inbox: message shown {arrival_s:.2f} s after the commit")
+
+
+def test_company_form_error_and_call_transcript(page, server, test_output) -> None:
+    log_in(page, server)
+    page.goto(server.url + "/companies/alpha-gmbh")
+    page.fill("input[name=secretary_number]", "12")
+    page.click("form.form-grid button[type=submit]")
+    error = page.locator(".error").inner_text()
+    assert "Nicht gespeichert" in error and "'12'" in error
+    assert page.input_value("input[name=secretary_number]") == "12"  # what was typed stays
+    page.screenshot(path=str(test_output / "web-company-error.png"), full_page=True)
+    page.goto(server.url + "/calls")
+    page.click(f"a[href='/calls/{server.world.call['own']}']")
+    assert page.locator(".turn.bot .text").inner_text() == "Samstags haben wir von 9 bis 12 Uhr geöffnet."
+    assert "640 ms" in page.locator(".turn.bot .meta").inner_text()
+    page.screenshot(path=str(test_output / "web-call-detail.png"), full_page=True)
