@@ -34,7 +34,7 @@ models-check: $(STAMP)
 	$(BIN)/receptionist models check
 
 run: install
-	$(BIN)/receptionist serve --host $(HOST) --port $(PORT)
+	$(BIN)/receptionist serve --demo --host $(HOST) --port $(PORT)
 
 test: install
 	$(BIN)/python -m pytest -q

@@ -20,6 +20,7 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "db": ("bot.commands.db", "db"),
     "call": ("bot.commands.call", "call"),
     "models": ("bot.commands.models", "models"),
+    "outbox": ("bot.commands.outbox", "outbox"),
     "serve": ("bot.commands.serve", "serve"),
     "twilio": ("bot.commands.twilio", "twilio"),
 }

@@ -32,7 +32,7 @@ def test_serve_answers_on_given_port(tmp_path: Path) -> None:
                 assert time.monotonic() < deadline, "server did not start within 60 s"
                 time.sleep(0.3)
         assert r.json()["status"] == "ok"
-        page = httpx.get(f"http://127.0.0.1:{port}/", timeout=5)
+        page = httpx.get(f"http://127.0.0.1:{port}/", timeout=5, follow_redirects=True)  # -> login page
         assert page.status_code == 200 and "Telefonsekretariat" in page.text
     finally:
         proc.terminate()

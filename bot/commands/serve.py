@@ -1,4 +1,4 @@
-"""`receptionist serve`: start the web server (what `make run` runs after seeding the demo companies)."""
+"""`receptionist serve`: migrate the database, optionally seed the demo, and start the web server."""
 
 from __future__ import annotations
 
@@ -10,12 +10,34 @@ from bot.settings import Settings
 @click.command()
 @click.option("--host", default=None, help="Bind address (default RECEPTIONIST_HOST, 127.0.0.1).")
 @click.option("--port", default=None, type=int, help="Port (default RECEPTIONIST_PORT, 8000).")
-def serve(host: str | None, port: int | None) -> None:
-    """Start the web server: API, web UI, browser call page, Twilio webhooks."""
+@click.option("--demo", is_flag=True, help="Create the demo companies, their FAQ documents and an admin login, "
+                                           "and print the login (what `make run` does).")
+@click.option("--no-background", is_flag=True, help="Do not run the notification outbox and retention jobs here "
+                                                    "(when a separate `receptionist outbox run` does).")
+def serve(host: str | None, port: int | None, demo: bool, no_background: bool) -> None:
+    """Start the web server: API, web UI, inbox, notification outbox and retention jobs."""
     import uvicorn
 
+    from bot.store.db import init_db
     from bot.web.app import create_app
 
     settings = Settings()
-    app = create_app(settings)
-    uvicorn.run(app, host=host or settings.host, port=port or settings.port, log_level="info")
+    init_db(settings)
+    if demo:
+        from bot.store.seed import seed_demo
+        from bot.web.kb import seed_demo_documents
+
+        report = seed_demo(settings)
+        indexed = seed_demo_documents(settings)
+        if report.created:
+            click.echo(f"demo companies created: {', '.join(report.created)}")
+        if indexed:
+            click.echo("demo FAQ documents indexed: " + ", ".join(f"{k} ({v})" for k, v in indexed.items()))
+    app = create_app(settings, background=not no_background)
+    host, port = host or settings.host, port or settings.port
+    if demo:
+        click.echo("")
+        click.echo(f"  Web app:  http://{host}:{port}/")
+        click.echo(f"  {report.credentials_text()}")
+        click.echo("")
+    uvicorn.run(app, host=host, port=port, log_level="info", proxy_headers=True)

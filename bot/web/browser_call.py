@@ -103,12 +103,12 @@ def _page_language(request: Request, lang: str | None) -> str:
 
 @router.get("/call", response_class=HTMLResponse, summary="Talk to a demo company's bot from the browser")
 def call_page(request: Request, lang: str | None = None, company: str | None = None) -> HTMLResponse:
-    from bot.web.app import templates
+    from bot.web.templating import templates
 
     services = get_services(request.app)
     settings: Settings = request.app.state.settings
     companies = [{"slug": p.slug, "name": p.name} for p in services.callable_companies()]
-    return templates.TemplateResponse(request, "call.html", {
+    return templates.TemplateResponse(request, "browser_call.html", {
         "lang": _page_language(request, lang), "companies": companies, "selected": company or "",
         "ready": services.ready, "ice_servers": json.dumps(ice_servers(settings)),
     })

@@ -1,0 +1,112 @@
+"""FAQ documents (multi-file upload, list, delete), the test question, FAQ gaps and entries added by hand."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Depends, File, HTTPException, Request, Response, UploadFile
+from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import JSONResponse
+from sqlalchemy.orm import Session
+
+from bot.store import repo
+from bot.store.models import User
+from bot.web import documents, kb
+from bot.web.api.schemas import AskIn, AskOut, DocumentOut, FaqEntryIn, GapGroupOut, UploadReport
+from bot.web.deps import api_user, get_db
+from bot.web.security import company_for
+from knowledge.documents import IngestError
+from knowledge.ingest import check_size
+
+router = APIRouter(prefix="/companies/{slug}", tags=["faq"])
+MAX_FILES = 20
+
+
+def too_large(files: list[UploadFile]) -> str | None:
+    """The plain-words reason when any file is over the limit (checked before anything is stored)."""
+    for upload in files:
+        try:
+            check_size(upload.size or 1, documents.safe_name(upload.filename or "document"), documents.limits())
+        except IngestError as exc:
+            return str(exc)
+    return None
+
+
+async def handle_upload(request: Request, slug: str, files: list[UploadFile]) -> JSONResponse:
+    """Store every file (or none: any file over the size limit refuses the whole request with 413)."""
+    if not files:
+        raise HTTPException(422, "Please choose at least one file.")
+    if len(files) > MAX_FILES:
+        raise HTTPException(413, f"Please upload at most {MAX_FILES} files at once.")
+    reason = too_large(files)
+    if reason:
+        raise HTTPException(413, reason)
+    settings = request.app.state.settings
+    results = []
+    for upload in files:
+        data = await upload.read()
+        result = await run_in_threadpool(documents.store_upload, settings, slug, upload.filename or "document", data)
+        results.append({"name": result.name, "ok": result.ok, "status": result.status, "entries": result.entries,
+                        "replaced": result.replaced, "error": result.error, "warnings": list(result.warnings)})
+    status = 200 if any(r["ok"] for r in results) else 422
+    return JSONResponse({"results": results}, status_code=status)
+
+
+@router.get("/documents", response_model=list[DocumentOut])
+def list_documents(slug: str, request: Request, user: User = Depends(api_user),
+                   db: Session = Depends(get_db)) -> list[dict]:
+    """Every uploaded document with its status, entry count and errors."""
+    company = company_for(db, user, slug)
+    return documents.list_documents(request.app.state.settings, company.slug)
+
+
+@router.post("/documents", response_model=UploadReport,
+             responses={413: {"description": "A file is over the size limit; nothing was stored"},
+                        422: {"description": "No file could be read; each result says why"}})
+async def upload_documents(slug: str, request: Request, files: list[UploadFile] = File(...),
+                           user: User = Depends(api_user), db: Session = Depends(get_db)) -> JSONResponse:
+    """Upload one or several FAQ documents (PDF, DOCX, XLSX, CSV, Markdown, TXT, HTML, JSON). A file with the
+    name of an existing document replaces it."""
+    company = company_for(db, user, slug)
+    return await handle_upload(request, company.slug, files)
+
+
+@router.delete("/documents/{name}", status_code=204)
+def delete_document(slug: str, name: str, request: Request, user: User = Depends(api_user),
+                    db: Session = Depends(get_db)) -> Response:
+    company = company_for(db, user, slug)
+    if not documents.remove(request.app.state.settings, company.slug, name):
+        raise HTTPException(404, f"There is no document {name!r}.")
+    return Response(status_code=204)
+
+
+@router.post("/ask", response_model=AskOut, responses={503: {"description": "No knowledge base installed"}})
+def ask(slug: str, body: AskIn, request: Request, user: User = Depends(api_user), db: Session = Depends(get_db)):
+    """Ask a test question: exactly what a caller would hear (answer with source and confidence, or the
+    hand-off)."""
+    company = company_for(db, user, slug)
+    try:
+        answer = kb.caller_answer(request.app.state.settings, company, body.question, body.language)
+    except kb.KnowledgeBaseUnavailable as exc:
+        raise HTTPException(503, str(exc)) from None
+    return answer.__dict__
+
+
+@router.get("/faq-gaps", response_model=list[GapGroupOut])
+def faq_gaps(slug: str, user: User = Depends(api_user), db: Session = Depends(get_db)) -> list[dict]:
+    """Questions callers asked that nothing answered, grouped by wording, most asked first."""
+    company = company_for(db, user, slug)
+    return [g.__dict__ for g in repo.faq_gap_groups(db, company)]
+
+
+@router.post("/faq-entries", response_model=UploadReport)
+def add_faq_entry(slug: str, body: FaqEntryIn, request: Request, user: User = Depends(api_user),
+                  db: Session = Depends(get_db)) -> JSONResponse:
+    """Add an FAQ entry (kept in the document ``added-in-web.json``) and mark the given gaps answered."""
+    company = company_for(db, user, slug)
+    result = documents.add_manual_entry(request.app.state.settings, company.slug, body.question, body.answer,
+                                        body.language)
+    if result.ok and body.gap_ids:
+        own = {gid for g in repo.faq_gap_groups(db, company, limit=10000) for gid in g.gap_ids}
+        repo.resolve_faq_gaps(db, [g for g in body.gap_ids if g in own])
+    out = {"name": result.name, "ok": result.ok, "status": result.status, "entries": result.entries,
+           "replaced": result.replaced, "error": result.error, "warnings": list(result.warnings)}
+    return JSONResponse({"results": [out]}, status_code=200 if result.ok else 422)

@@ -1,0 +1,90 @@
+"""The user's account (API keys), user management (admin) and DSGVO erasure by caller number (admin)."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Depends, HTTPException, Request
+from fastapi.concurrency import run_in_threadpool
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from bot.store import repo
+from bot.store.models import ROLES, User
+from bot.store.validate import InvalidInput
+from bot.web import services
+from bot.web.deps import get_db, ui_user
+from bot.web.i18n import request_lang, translator
+from bot.web.security import require_role
+from bot.web.ui.common import redirect, render
+
+router = APIRouter()
+
+
+@router.get("/account")
+def account_page(request: Request, user: User = Depends(ui_user), db: Session = Depends(get_db)):
+    return render(request, "account.html", keys=services.api_keys(db, user), new_key=None)
+
+
+@router.post("/account/api-keys")
+async def create_key(request: Request, user: User = Depends(ui_user), db: Session = Depends(get_db)):
+    name = str((await request.form()).get("name", "")).strip() or "API"
+    _, key = repo.create_api_key(db, user, name)
+    return render(request, "account.html", keys=services.api_keys(db, user), new_key=key)
+
+
+@router.post("/account/api-keys/{key_id}/revoke")
+def revoke_key(key_id: int, request: Request, user: User = Depends(ui_user), db: Session = Depends(get_db)):
+    if services.own_api_key(db, user, key_id) is None:
+        raise HTTPException(404, f"There is no API key {key_id}.")
+    repo.revoke_api_key(db, key_id)
+    return redirect("/account", ok=translator(request_lang(request))("key_revoked"))
+
+
+@router.get("/users")
+def users_page(request: Request, user: User = Depends(ui_user), db: Session = Depends(get_db)):
+    require_role(user, "admin")
+    return render(request, "users.html", users=list(db.scalars(select(User).order_by(User.email))),
+                  companies=repo.list_companies(db), roles=ROLES, error=None)
+
+
+@router.post("/users")
+async def create_user(request: Request, user: User = Depends(ui_user), db: Session = Depends(get_db)):
+    require_role(user, "admin")
+    form = await request.form()
+    try:
+        await run_in_threadpool(repo.create_user, db, str(form.get("email", "")), str(form.get("password", "")),
+                                str(form.get("role", "")), companies=form.getlist("companies"),
+                                name=str(form.get("name", "")) or None)
+    except InvalidInput as exc:
+        db.rollback()
+        return render(request, "users.html", status_code=422, users=list(db.scalars(select(User).order_by(User.email))),
+                      companies=repo.list_companies(db), roles=ROLES, error=str(exc))
+    return redirect("/users", ok=translator(request_lang(request))("saved"))
+
+
+@router.post("/users/{user_id}/active")
+async def toggle_user(user_id: int, request: Request, user: User = Depends(ui_user), db: Session = Depends(get_db)):
+    require_role(user, "admin")
+    target = db.get(User, user_id)
+    if target is None:
+        raise HTTPException(404, f"There is no user {user_id}.")
+    if target.id == user.id:
+        raise HTTPException(422, "You cannot deactivate your own account.")
+    services.update_user(db, target, active=(await request.form()).get("active") == "1")
+    return redirect("/users", ok=translator(request_lang(request))("saved"))
+
+
+@router.get("/privacy")
+def privacy_page(request: Request, user: User = Depends(ui_user)):
+    require_role(user, "admin")
+    return render(request, "privacy.html", report=None, error=None)
+
+
+@router.post("/privacy")
+async def delete_caller(request: Request, user: User = Depends(ui_user), db: Session = Depends(get_db)):
+    require_role(user, "admin")
+    number = str((await request.form()).get("number", ""))
+    try:
+        report = await run_in_threadpool(repo.delete_caller_data, db, number)
+    except InvalidInput as exc:
+        return render(request, "privacy.html", status_code=422, report=None, error=str(exc))
+    return render(request, "privacy.html", report=report, error=None)

@@ -1,0 +1,190 @@
+"""Dashboard, companies (list, create, edit), FAQ page (documents, upload, test question) and FAQ gaps."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Depends, HTTPException, Request
+from fastapi.concurrency import run_in_threadpool
+from sqlalchemy.orm import Session
+
+from bot.store import repo
+from bot.store.models import User
+from bot.store.validate import InvalidInput, bundesland_codes
+from bot.web import documents, kb, services
+from bot.web.deps import get_db, ui_user
+from bot.web.i18n import request_lang, translator
+from bot.web.security import company_for, managed_company_ids, require_role
+from bot.web.ui.common import redirect, render
+
+router = APIRouter()
+TEXT_FIELDS = ("name", "greeting_de", "greeting_en", "timezone", "office_hours", "bundesland", "secretary_number",
+               "secretary_name", "email", "webhook_url", "voice_de", "voice_en", "default_language")
+
+
+@router.get("/")
+def dashboard(request: Request, user: User = Depends(ui_user), db: Session = Depends(get_db)):
+    if user.role == "secretary":
+        return redirect("/inbox")
+    ids = managed_company_ids(user)
+    return render(request, "dashboard.html", stats=services.stats(db, repo.visible_company_ids(user)),
+                  companies=repo.list_companies(db, ids),
+                  recent=repo.list_messages(db, company_ids=repo.visible_company_ids(user), status="new", limit=5),
+                  calls=repo.list_calls(db, company_ids=ids, limit=5))
+
+
+@router.get("/companies")
+def companies_page(request: Request, user: User = Depends(ui_user), db: Session = Depends(get_db)):
+    require_role(user, "admin", "company_user")
+    return render(request, "companies.html", companies=repo.list_companies(db, managed_company_ids(user)))
+
+
+def form_fields(form: Any) -> dict[str, Any]:
+    """Company settings from the edit form, as the store expects them (checkbox absent = off)."""
+    fields: dict[str, Any] = {key: form.get(key, "") for key in TEXT_FIELDS if key in form}
+    fields["languages"] = form.getlist("languages") or []
+    fields["phone_numbers"] = [line.strip() for line in str(form.get("phone_numbers", "")).splitlines() if line.strip()]
+    fields["recording_enabled"] = form.get("recording_enabled") == "on"
+    fields["english_only"] = form.get("english_only") == "on"
+    for key, cast, what in (("retention_days", int, "retention"), ("speaking_rate", float, "speaking rate")):
+        raw = str(form.get(key, "")).strip().replace(",", ".")
+        if raw:
+            try:
+                fields[key] = cast(raw)
+            except ValueError:
+                raise InvalidInput(f"{what} must be a number, not {raw!r}") from None
+    if form.get("new_webhook_secret") == "on":
+        import secrets
+
+        fields["webhook_secret"] = services.SECRET_PREFIX + secrets.token_urlsafe(24)
+    if not fields["languages"]:
+        raise InvalidInput("choose at least one language the company answers in")
+    return fields
+
+
+def edit_context(company: Any = None, values: dict | None = None) -> dict[str, Any]:
+    data = values or (repo.company_to_dict(company) if company else
+                      {"languages": ["de", "en"], "timezone": "Europe/Berlin", "retention_days": 30,
+                       "office_hours": "mon-fri 09:00-17:00", "default_language": "de", "speaking_rate": 1.0})
+    return {"company": company, "values": data, "bundeslaender": bundesland_codes()}
+
+
+@router.get("/companies/new")
+def new_company_page(request: Request, user: User = Depends(ui_user)):
+    require_role(user, "admin")
+    return render(request, "company_edit.html", error=None, **edit_context())
+
+
+@router.post("/companies/new")
+async def create_company(request: Request, user: User = Depends(ui_user), db: Session = Depends(get_db)):
+    require_role(user, "admin")
+    form = await request.form()
+    slug = str(form.get("slug", "")).strip()
+    try:
+        fields = form_fields(form)
+        company = await run_in_threadpool(services.save_company, db, fields, slug=slug)
+    except InvalidInput as exc:
+        db.rollback()
+        values = {**{k: form.get(k) for k in form}, "slug": slug, "languages": form.getlist("languages"),
+                  "phone_numbers": str(form.get("phone_numbers", "")).splitlines()}
+        return render(request, "company_edit.html", status_code=422, error=str(exc), **edit_context(None, values))
+    return redirect(f"/companies/{company.slug}", ok=translator(request_lang(request))("saved"))
+
+
+@router.get("/companies/{slug}")
+def edit_company_page(slug: str, request: Request, user: User = Depends(ui_user), db: Session = Depends(get_db)):
+    company = company_for(db, user, slug)
+    return render(request, "company_edit.html", error=None, **edit_context(company))
+
+
+@router.post("/companies/{slug}")
+async def update_company(slug: str, request: Request, user: User = Depends(ui_user), db: Session = Depends(get_db)):
+    company = company_for(db, user, slug)
+    form = await request.form()
+    try:
+        fields = form_fields(form)
+        await run_in_threadpool(services.save_company, db, fields, company=company)
+    except InvalidInput as exc:
+        db.rollback()
+        values = {**repo.company_to_dict(company), **{k: form.get(k) for k in form},
+                  "languages": form.getlist("languages"),
+                  "phone_numbers": str(form.get("phone_numbers", "")).splitlines(),
+                  "recording_enabled": form.get("recording_enabled") == "on",
+                  "english_only": form.get("english_only") == "on"}
+        return render(request, "company_edit.html", status_code=422, error=str(exc), **edit_context(company, values))
+    return redirect(f"/companies/{slug}", ok=translator(request_lang(request))("saved"))
+
+
+@router.post("/companies/{slug}/delete")
+def delete_company(slug: str, request: Request, user: User = Depends(ui_user), db: Session = Depends(get_db)):
+    require_role(user, "admin")
+    company = company_for(db, user, slug)
+    services.delete_company(db, request.app.state.settings, company)
+    return redirect("/companies", ok=translator(request_lang(request))("deleted"))
+
+
+@router.get("/companies/{slug}/faq")
+def faq_page(slug: str, request: Request, user: User = Depends(ui_user), db: Session = Depends(get_db)):
+    company = company_for(db, user, slug)
+    docs = documents.list_documents(request.app.state.settings, company.slug)
+    return render(request, "faq.html", company=company, documents=docs, kb_available=kb.available(),
+                  max_mb=documents.limits().max_file_bytes // (1024 * 1024))
+
+
+@router.get("/companies/{slug}/faq/documents")
+def documents_fragment(slug: str, request: Request, user: User = Depends(ui_user), db: Session = Depends(get_db)):
+    """The documents table alone (htmx refresh after an upload)."""
+    company = company_for(db, user, slug)
+    return render(request, "_documents.html", company=company,
+                  documents=documents.list_documents(request.app.state.settings, company.slug))
+
+
+@router.post("/companies/{slug}/faq/delete")
+async def delete_document(slug: str, request: Request, user: User = Depends(ui_user), db: Session = Depends(get_db)):
+    company = company_for(db, user, slug)
+    name = str((await request.form()).get("name", ""))
+    if not await run_in_threadpool(documents.remove, request.app.state.settings, company.slug, name):
+        raise HTTPException(404, f"There is no document {name!r}.")
+    return redirect(f"/companies/{slug}/faq", ok=translator(request_lang(request))("document_deleted", name=name))
+
+
+@router.post("/companies/{slug}/faq/ask")
+async def ask(slug: str, request: Request, user: User = Depends(ui_user), db: Session = Depends(get_db)):
+    """The test question box (htmx): renders what a caller would hear."""
+    company = company_for(db, user, slug)
+    form = await request.form()
+    question = str(form.get("question", "")).strip()
+    language = str(form.get("language", "")) or None
+    if not question:
+        return render(request, "_answer.html", answer=None, error=translator(request_lang(request))("ask_empty"))
+    try:
+        answer = await run_in_threadpool(kb.caller_answer, request.app.state.settings, company, question, language)
+    except kb.KnowledgeBaseUnavailable as exc:
+        return render(request, "_answer.html", answer=None, error=str(exc))
+    return render(request, "_answer.html", answer=answer, error=None)
+
+
+@router.get("/companies/{slug}/gaps")
+def gaps_page(slug: str, request: Request, user: User = Depends(ui_user), db: Session = Depends(get_db)):
+    company = company_for(db, user, slug)
+    return render(request, "gaps.html", company=company, groups=repo.faq_gap_groups(db, company),
+                  manual=documents.manual_entries(request.app.state.settings, company.slug))
+
+
+@router.post("/companies/{slug}/gaps")
+async def add_gap_entry(slug: str, request: Request, user: User = Depends(ui_user), db: Session = Depends(get_db)):
+    """One click from an unanswered question to an FAQ entry: stored, indexed, and the gap group closed."""
+    company = company_for(db, user, slug)
+    form = await request.form()
+    question, answer = str(form.get("question", "")).strip(), str(form.get("answer", "")).strip()
+    t = translator(request_lang(request))
+    if len(question) < 3 or not answer:
+        return redirect(f"/companies/{slug}/gaps", ok=t("gap_need_both"))
+    gap_ids = [int(g) for g in str(form.get("gap_ids", "")).split(",") if g.strip().isdigit()]
+    result = await run_in_threadpool(documents.add_manual_entry, request.app.state.settings, company.slug,
+                                     question, answer, str(form.get("language", "")) or None)
+    if not result.ok:
+        return redirect(f"/companies/{slug}/gaps", ok=result.error or "")
+    own = {gid for g in repo.faq_gap_groups(db, company, limit=10000) for gid in g.gap_ids}
+    repo.resolve_faq_gaps(db, [g for g in gap_ids if g in own])
+    return redirect(f"/companies/{slug}/gaps", ok=t("entry_added"))
