@@ -1,0 +1,180 @@
+"""Hybrid retrieval over one company's entries, and the calibrated "answerable" decision.
+
+A :class:`Snapshot` is an immutable in-memory view of one company's *active* entries (one consistent version of
+the index): the entries, their question and answer embeddings, and two BM25 indexes (content words; character
+4-grams over words joined without spaces). Searching a snapshot never sees a half-replaced document, because a
+snapshot is built from one complete state and swapped in whole.
+
+Scoring per entry (all vectorised; 10,000 entries cost about a millisecond):
+  dq  cosine(query, entry question)          da  cosine(query, entry answer)
+  lw  word BM25, normalised by the query's maximum attainable score (so it is comparable across queries)
+  lc  character-4-gram BM25, normalised the same way
+  rank score s = w . (dq, da, lw, lc)        (weights fitted on development data, see evals/calibrate.py)
+The top candidates are re-ranked with a fuzzy token-set similarity to the question (robust to ASR spelling).
+The answerable decision is a logistic regression over features of the top candidates (score, margin to the
+runner-up, agreement of dense and lexical rankings, ...), fitted on development data only and shipped as
+``calibration.json``; its threshold is the operating point chosen for a low wrong-answer rate.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass, field
+from functools import lru_cache
+from pathlib import Path
+
+import bm25s
+import numpy as np
+from rapidfuzz import fuzz
+
+from knowledge.text import char_tokens, clean_query, fold, word_tokens
+from knowledge.types import Entry, Hit, SearchResult
+
+CALIBRATION_PATH = Path(__file__).with_name("calibration.json")
+RANK_FEATURES = ("dq", "da", "lw", "lc", "fz")
+K1, B = 1.2, 0.75
+RERANK_DEPTH = 10
+
+
+@dataclass(frozen=True)
+class Calibration:
+    """Fitted parameters: ranking weights, answerable logistic regression, and its threshold."""
+
+    model: str = "use-multilingual-v3"
+    rank_weights: dict = field(default_factory=lambda: {"dq": 1.0, "da": 0.3, "lw": 0.3, "lc": 0.3, "fz": 0.2})
+    clf_features: tuple = ()
+    clf_mean: tuple = ()
+    clf_scale: tuple = ()
+    clf_coef: tuple = ()
+    clf_bias: float = 0.0
+    threshold: float = 0.5
+    meta: dict = field(default_factory=dict)
+
+    @staticmethod
+    def load(path: Path = CALIBRATION_PATH, model: str | None = None) -> "Calibration":
+        """The shipped parameters for ``model``; plain defaults (dense-dominated, threshold 0.5) when absent."""
+        if not path.is_file():
+            return Calibration()
+        data = json.loads(path.read_text())
+        block = data.get("models", {}).get(model or data.get("default_model", "use-multilingual-v3"))
+        if block is None:
+            return Calibration(model=model or "use-multilingual-v3")
+        return Calibration(model=block["model"], rank_weights=block["rank_weights"],
+                           clf_features=tuple(block["clf_features"]), clf_mean=tuple(block["clf_mean"]),
+                           clf_scale=tuple(block["clf_scale"]), clf_coef=tuple(block["clf_coef"]),
+                           clf_bias=float(block["clf_bias"]), threshold=float(block["threshold"]),
+                           meta=block.get("meta", {}))
+
+    def probability(self, feats: dict[str, float]) -> float:
+        if not self.clf_features:  # uncalibrated fallback: cosine of the best question as a rough probability
+            return float(max(0.0, min(1.0, (feats["dq1"] - 0.5) * 2)))
+        z = self.clf_bias
+        for name, mean, scale, coef in zip(self.clf_features, self.clf_mean, self.clf_scale, self.clf_coef):
+            z += coef * (feats[name] - mean) / scale
+        return 1.0 / (1.0 + math.exp(-max(-50.0, min(50.0, z))))
+
+
+class _Lexical:
+    """A BM25 index (bm25s) plus the idf table needed to normalise scores per query."""
+
+    def __init__(self, docs: list[list[str]]) -> None:
+        self.n = len(docs)
+        self.retriever = bm25s.BM25(k1=K1, b=B)
+        self.retriever.index([d if d else [""] for d in docs], show_progress=False)
+        df: dict[str, int] = {}
+        for d in docs:
+            for t in set(d):
+                df[t] = df.get(t, 0) + 1
+        self.df = df
+        self.max_idf = math.log(1 + (self.n + 0.5) / 0.5)
+
+    def idf(self, token: str) -> float:
+        d = self.df.get(token, 0)
+        return math.log(1 + (self.n - d + 0.5) / (d + 0.5))
+
+    def scores(self, tokens: list[str]) -> np.ndarray:
+        """Scores in [0, ~1]: BM25 divided by the best a document could reach for these query tokens."""
+        if not tokens or self.n == 0:
+            return np.zeros(self.n, dtype=np.float32)
+        known = [t for t in tokens if t in self.df]
+        upper = sum(self.idf(t) if t in self.df else self.max_idf for t in tokens) * (K1 + 1)
+        if not known:
+            return np.zeros(self.n, dtype=np.float32)
+        raw = self.retriever.get_scores(known)
+        return (np.asarray(raw, dtype=np.float32) / upper) if upper > 0 else raw
+
+
+class Snapshot:
+    """An immutable searchable view of one consistent set of entries."""
+
+    def __init__(self, entries: list[Entry], q_emb: np.ndarray, a_emb: np.ndarray, version: int = 0) -> None:
+        self.entries = entries
+        self.version = version
+        self.q_emb = np.ascontiguousarray(q_emb, dtype=np.float32).reshape(len(entries), -1)
+        self.a_emb = np.ascontiguousarray(a_emb, dtype=np.float32).reshape(len(entries), -1)
+        self.word = _Lexical([word_tokens(e.question) * 2 + word_tokens(e.answer) for e in entries])
+        self.char = _Lexical([char_tokens(e.question) for e in entries])
+        self._folded_questions = [" ".join(fold(e.question).split()) for e in entries]
+
+    def __len__(self) -> int:
+        return len(self.entries)
+
+    def features(self, query: str, qvec: np.ndarray) -> dict[str, np.ndarray]:
+        return {
+            "dq": self.q_emb @ qvec,
+            "da": self.a_emb @ qvec,
+            "lw": self.word.scores(word_tokens(query)),
+            "lc": self.char.scores(char_tokens(query)),
+        }
+
+
+def _decision_features(s: np.ndarray, f: dict[str, np.ndarray], order: np.ndarray) -> dict[str, float]:
+    i1 = order[0]
+    i2 = order[1] if len(order) > 1 else order[0]
+    dense_top = int(np.argmax(f["dq"]))
+    lex_top = int(np.argmax(f["lw"] + f["lc"]))
+    return {
+        "s1": float(s[i1]), "margin": float(s[i1] - s[i2]) if len(order) > 1 else 1.0,
+        "dq1": float(f["dq"][i1]), "da1": float(f["da"][i1]), "lw1": float(f["lw"][i1]), "lc1": float(f["lc"][i1]),
+        "fz1": float(f["fz"][i1]),
+        "dq_gap": float(f["dq"][i1] - np.max(np.delete(f["dq"], i1))) if len(s) > 1 else 1.0,
+        "agree_dense": float(dense_top == i1), "agree_lex": float(lex_top == i1),
+        "lw_max": float(np.max(f["lw"])), "lc_max": float(np.max(f["lc"])),
+    }
+
+
+def rank(snapshot: Snapshot, query: str, qvec: np.ndarray, cal: Calibration,
+         k: int = 5) -> tuple[list[int], np.ndarray, dict[str, float]]:
+    """Ranked entry positions, rank scores, and the decision features of the top candidate."""
+    f = snapshot.features(query, qvec)
+    w = cal.rank_weights
+    s = w["dq"] * f["dq"] + w["da"] * f["da"] + w["lw"] * f["lw"] + w["lc"] * f["lc"]
+    depth = min(RERANK_DEPTH, len(s))
+    top = np.argpartition(-s, depth - 1)[:depth] if depth < len(s) else np.arange(len(s))
+    fz = np.zeros_like(s)
+    folded = " ".join(fold(query).split())
+    for i in top:
+        fz[i] = fuzz.token_set_ratio(folded, snapshot._folded_questions[i]) / 100.0
+    f["fz"] = fz
+    s = s + w.get("fz", 0.0) * fz
+    top = top[np.argsort(-s[top])]
+    return [int(i) for i in top[:max(k, 2)]], s, _decision_features(s, f, top)
+
+
+def search(snapshot: Snapshot, question: str, qvec: np.ndarray, cal: Calibration, k: int = 5) -> SearchResult:
+    """Rank the snapshot's entries for ``question`` (already embedded as ``qvec``) and decide answerability."""
+    if len(snapshot) == 0:
+        return SearchResult(query=question, details={"reason": "no entries indexed"})
+    query = clean_query(question)
+    order, s, feats = rank(snapshot, query, qvec, cal, k)
+    prob = cal.probability(feats)
+    hits = tuple(Hit(entry=snapshot.entries[i], score=float(s[i])) for i in order[:k])
+    return SearchResult(query=question, hits=hits, answerable=prob >= cal.threshold, confidence=prob,
+                        details={"features": feats, "threshold": cal.threshold, "cleaned_query": query,
+                                 "index_version": snapshot.version})
+
+
+@lru_cache(maxsize=4)
+def calibration_for(model: str) -> Calibration:
+    return Calibration.load(CALIBRATION_PATH, model)
