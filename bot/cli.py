@@ -15,6 +15,7 @@ from bot import __version__
 
 # (module, attribute) of each subcommand; the module is imported lazily so `receptionist --help` stays fast.
 SUBCOMMANDS: dict[str, tuple[str, str]] = {
+    "kb": ("bot.commands.kb", "kb"),
     "models": ("bot.commands.models", "models"),
     "serve": ("bot.commands.serve", "serve"),
 }

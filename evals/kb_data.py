@@ -43,12 +43,14 @@ def clinc_faq() -> dict:
     return json.loads(CLINC_FAQ.read_text())
 
 
-def clinc_document() -> ParsedDocument:
+def clinc_document(alternates: bool = False) -> ParsedDocument:
+    """The company's FAQ; with ``alternates`` each entry also carries its hand-written other phrasings."""
     faq = clinc_faq()
     entries = tuple(ParsedEntry(question=e["question"], answer=e["answer"], location=f"intent {intent}",
-                                language="en") for intent, e in faq["entries"].items())
-    return ParsedDocument(name="clinc-bank-faq.json", content_hash=hashlib.sha256(CLINC_FAQ.read_bytes()).hexdigest(),
-                          format="json", entries=entries)
+                                language="en", alternates=tuple(e.get("alternates", ())) if alternates else ())
+                    for intent, e in faq["entries"].items())
+    digest = hashlib.sha256(CLINC_FAQ.read_bytes() + str(alternates).encode()).hexdigest()
+    return ParsedDocument(name="clinc-bank-faq.json", content_hash=digest, format="json", entries=entries)
 
 
 def clinc_cases(shared: Path, split: str) -> list[Case]:

@@ -15,6 +15,7 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import hashlib
+import json
 import logging
 import threading
 import time
@@ -131,14 +132,24 @@ class KnowledgeBase:
                                                f"{others + len(parsed.entries)}; the limit is "
                                                f"{self.limits.max_entries_per_company} entries per company.")
             entries = [{"question": e.question.strip(), "answer": e.answer.strip(), "location": e.location,
-                        "language": e.language, "kind": e.kind} for e in parsed.entries]
+                        "language": e.language, "kind": e.kind,
+                        "alternates": [a.strip() for a in getattr(e, "alternates", ()) if a and a.strip()]}
+                       for e in parsed.entries]
             q_emb = self.ef.encode([e["question"] for e in entries])
             a_emb = self.ef.encode([e["answer"][:ANSWER_EMBED_CHARS] for e in entries])
+            flat_alts = [a for e in entries for a in e["alternates"]]
+            alt_flat = self.ef.encode(flat_alts) if flat_alts else None
+            alt_emb, at = [], 0
+            for e in entries:
+                n = len(e["alternates"])
+                alt_emb.append(alt_flat[at:at + n] if n else None)
+                at += n
             new = DocState(id=doc_id, name=parsed.name, version=uuid.uuid4().hex[:16],
                            content_hash=parsed.content_hash, format=parsed.format, entries=len(entries),
-                           added_at=time.time(), warnings=list(parsed.warnings))
+                           added_at=time.time(), warnings=list(parsed.warnings),
+                           records=2 * len(entries) + len(flat_alts))
             try:
-                idx.add_version(new, entries, q_emb, a_emb, progress)
+                idx.add_version(new, entries, q_emb, a_emb, alt_emb, progress)
                 fresh = idx.state()  # re-read under the lock: the pointer flip must not lose another writer's work
                 fresh.docs[doc_id] = new
                 fresh.version = max(fresh.version, state.version) + 1
@@ -216,8 +227,9 @@ class KnowledgeBase:
             state, records = idx.consistent_load()
             entries = [Entry(id=f"{m['doc_id']}:{m['pos']}", question=m["question"], answer=m["answer"],
                              source=m["source"], location=m["location"], language=m["language"] or None,
-                             document_id=m["doc_id"]) for m in records.metadatas]
-            snap = Snapshot(entries, records.q_emb, records.a_emb, version=state.version)
+                             document_id=m["doc_id"], alternates=tuple(json.loads(m.get("alternates") or "[]")))
+                       for m in records.metadatas]
+            snap = Snapshot(entries, records.q_emb, records.a_emb, version=state.version, q_owner=records.q_owner)
             self._snapshots[company] = snap
             return snap
 

@@ -66,6 +66,11 @@ class DocState:
     entries: int
     added_at: float
     warnings: list[str] = field(default_factory=list)
+    records: int = 0  # Chroma records of this version (question, answer, alternates); 0 = 2 per entry
+
+    @property
+    def expected_records(self) -> int:
+        return self.records or 2 * self.entries
 
 
 @dataclass
@@ -94,8 +99,9 @@ class Records:
     """The active entries of one state, in a stable order (document, position)."""
 
     metadatas: list[dict[str, Any]]
-    q_emb: np.ndarray
-    a_emb: np.ndarray
+    q_emb: np.ndarray  # one row per question phrasing
+    a_emb: np.ndarray  # one row per entry
+    q_owner: np.ndarray  # entry position of each q_emb row
 
 
 class CompanyIndex:
@@ -115,10 +121,18 @@ class CompanyIndex:
                 self.collection = client.get_collection(self.name, embedding_function=ef)
         except ValueError as exc:
             if "embedding function" in str(exc).lower() or "conflict" in str(exc).lower():
-                raise KnowledgeBaseError(
-                    f"company {company!r} was indexed with a different embedding model than {ef.model!r}; "
-                    "re-add its documents into a fresh index or set the embedding model back.") from exc
+                raise self._model_mismatch(str(exc)) from exc
             raise
+        # chroma only compares the function's *name*; the model inside it must match too (vectors differ in size).
+        persisted = (self.collection.configuration_json or {}).get("embedding_function") or {}
+        model = (persisted.get("config") or {}).get("model")
+        if persisted.get("name") != ef.name() or model != ef.model:
+            raise self._model_mismatch(f"{persisted.get('name')}/{model}")
+
+    def _model_mismatch(self, found: str) -> KnowledgeBaseError:
+        return KnowledgeBaseError(
+            f"company {self.company!r} was indexed with a different embedding model ({found}) than {self.ef.model!r}; "
+            "set the embedding model back, or remove and re-add its documents.")
 
     @staticmethod
     def exists(client: ClientAPI, company: str) -> bool:
@@ -136,23 +150,31 @@ class CompanyIndex:
 
     # --- records ----------------------------------------------------------------------------------------------
     def add_version(self, doc: DocState, entries: list[dict[str, Any]], q_emb: np.ndarray, a_emb: np.ndarray,
-                    progress=None) -> None:
-        """Write every record of one document version (before it becomes active)."""
+                    alt_emb: list[np.ndarray] | None = None, progress=None) -> int:
+        """Write every record of one document version (before it becomes active); returns the record count."""
         ids, embs, texts, metas = [], [], [], []
         for pos, (e, qv, av) in enumerate(zip(entries, q_emb, a_emb)):
+            alts = list(e.get("alternates") or ())
             base = {"doc_id": doc.id, "ver": doc.version, "pos": pos, "question": e["question"],
                     "answer": e["answer"], "source": doc.name, "location": e.get("location") or "",
-                    "language": e.get("language") or "", "kind": e.get("kind") or "faq"}
+                    "language": e.get("language") or "", "kind": e.get("kind") or "faq",
+                    "alternates": json.dumps(alts, ensure_ascii=False)}
             ids += [f"{doc.version}.{pos}.q", f"{doc.version}.{pos}.a"]
             embs += [qv, av]
             texts += [e["question"], e["answer"]]
             metas += [dict(base, field="q"), dict(base, field="a")]
-        batch = max(2, min(self.client.get_max_batch_size(), 4000) // 2 * 2)
+            for j, alt in enumerate(alts):
+                ids.append(f"{doc.version}.{pos}.q{j + 1}")
+                embs.append(alt_emb[pos][j])
+                texts.append(alt)
+                metas.append(dict(base, field="alt", alt=j))
+        batch = max(2, min(self.client.get_max_batch_size(), 4000))
         for i in range(0, len(ids), batch):
             self.collection.add(ids=ids[i:i + batch], embeddings=np.asarray(embs[i:i + batch]),
                                 documents=texts[i:i + batch], metadatas=metas[i:i + batch])
             if progress:
-                progress(min(i + batch, len(ids)) // 2)
+                progress(min(i + batch, len(ids)))
+        return len(ids)
 
     def delete_version(self, version: str) -> None:
         self.collection.delete(where={"ver": version})
@@ -165,7 +187,8 @@ class CompanyIndex:
         """All records of the state's active versions, or None when they are not all there (a writer is busy)."""
         versions = {d.version: d for d in state.docs.values()}
         if not versions:
-            return Records([], np.zeros((0, self.ef.dim), np.float32), np.zeros((0, self.ef.dim), np.float32))
+            return Records([], np.zeros((0, self.ef.dim), np.float32), np.zeros((0, self.ef.dim), np.float32),
+                           np.zeros(0, np.int64))
         metas: list[dict] = []
         embs: list[np.ndarray] = []
         where = {"ver": {"$in": sorted(versions)}} if len(versions) > 1 else {"ver": next(iter(versions))}
@@ -180,19 +203,30 @@ class CompanyIndex:
         counts: dict[str, int] = {}
         for m in metas:
             counts[m["ver"]] = counts.get(m["ver"], 0) + 1
-        if any(counts.get(v, 0) != 2 * d.entries for v, d in versions.items()):
+        if any(counts.get(v, 0) != d.expected_records for v, d in versions.items()):
             return None
         q: dict[tuple, tuple[dict, np.ndarray]] = {}
         a: dict[tuple, np.ndarray] = {}
+        alt: dict[tuple, list[tuple[int, np.ndarray]]] = {}
         for m, e in zip(metas, embs):
             key = (m["doc_id"], m["pos"])
             if m["field"] == "q":
                 q[key] = (m, e)
-            else:
+            elif m["field"] == "a":
                 a[key] = e
+            else:
+                alt.setdefault(key, []).append((m.get("alt", 0), e))
         keys = sorted(q)
-        return Records([q[k][0] for k in keys], np.asarray([q[k][1] for k in keys], np.float32),
-                       np.asarray([a[k] for k in keys], np.float32))
+        rows, owner = [], []
+        for i, k in enumerate(keys):
+            rows.append(q[k][1])
+            owner.append(i)
+            for _, e in sorted(alt.get(k, []), key=lambda t: t[0]):
+                rows.append(e)
+                owner.append(i)
+        dim = self.ef.dim
+        return Records([q[k][0] for k in keys], np.asarray(rows, np.float32).reshape(-1, dim),
+                       np.asarray([a[k] for k in keys], np.float32).reshape(-1, dim), np.asarray(owner, np.int64))
 
     def consistent_load(self, attempts: int = 20) -> tuple[IndexState, Records]:
         """Load a complete, consistent set of records: the state must not change while we read."""

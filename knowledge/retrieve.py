@@ -19,6 +19,7 @@ runner-up, agreement of dense and lexical rankings, ...), fitted on development 
 from __future__ import annotations
 
 import json
+import logging
 import math
 from dataclasses import dataclass, field
 from functools import lru_cache
@@ -31,6 +32,7 @@ from rapidfuzz import fuzz
 from knowledge.text import char_tokens, clean_query, fold, word_tokens
 from knowledge.types import Entry, Hit, SearchResult
 
+logging.getLogger("bm25s").setLevel(logging.WARNING)  # it logs every index build at DEBUG
 CALIBRATION_PATH = Path(__file__).with_name("calibration.json")
 RANK_FEATURES = ("dq", "da", "lw", "lc", "fz")
 K1, B = 1.2, 0.75
@@ -81,7 +83,8 @@ class _Lexical:
     def __init__(self, docs: list[list[str]]) -> None:
         self.n = len(docs)
         self.retriever = bm25s.BM25(k1=K1, b=B)
-        self.retriever.index([d if d else [""] for d in docs], show_progress=False)
+        if docs:  # bm25s cannot index an empty corpus
+            self.retriever.index([d if d else [""] for d in docs], show_progress=False)
         df: dict[str, int] = {}
         for d in docs:
             for t in set(d):
@@ -108,21 +111,34 @@ class _Lexical:
 class Snapshot:
     """An immutable searchable view of one consistent set of entries."""
 
-    def __init__(self, entries: list[Entry], q_emb: np.ndarray, a_emb: np.ndarray, version: int = 0) -> None:
+    def __init__(self, entries: list[Entry], q_emb: np.ndarray, a_emb: np.ndarray, version: int = 0,
+                 q_owner: np.ndarray | None = None) -> None:
+        """``q_emb`` holds one row per question phrasing; ``q_owner[i]`` is the entry of row i (ascending).
+
+        Without ``q_owner`` there is exactly one phrasing (the question) per entry.
+        """
         self.entries = entries
         self.version = version
-        self.q_emb = np.ascontiguousarray(q_emb, dtype=np.float32).reshape(len(entries), -1)
-        self.a_emb = np.ascontiguousarray(a_emb, dtype=np.float32).reshape(len(entries), -1)
-        self.word = _Lexical([word_tokens(e.question) * 2 + word_tokens(e.answer) for e in entries])
-        self.char = _Lexical([char_tokens(e.question) for e in entries])
+        q_emb, a_emb = np.asarray(q_emb, dtype=np.float32), np.asarray(a_emb, dtype=np.float32)
+        self.q_emb = np.ascontiguousarray(q_emb.reshape(-1, q_emb.shape[-1] if q_emb.ndim == 2 else 1))
+        self.a_emb = np.ascontiguousarray(a_emb.reshape(-1, a_emb.shape[-1] if a_emb.ndim == 2 else 1))
+        owner = np.arange(len(entries)) if q_owner is None else np.asarray(q_owner)
+        if len(owner) != len(self.q_emb) or (len(owner) and np.any(np.diff(owner) < 0)):
+            raise ValueError("q_owner must map every question row to its entry, in ascending order")
+        self._q_starts = np.flatnonzero(np.r_[True, np.diff(owner) != 0]) if len(owner) else owner
+        self._plain = len(owner) == len(entries)
+        self.word = _Lexical([word_tokens(" ".join((e.question,) + e.alternates)) * 2 + word_tokens(e.answer)
+                              for e in entries])
+        self.char = _Lexical([char_tokens(" ".join((e.question,) + e.alternates)) for e in entries])
         self._folded_questions = [" ".join(fold(e.question).split()) for e in entries]
 
     def __len__(self) -> int:
         return len(self.entries)
 
     def features(self, query: str, qvec: np.ndarray) -> dict[str, np.ndarray]:
+        sims = self.q_emb @ qvec
         return {
-            "dq": self.q_emb @ qvec,
+            "dq": sims if self._plain else np.maximum.reduceat(sims, self._q_starts),
             "da": self.a_emb @ qvec,
             "lw": self.word.scores(word_tokens(query)),
             "lc": self.char.scores(char_tokens(query)),
@@ -150,7 +166,7 @@ def rank(snapshot: Snapshot, query: str, qvec: np.ndarray, cal: Calibration,
     f = snapshot.features(query, qvec)
     w = cal.rank_weights
     s = w["dq"] * f["dq"] + w["da"] * f["da"] + w["lw"] * f["lw"] + w["lc"] * f["lc"]
-    depth = min(RERANK_DEPTH, len(s))
+    depth = min(max(RERANK_DEPTH, k), len(s))
     top = np.argpartition(-s, depth - 1)[:depth] if depth < len(s) else np.arange(len(s))
     fz = np.zeros_like(s)
     folded = " ".join(fold(query).split())

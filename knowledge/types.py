@@ -19,6 +19,7 @@ class Entry:
     location: str = ""  # where in the document: "page 3", "row 14", "section Öffnungszeiten"
     language: str | None = None  # "de" / "en" when known
     document_id: str = ""
+    alternates: tuple[str, ...] = ()  # other phrasings of the question the company gave, matched like the question
 
 
 @dataclass(frozen=True)
