@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 import hashlib
 import itertools
+import re
 import json
 import statistics
 import time
@@ -27,11 +28,14 @@ from rapidfuzz.process import cdist
 from evals.kb_data import Case, clinc_cases, clinc_document, covid_setup, default_shared_data
 from knowledge.documents import ParsedDocument
 from knowledge.embedding import MODELS, OfflineEmbeddingFunction
-from knowledge.retrieve import CALIBRATION_PATH, Calibration, Snapshot, rank
+from knowledge.retrieve import CALIBRATION_PATH, Calibration, Snapshot, expand, rank
 from knowledge.text import char_tokens, clean_query, fold, word_tokens
 from knowledge.types import Entry
 
 CACHE_DIR = Path(__file__).resolve().parents[1] / "test-output" / "embedding-cache"
+# Linear on purpose: a quadratic expansion scored ~5-10 points more recall on CLINC val but is not monotone, and
+# it gave an exact repeat of an FAQ question a probability near 0 (far outside the training features).
+QUADRATIC, L2 = False, 1.0
 CLF_FEATURES = ("s1", "margin", "dq1", "da1", "lw1", "lc1", "fz1", "dq_gap", "agree_dense", "agree_lex")
 
 
@@ -117,6 +121,11 @@ def fit_rank_weights(sets: list[tuple[dict, np.ndarray]]) -> dict:
     return best
 
 
+def self_cases(snap: Snapshot) -> list[Case]:
+    return [Case(" ".join(re.sub(r"[^\w\s-]", " ", e.question.lower()).split()), e.question, "self")
+            for e in snap.entries]
+
+
 def decision_rows(snap: Snapshot, cases: list[Case], enc: CachedEncoder, cal: Calibration):
     qv = enc.encode([clean_query(c.query) for c in cases])
     X, y = [], []
@@ -145,10 +154,11 @@ def fit_logistic(X: np.ndarray, y: np.ndarray, w: np.ndarray, l2: float = 1.0):
     return mean, scale, beta[:-1], float(beta[-1])
 
 
-def operating_point(prob_sets: list[tuple[np.ndarray, np.ndarray, np.ndarray]], targets: list[float]) -> float:
+def operating_point(prob_sets: list[tuple[np.ndarray, np.ndarray, np.ndarray]], targets: list[float | None]) -> float:
     """Lowest threshold whose wrong-answer rate is within its budget on EVERY development set."""
     for t in np.arange(0.30, 0.99, 0.005):
-        if all(np.mean((p >= t) & (correct == 0)) <= tgt for (p, correct, _), tgt in zip(prob_sets, targets)):
+        if all(tgt is None or np.mean((p >= t) & (correct == 0)) <= tgt
+               for (p, correct, _), tgt in zip(prob_sets, targets)):
             return float(round(t, 3))
     return 0.99
 
@@ -169,7 +179,7 @@ class Scenario:
     snap: Snapshot
     fit: list[Case]
     tune: list[Case]
-    target_factor: float = 1.0  # this scenario's wrong-answer budget is target_factor x --target-war
+    target_factor: float | None = 1.0  # wrong-answer budget = target_factor x --target-war; None: not binding
 
 
 def scenarios(enc: CachedEncoder, shared: Path) -> list[Scenario]:
@@ -177,9 +187,10 @@ def scenarios(enc: CachedEncoder, shared: Path) -> list[Scenario]:
     covid = covid_setup(shared)
     return [Scenario("clinc_questions_only", snapshot_for(enc, clinc_document(False)), train, val),
             Scenario("clinc_with_alternates", snapshot_for(enc, clinc_document(True)), train, val),
-            # 62 cases only, and its exact-row gold counts near-duplicate rows of other authorities as wrong
-            # ("Gibt es schon einen Impfstoff?" -> "Gibt es einen Impfstoff?"): a looser budget, else one case rules.
-            Scenario("covid_de_dev", snapshot_for(enc, covid.document), covid.dev, covid.dev, target_factor=3.0)]
+            # Fitted on, but it does not set the threshold: 62 cases cannot resolve 1 %, and its exact-row gold
+            # counts near-duplicate rows of other authorities as wrong ("Gibt es schon einen Impfstoff?" ->
+            # "Gibt es einen Impfstoff?" is "not covered"), so one such case would dictate the operating point.
+            Scenario("covid_de_dev", snapshot_for(enc, covid.document), covid.dev, covid.dev, target_factor=None)]
 
 
 def calibrate(model: str, shared: Path, target: float) -> tuple[dict, dict]:
@@ -198,13 +209,17 @@ def calibrate(model: str, shared: Path, target: float) -> tuple[dict, dict]:
     hybrid_acc = {sc.name: top1(f, g, weights) for sc, (f, g) in zip(scens, tune_sets)}
     base = Calibration(model=model, rank_weights=weights)
     fit_rows = [decision_rows(sc.snap, sc.fit, enc, base) for sc in scens]
+    # Callers sometimes say the FAQ question almost word for word: such cases must be answerable, but CLINC and
+    # COVID-QA contain none. Add each entry's own question (lower-cased, without punctuation) as a positive case.
+    own = [decision_rows(sc.snap, self_cases(sc.snap), enc, base) for sc in scens[1:]]  # one CLINC variant is enough
+    fit_rows.append((np.vstack([x for x, _ in own]), np.concatenate([t for _, t in own])))  # weighs as one company
     # Each development company weighs the same in the fit, whatever its number of cases.
-    X = np.vstack([x for x, _ in fit_rows])
+    X = np.vstack([np.stack([expand(r, QUADRATIC) for r in x]) for x, _ in fit_rows])
     y = np.concatenate([t for _, t in fit_rows])
     w = np.concatenate([np.full(len(t), 1.0 / len(t)) for _, t in fit_rows]) * len(y) / len(fit_rows)
-    mean, scale, coef, bias = fit_logistic(X, y, w)
+    mean, scale, coef, bias = fit_logistic(X, y, w, l2=L2)
     cal = Calibration(model=model, rank_weights=weights, clf_features=CLF_FEATURES, clf_mean=tuple(mean),
-                      clf_scale=tuple(scale), clf_coef=tuple(coef), clf_bias=bias)
+                      clf_scale=tuple(scale), clf_coef=tuple(coef), clf_bias=bias, quadratic=QUADRATIC)
 
     def probs(X):
         return np.array([cal.probability(dict(zip(CLF_FEATURES, row))) for row in X])
@@ -213,7 +228,8 @@ def calibrate(model: str, shared: Path, target: float) -> tuple[dict, dict]:
     for sc in scens:
         Xt, yt = decision_rows(sc.snap, sc.tune, enc, base)
         tuned.append((probs(Xt), yt, np.array([c.gold is not None for c in sc.tune])))
-    threshold = operating_point(tuned, [target * sc.target_factor for sc in scens])
+    threshold = operating_point(tuned, [None if sc.target_factor is None else target * sc.target_factor
+                                        for sc in scens])
     enc.save()
     lat = []
     for i, c in enumerate(scens[0].tune[:60]):  # one uncached query embedding: the other half of the model choice
@@ -223,7 +239,7 @@ def calibrate(model: str, shared: Path, target: float) -> tuple[dict, dict]:
     dev_points = {sc.name: summarise(p, yt, cov, threshold) for sc, (p, yt, cov) in zip(scens, tuned)}
     block = {"model": model, "rank_weights": weights, "clf_features": list(CLF_FEATURES),
              "clf_mean": mean.tolist(), "clf_scale": scale.tolist(), "clf_coef": coef.tolist(), "clf_bias": bias,
-             "threshold": threshold,
+             "threshold": threshold, "quadratic": QUADRATIC,
              "meta": {"target_wrong_answer_rate_on_dev": target,
                       "fitted_on": "classifier: CLINC150 train (both FAQ variants) + COVID-QA de dev part; "
                                    "threshold: CLINC150 val + COVID-QA de dev part",

@@ -51,6 +51,7 @@ class Calibration:
     clf_coef: tuple = ()
     clf_bias: float = 0.0
     threshold: float = 0.5
+    quadratic: bool = False  # classifier input = features plus all pairwise products (a small, smooth non-linearity)
     meta: dict = field(default_factory=dict)
 
     @staticmethod
@@ -66,15 +67,24 @@ class Calibration:
                            clf_features=tuple(block["clf_features"]), clf_mean=tuple(block["clf_mean"]),
                            clf_scale=tuple(block["clf_scale"]), clf_coef=tuple(block["clf_coef"]),
                            clf_bias=float(block["clf_bias"]), threshold=float(block["threshold"]),
-                           meta=block.get("meta", {}))
+                           quadratic=bool(block.get("quadratic", False)), meta=block.get("meta", {}))
 
     def probability(self, feats: dict[str, float]) -> float:
         if not self.clf_features:  # uncalibrated fallback: cosine of the best question as a rough probability
             return float(max(0.0, min(1.0, (feats["dq1"] - 0.5) * 2)))
-        z = self.clf_bias
-        for name, mean, scale, coef in zip(self.clf_features, self.clf_mean, self.clf_scale, self.clf_coef):
-            z += coef * (feats[name] - mean) / scale
+        x = expand([feats[name] for name in self.clf_features], self.quadratic)
+        z = self.clf_bias + float(np.dot((x - np.asarray(self.clf_mean)) / np.asarray(self.clf_scale),
+                                         np.asarray(self.clf_coef)))
         return 1.0 / (1.0 + math.exp(-max(-50.0, min(50.0, z))))
+
+
+def expand(values, quadratic: bool) -> np.ndarray:
+    """Classifier inputs: the features, and with ``quadratic`` every product of two of them (i <= j)."""
+    x = np.asarray(values, dtype=np.float64)
+    if not quadratic:
+        return x
+    i, j = np.triu_indices(len(x))
+    return np.concatenate([x, x[i] * x[j]])
 
 
 class _Lexical:
