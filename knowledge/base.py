@@ -59,6 +59,7 @@ class KnowledgeBase:
         self.client = make_client(self.data_dir, chroma_host, chroma_port)
         self.ef = OfflineEmbeddingFunction(embedding)
         self.limits = limits
+        self._company_limits: dict[str, IngestLimits] = {}
         self.calibration = calibration or calibration_for(embedding)
         self._callbacks: list[ChangeCallback] = [on_change] if on_change else []
         self._indexes: dict[str, CompanyIndex] = {}
@@ -67,6 +68,17 @@ class KnowledgeBase:
         self._guard = threading.Lock()
 
     # --- plumbing ---------------------------------------------------------------------------------------------
+    def set_limits(self, company: str, limits: IngestLimits | None) -> None:
+        """Per-company limits (e.g. from the company's plan); ``None`` returns to the default ``limits``."""
+        check_company(company)
+        if limits is None:
+            self._company_limits.pop(company, None)
+        else:
+            self._company_limits[company] = limits
+
+    def limits_for(self, company: str) -> IngestLimits:
+        return self._company_limits.get(company, self.limits)
+
     def on_change(self, callback: ChangeCallback) -> None:
         """Call ``callback(company, version)`` after every change this process makes (e.g. to re-synthesise
         answer audio). Other processes notice changes through :meth:`version`."""
@@ -114,11 +126,12 @@ class KnowledgeBase:
         document has no entries or breaks a limit; nothing is written then.
         """
         check_company(company)
+        limits = self.limits_for(company)
         if not parsed.entries:
             raise IngestError(parsed.name, "no questions and answers or text sections were found in this document.")
-        if len(parsed.entries) > self.limits.max_entries_per_document:
+        if len(parsed.entries) > limits.max_entries_per_document:
             raise IngestError(parsed.name, f"it has {len(parsed.entries)} entries; the limit per document is "
-                                           f"{self.limits.max_entries_per_document}.")
+                                           f"{limits.max_entries_per_document}.")
         doc_id = document_id(parsed.name)
         with self._write_lock(company):
             idx = self._index(company, create=True)
@@ -127,10 +140,10 @@ class KnowledgeBase:
             if old and old.content_hash == parsed.content_hash:
                 return _info(old, "unchanged")
             others = state.entry_count - (old.entries if old else 0)
-            if others + len(parsed.entries) > self.limits.max_entries_per_company:
+            if others + len(parsed.entries) > limits.max_entries_per_company:
                 raise IngestError(parsed.name, f"adding its {len(parsed.entries)} entries would bring the company to "
                                                f"{others + len(parsed.entries)}; the limit is "
-                                               f"{self.limits.max_entries_per_company} entries per company.")
+                                               f"{limits.max_entries_per_company} entries per company.")
             entries = [{"question": e.question.strip(), "answer": e.answer.strip(), "location": e.location,
                         "language": e.language, "kind": e.kind,
                         "alternates": [a.strip() for a in getattr(e, "alternates", ()) if a and a.strip()]}
@@ -166,12 +179,13 @@ class KnowledgeBase:
     def add_file(self, company: str, path: Path, progress: Callable[[int], None] | None = None) -> DocumentInfo:
         """Parse a file with :mod:`knowledge.ingest` and index it (see :meth:`add_document`)."""
         path = Path(path)
-        if path.is_file() and path.stat().st_size > self.limits.max_file_bytes:
+        limits = self.limits_for(check_company(company))
+        if path.is_file() and path.stat().st_size > limits.max_file_bytes:
             raise IngestError(path.name, f"the file is {path.stat().st_size / 1e6:.1f} MB; the limit is "
-                                         f"{self.limits.max_file_bytes / 1e6:.1f} MB.")
+                                         f"{limits.max_file_bytes / 1e6:.1f} MB.")
         from knowledge.ingest import parse_file  # lazy: parsers pull in heavy libraries
 
-        return self.add_document(company, parse_file(path, limits=self.limits), progress)
+        return self.add_document(company, parse_file(path, limits=limits), progress)
 
     def list_documents(self, company: str) -> list[DocumentInfo]:
         idx = self._index(company)
@@ -250,11 +264,12 @@ class KnowledgeBase:
     def stats(self, company: str) -> dict:
         idx = self._index(company)
         state = idx.state() if idx else IndexState()
+        limits = self.limits_for(company)
         return {"company": company, "exists": idx is not None, "documents": len(state.docs),
                 "entries": state.entry_count, "version": state.version, "embedding_model": self.ef.model,
-                "limits": {"max_file_bytes": self.limits.max_file_bytes,
-                           "max_entries_per_document": self.limits.max_entries_per_document,
-                           "max_entries_per_company": self.limits.max_entries_per_company},
+                "limits": {"max_file_bytes": limits.max_file_bytes,
+                           "max_entries_per_document": limits.max_entries_per_document,
+                           "max_entries_per_company": limits.max_entries_per_company},
                 "decision_threshold": self.calibration.threshold}
 
     def companies(self) -> list[str]:

@@ -123,6 +123,10 @@ def test_limits_and_empty_documents_are_refused_without_side_effects(tmp_path: P
     kb.add_document("c", doc("a.md", "a2", 3))  # a replacement counts without the entries it replaces
     kb.add_document("c", doc("b.md", "b", 4))
     assert kb.stats("c")["entries"] == 7
+    kb.set_limits("other", IngestLimits(max_entries_per_document=2))  # limits are per company
+    with pytest.raises(IngestError, match="limit per document is 2"):
+        kb.add_document("other", doc("a.md", "a", 3))
+    assert kb.stats("other")["limits"]["max_entries_per_document"] == 2
     with pytest.raises(IngestError, match="no questions and answers"):
         kb.add_document("c", ParsedDocument("empty.txt", "e", "txt", ()))
     big = tmp_path / "big.txt"
