@@ -36,7 +36,8 @@ CACHE_DIR = Path(__file__).resolve().parents[1] / "test-output" / "embedding-cac
 # Linear on purpose: a quadratic expansion scored ~5-10 points more recall on CLINC val but is not monotone, and
 # it gave an exact repeat of an FAQ question a probability near 0 (far outside the training features).
 QUADRATIC, L2 = False, 1.0
-CLF_FEATURES = ("s1", "margin", "dq1", "da1", "lw1", "lc1", "fz1", "dq_gap", "agree_dense", "agree_lex")
+CLF_FEATURES = ("s1", "margin", "dq1", "da1", "lw1", "lc1", "fz1", "dq_gap", "agree_dense", "agree_lex",
+                "dq2", "log_n", "oov", "qlen")
 
 
 class CachedEncoder:

@@ -141,6 +141,7 @@ def run(shared: Path, model: str) -> dict:
                 "entries": kb.stats(comp.name)["entries"], "index_seconds": round(comp.index_seconds, 2),
                 "hybrid": metrics(test, answered, top), "dense_baseline": dense_at,
                 "hybrid_ms_per_query_cached_embedding": round(per_query * 1000, 2)}
+    enc.save()
     report["seconds"] = round(time.perf_counter() - t0, 1)
     report["data"] = {"clinc150": "clinc/oos-eval @828f809, CC BY 3.0",
                       "covidqa": "deepset-ai/COVID-QA @fb2eb5e, Apache-2.0",

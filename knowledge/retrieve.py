@@ -156,7 +156,8 @@ class Snapshot:
         }
 
 
-def _decision_features(s: np.ndarray, f: dict[str, np.ndarray], order: np.ndarray) -> dict[str, float]:
+def _decision_features(s: np.ndarray, f: dict[str, np.ndarray], order: np.ndarray, snapshot: "Snapshot",
+                       query: str) -> dict[str, float]:
     i1 = order[0]
     i2 = order[1] if len(order) > 1 else order[0]
     dense_top = int(np.argmax(f["dq"]))
@@ -168,6 +169,11 @@ def _decision_features(s: np.ndarray, f: dict[str, np.ndarray], order: np.ndarra
         "dq_gap": float(f["dq"][i1] - np.max(np.delete(f["dq"], i1))) if len(s) > 1 else 1.0,
         "agree_dense": float(dense_top == i1), "agree_lex": float(lex_top == i1),
         "lw_max": float(np.max(f["lw"])), "lc_max": float(np.max(f["lc"])),
+        "dq2": float(np.sort(f["dq"])[-2]) if len(s) > 1 else 0.0,
+        "log_n": math.log(len(s)),
+        # share of the caller's content words that appear nowhere in this company's FAQ: a topic it does not cover
+        "oov": (sum(t not in snapshot.word.df for t in toks) / len(toks)) if (toks := word_tokens(query)) else 1.0,
+        "qlen": float(len(toks)),
     }
 
 
@@ -186,7 +192,7 @@ def rank(snapshot: Snapshot, query: str, qvec: np.ndarray, cal: Calibration,
     f["fz"] = fz
     s = s + w.get("fz", 0.0) * fz
     top = top[np.argsort(-s[top])]
-    return [int(i) for i in top[:max(k, 2)]], s, _decision_features(s, f, top)
+    return [int(i) for i in top[:max(k, 2)]], s, _decision_features(s, f, top, snapshot, query)
 
 
 @lru_cache(maxsize=1)
