@@ -195,6 +195,7 @@ class KnowledgeBase:
 
     def remove_document(self, company: str, document: str) -> DocumentInfo:
         """Remove a document by its name or id; raises :class:`KnowledgeBaseError` when there is no such document."""
+        check_company(company)
         with self._write_lock(company):
             idx = self._index(company)
             state = idx.state() if idx else IndexState()
@@ -211,6 +212,8 @@ class KnowledgeBase:
         return _info(doc, "removed")
 
     def delete_company(self, company: str) -> None:
+        """Drop the company's whole index (all documents)."""
+        check_company(company)
         with self._write_lock(company):
             idx = self._index(company)
             if idx is not None:

@@ -78,6 +78,10 @@ def test_companies_are_isolated_and_unknown_company_has_no_answer(kb: KnowledgeB
     assert r.hits == () and not r.answerable
     with pytest.raises(KnowledgeBaseError, match="invalid company id"):
         kb.ask("Bad Company!", "x")
+    with pytest.raises(KnowledgeBaseError, match="invalid company id"):
+        kb.remove_document("../etc", "x")  # never reaches the file system
+    kb.delete_company("hotel")
+    assert kb.companies() == ["praxis"] and kb.ask("hotel", "pets").hits == ()
 
 
 def test_same_bytes_are_a_noop_and_version_counts_changes(kb: KnowledgeBase) -> None:
