@@ -250,6 +250,10 @@ class KnowledgeBase:
             self._snapshots[company] = snap
             return snap
 
+    def entries(self, company: str) -> list[Entry]:
+        """Every active entry of the company (e.g. to pre-synthesise answer audio after :meth:`on_change`)."""
+        return list(self.snapshot(company).entries)
+
     def ask(self, company: str, question: str, language: str | None = None, k: int = 5) -> SearchResult:
         """Rank the company's entries for a caller question and decide whether one answers it."""
         snap = self.snapshot(company)

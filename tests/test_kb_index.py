@@ -91,6 +91,7 @@ def test_same_bytes_are_a_noop_and_version_counts_changes(kb: KnowledgeBase) -> 
     again = kb.add_document("praxis", PRAXIS)
     assert again.status == "unchanged" and again.version == first.version
     assert kb.version("praxis") == 1 and seen == [("praxis", 1)]
+    assert sorted(e.question for e in kb.entries("praxis")) == sorted(e.question for e in PRAXIS.entries)
     assert kb.stats("praxis")["entries"] == 4
     assert kb.client.get_collection("kb-praxis").count() == 8  # question + answer record per entry, no duplicates
 
