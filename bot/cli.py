@@ -19,6 +19,7 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "company": ("bot.commands.company", "company"),
     "db": ("bot.commands.db", "db"),
     "call": ("bot.commands.call", "call"),
+    "kb": ("bot.commands.kb", "kb"),
     "models": ("bot.commands.models", "models"),
     "outbox": ("bot.commands.outbox", "outbox"),
     "serve": ("bot.commands.serve", "serve"),

@@ -35,6 +35,7 @@ class ParsedEntry:
     location: str = ""  # "page 3", "row 14", "section Öffnungszeiten"
     language: str | None = None  # "de" / "en" when detectable
     kind: str = "faq"  # "faq" (a real Q/A pair) or "chunk" (section-aware prose chunk)
+    alternates: tuple[str, ...] = ()  # other phrasings of the same question ("also asked as"), optional
 
 
 @dataclass(frozen=True)

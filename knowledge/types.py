@@ -19,6 +19,7 @@ class Entry:
     location: str = ""  # where in the document: "page 3", "row 14", "section Öffnungszeiten"
     language: str | None = None  # "de" / "en" when known
     document_id: str = ""
+    alternates: tuple[str, ...] = ()  # other phrasings of the question the company gave, matched like the question
 
 
 @dataclass(frozen=True)
@@ -46,3 +47,22 @@ class SearchResult:
     @property
     def best(self) -> Entry | None:
         return self.hits[0].entry if self.hits else None
+
+
+@dataclass(frozen=True)
+class DocumentInfo:
+    """One uploaded document of a company, as the knowledge base keeps it.
+
+    ``status`` says what the last add did: "added" (new), "replaced" (same name, new content; swapped atomically)
+    or "unchanged" (identical bytes were uploaded again: a no-op).
+    """
+
+    id: str
+    name: str
+    content_hash: str
+    format: str
+    entries: int
+    version: str = ""
+    added_at: float = 0.0
+    warnings: tuple[str, ...] = ()
+    status: str = "added"

@@ -85,3 +85,40 @@ def db_settings(request: pytest.FixtureRequest, settings: Settings, monkeypatch:
         settings = Settings(_env_file=None)
     yield settings
     dispose_engines()
+@pytest.fixture(scope="session")
+def chroma_server(tmp_path_factory: pytest.TempPathFactory):
+    """A real Chroma server (`chroma run` from the chromadb package) on a free port; yields (host, port)."""
+    import shutil
+    import subprocess
+    import sys
+    import time
+    import urllib.request
+
+    binary = Path(sys.executable).with_name("chroma")
+    binary = str(binary) if binary.is_file() else shutil.which("chroma")
+    if not binary:
+        pytest.skip("the `chroma` server binary (chromadb package) is not installed")
+    path = tmp_path_factory.mktemp("chroma-server")
+    port = free_port()
+    log = (path / "server.log").open("wb")
+    proc = subprocess.Popen([binary, "run", "--path", str(path / "db"), "--host", "127.0.0.1", "--port", str(port)],
+                            stdout=log, stderr=subprocess.STDOUT)
+    deadline = time.monotonic() + 60
+    while True:
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/api/v2/heartbeat", timeout=1) as resp:
+                if resp.status == 200:
+                    break
+        except OSError:
+            pass
+        if proc.poll() is not None or time.monotonic() > deadline:
+            proc.kill()
+            raise RuntimeError(f"chroma server did not start: {(path / 'server.log').read_text()[-2000:]}")
+        time.sleep(0.2)
+    yield "127.0.0.1", port
+    proc.terminate()
+    try:
+        proc.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+    log.close()

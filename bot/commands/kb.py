@@ -1,0 +1,176 @@
+"""`receptionist kb …`: manage and query a company's FAQ knowledge base from the shell.
+
+Contract (used by users for batch checks and by the quality checks):
+  kb add COMPANY FILE…        index files (creates the company's index if new); non-zero exit listing per-file
+                              errors if any file failed, the others are still added
+  kb list COMPANY             the company's documents
+  kb remove COMPANY DOCUMENT  remove a document by name or id
+  kb ask COMPANY "question"   answer, source, score and the decision
+  kb ask COMPANY --jsonl      one question per stdin line -> one JSON object per line
+  kb stats COMPANY            counts, version, limits, the decision threshold
+Settings (data dir, Chroma host/port, embedding model) come from :class:`bot.settings.Settings`.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from pathlib import Path
+
+import click
+
+from bot.settings import Settings
+
+
+def _kb():
+    from knowledge.base import KnowledgeBase
+
+    s = Settings()
+    return KnowledgeBase(s.resolved_data_dir, chroma_host=s.chroma_host, chroma_port=s.chroma_port,
+                         embedding=s.embedding_model)
+
+
+def _fail(message: str) -> None:
+    click.echo(f"error: {message}", err=True)
+    sys.exit(1)
+
+
+@click.group()
+def kb() -> None:
+    """Company FAQ knowledge bases: add documents, list, remove, ask."""
+
+
+@kb.command("add")
+@click.argument("company")
+@click.argument("files", nargs=-1, required=True, type=click.Path(path_type=Path))
+def add(company: str, files: tuple[Path, ...]) -> None:
+    """Add (or replace) FILES in COMPANY's knowledge base. Re-adding identical files changes nothing."""
+    from tqdm import tqdm
+
+    from knowledge.documents import IngestError
+    from knowledge.index import KnowledgeBaseError, check_company
+
+    try:
+        check_company(company)
+    except KnowledgeBaseError as exc:
+        _fail(str(exc))
+    base = _kb()
+    errors: list[str] = []
+    show = len(files) > 1 or any(p.is_file() and p.stat().st_size > 1_000_000 for p in files)
+    bar = tqdm(total=len(files), unit="file", disable=not show, file=sys.stderr, desc=f"kb add {company}")
+    for path in files:
+        started = time.perf_counter()
+        try:
+            if not path.is_file():
+                raise IngestError(path.name, f"no such file: {path}")
+            info = base.add_file(company, path)
+            took = time.perf_counter() - started
+            note = f" ({len(info.warnings)} warning(s): {'; '.join(info.warnings)})" if info.warnings else ""
+            bar.write(f"{info.status:9} {info.name}: {info.entries} entries, {took:.1f} s{note}")
+        except (IngestError, KnowledgeBaseError) as exc:
+            errors.append(str(exc))
+        except ImportError as exc:
+            errors.append(f"{path.name}: the document parsers are not available ({exc}).")
+        except Exception as exc:  # one broken file must not stop the others
+            errors.append(f"{path.name}: unexpected error while indexing: {exc}")
+        bar.update(1)
+    bar.close()
+    if errors:
+        click.echo(f"{len(errors)} of {len(files)} file(s) failed:", err=True)
+        for e in errors:
+            click.echo(f"  {e}", err=True)
+        sys.exit(1)
+
+
+@kb.command("list")
+@click.argument("company")
+def list_(company: str) -> None:
+    """List COMPANY's documents."""
+    from knowledge.index import KnowledgeBaseError
+
+    try:
+        docs = _kb().list_documents(company)
+    except KnowledgeBaseError as exc:
+        _fail(str(exc))
+    if not docs:
+        click.echo(f"company {company!r} has no documents")
+        return
+    for d in docs:
+        when = time.strftime("%Y-%m-%d %H:%M", time.localtime(d.added_at))
+        click.echo(f"{d.name}\t{d.entries} entries\t{d.format}\t{when}\tid {d.id}")
+
+
+@kb.command("remove")
+@click.argument("company")
+@click.argument("document")
+def remove(company: str, document: str) -> None:
+    """Remove DOCUMENT (name or id) from COMPANY's knowledge base."""
+    from knowledge.index import KnowledgeBaseError
+
+    try:
+        info = _kb().remove_document(company, document)
+    except KnowledgeBaseError as exc:
+        _fail(str(exc))
+    click.echo(f"removed {info.name} ({info.entries} entries)")
+
+
+def _record(question: str, result) -> dict:
+    best = result.hits[0] if result.hits else None
+    e = best.entry if best else None
+    return {"question": question, "answerable": bool(result.answerable),
+            "entry_question": e.question if e else None, "answer": e.answer if e else None,
+            "score": round(float(result.confidence), 4), "source": e.source if e else None,
+            "location": e.location if e else None, "entry_id": e.id if e else None,
+            "rank_score": round(float(best.score), 4) if best else None,
+            "threshold": result.details.get("threshold")}
+
+
+@kb.command("ask")
+@click.argument("company")
+@click.argument("question", required=False)
+@click.option("--jsonl", is_flag=True, help="Read one question per line from stdin, write one JSON object per line.")
+@click.option("--language", default=None, help="Caller language (de/en), if known.")
+@click.option("-k", default=3, show_default=True, help="How many candidates to show.")
+def ask(company: str, question: str | None, jsonl: bool, language: str | None, k: int) -> None:
+    """Ask COMPANY's knowledge base a QUESTION (or many with --jsonl)."""
+    from knowledge.index import KnowledgeBaseError
+
+    if jsonl == bool(question):
+        _fail('give either one QUESTION or --jsonl (questions on stdin), e.g. kb ask acme "Wann habt ihr offen?"')
+    base = _kb()
+    try:
+        if base.stats(company)["entries"] == 0:
+            _fail(f"company {company!r} has no documents; add some with `receptionist kb add {company} FILE`")
+    except KnowledgeBaseError as exc:
+        _fail(str(exc))
+    if jsonl:
+        for line in sys.stdin:
+            q = line.strip()
+            if not q:
+                continue
+            click.echo(json.dumps(_record(q, base.ask(company, q, language=language, k=k)), ensure_ascii=False))
+        return
+    result = base.ask(company, question, language=language, k=k)
+    rec = _record(question, result)
+    decision = "ANSWER" if rec["answerable"] else "HAND OFF (not confident enough: a human takes over)"
+    click.echo(f"decision: {decision}")
+    click.echo(f"score:    {rec['score']:.3f} (threshold {rec['threshold']})")
+    if rec["entry_question"] is not None:
+        click.echo(f"entry:    {rec['entry_question']}")
+        click.echo(f"answer:   {rec['answer']}")
+        click.echo(f"source:   {rec['source']}" + (f", {rec['location']}" if rec["location"] else ""))
+    for i, hit in enumerate(result.hits[1:k], start=2):
+        click.echo(f"  #{i} {hit.score:.3f} {hit.entry.question} ({hit.entry.source})")
+
+
+@kb.command("stats")
+@click.argument("company")
+def stats(company: str) -> None:
+    """Counts, index version, limits and decision threshold of COMPANY's knowledge base."""
+    from knowledge.index import KnowledgeBaseError
+
+    try:
+        click.echo(json.dumps(_kb().stats(company), indent=1))
+    except KnowledgeBaseError as exc:
+        _fail(str(exc))

@@ -1,0 +1,114 @@
+"""The knowledge-base quality datasets, built from ../shared/data (read in place, never copied).
+
+(a) CLINC150 (CC BY 3.0): one company = the domains in evals/data/clinc_faq.json (one hand-written entry per intent).
+    In-scope case: a query of one of those intents, gold = its entry. Not-covered case: a query of any other
+    domain or an ``oos`` query. Splits: train/val are development data, test is the test set.
+(b) German COVID-QA (deepset, Apache-2.0): the index is every German FAQ row of faq_200322_16.tsv (the file the
+    similarity pairs were drawn from: all their gold questions are in it), deduplicated by question text, minus a fifth of the gold rows (fixed seed) that become not-covered cases. Callers are the
+    ``question_2`` of ``similar=1`` pairs. The gold rows are split by a fixed seed into a development part (40 %)
+    and a test part (60 %), so calibration never sees a test caller question or its gold row's pairs.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import json
+import os
+import random
+from dataclasses import dataclass
+from pathlib import Path
+
+from knowledge.documents import ParsedDocument, ParsedEntry
+
+HERE = Path(__file__).resolve().parent
+CLINC_FAQ = HERE / "data" / "clinc_faq.json"
+SEED = 20240501
+
+
+@dataclass(frozen=True)
+class Case:
+    query: str
+    gold: str | None  # the expected entry question, None = not covered (must be handed off)
+    group: str  # intent / domain / gold row, for reporting
+
+
+def default_shared_data() -> Path:
+    """``$RECEPTIONIST_SHARED_DATA`` or ../shared/data next to the repository (as tests/conftest.py does)."""
+    return Path(os.environ.get("RECEPTIONIST_SHARED_DATA", HERE.parent.parent / "shared" / "data"))
+
+
+# --- CLINC150 -------------------------------------------------------------------------------------------------
+def clinc_faq() -> dict:
+    return json.loads(CLINC_FAQ.read_text())
+
+
+def clinc_document(alternates: bool = False) -> ParsedDocument:
+    """The company's FAQ; with ``alternates`` each entry also carries its hand-written other phrasings."""
+    faq = clinc_faq()
+    entries = tuple(ParsedEntry(question=e["question"], answer=e["answer"], location=f"intent {intent}",
+                                language="en", alternates=tuple(e.get("alternates", ())) if alternates else ())
+                    for intent, e in faq["entries"].items())
+    digest = hashlib.sha256(CLINC_FAQ.read_bytes() + str(alternates).encode()).hexdigest()
+    return ParsedDocument(name="clinc-bank-faq.json", content_hash=digest, format="json", entries=entries)
+
+
+def clinc_cases(shared: Path, split: str) -> list[Case]:
+    """``split``: "train", "val" or "test"."""
+    data = json.loads((shared / "clinc150" / "data_full.json").read_text())
+    domains = json.loads((shared / "clinc150" / "domains.json").read_text())
+    faq = clinc_faq()
+    intent_domain = {i: d for d, intents in domains.items() for i in intents}
+    cases = []
+    for text, intent in data[split]:
+        if intent in faq["entries"]:
+            cases.append(Case(text, faq["entries"][intent]["question"], intent))
+        else:
+            cases.append(Case(text, None, "other:" + intent_domain.get(intent, "?")))
+    cases += [Case(text, None, "oos") for text, _ in data[f"oos_{split}"]]
+    return cases
+
+
+# --- German COVID-QA --------------------------------------------------------------------------------------------
+def _rows(path: Path, sep: str) -> list[dict]:
+    csv.field_size_limit(1 << 30)
+    with path.open(encoding="utf-8", newline="") as fh:
+        return list(csv.DictReader(fh, delimiter=sep))
+
+
+@dataclass(frozen=True)
+class CovidSetup:
+    document: ParsedDocument
+    dev: list[Case]
+    test: list[Case]
+    left_out: tuple[str, ...]
+
+
+def covid_setup(shared: Path) -> CovidSetup:
+    base = shared / "covidqa_deepset"
+    faq: dict[str, str] = {}
+    for name in ("faq_200322_16.tsv",):
+        for row in _rows(base / name, "\t"):
+            q, a = " ".join(row["question"].split()), " ".join(row["answer"].split())
+            if row["lang"] == "de" and q and a and q not in faq:
+                faq[q] = a
+    pairs = [r for r in _rows(base / "eval_question_similarity_de.csv", ",") if r["similar"] == "1"]
+    gold_rows = sorted({" ".join(r["question_1"].split()) for r in pairs} & set(faq))
+    rng = random.Random(SEED)
+    shuffled = gold_rows[:]
+    rng.shuffle(shuffled)
+    n_out = len(shuffled) // 5
+    left_out = set(shuffled[:n_out])
+    covered = shuffled[n_out:]
+    dev_groups = set(covered[: int(len(covered) * 0.4)]) | set(sorted(left_out)[: int(len(left_out) * 0.4)])
+    entries = tuple(ParsedEntry(question=q, answer=a, location=f"row {i + 1}", language="de")
+                    for i, (q, a) in enumerate(faq.items()) if q not in left_out)
+    doc = ParsedDocument(name="covid-faq-de.tsv", content_hash=hashlib.sha256(repr(entries).encode()).hexdigest(), format="csv", entries=entries)
+    dev, test = [], []
+    for r in pairs:
+        q1 = " ".join(r["question_1"].split())
+        if q1 not in faq:
+            continue
+        case = Case(r["question_2"].strip(), None if q1 in left_out else q1, q1)
+        (dev if q1 in dev_groups else test).append(case)
+    return CovidSetup(doc, dev, test, tuple(sorted(left_out)))
