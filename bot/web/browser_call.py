@@ -109,7 +109,7 @@ def call_page(request: Request, lang: str | None = None, company: str | None = N
     settings: Settings = request.app.state.settings
     companies = [{"slug": p.slug, "name": p.name} for p in services.callable_companies()]
     return templates.TemplateResponse(request, "browser_call.html", {
-        "lang": _page_language(request, lang), "companies": companies, "selected": company or "",
+        "page_lang": _page_language(request, lang), "companies": companies, "selected": company or "",
         "ready": services.ready, "ice_servers": json.dumps(ice_servers(settings)),
     })
 
