@@ -17,6 +17,7 @@ import hashlib
 import logging
 from pathlib import Path, PurePath
 
+from knowledge.ingest.alternates import extract_alternates
 from knowledge.documents import IngestError, IngestLimits, ParsedDocument, ParsedEntry
 from knowledge.ingest import detect, structure
 from knowledge.ingest.text import decode_text, looks_binary
@@ -89,7 +90,7 @@ def _parse_document(data: bytes, filename: str, limits: IngestLimits, hint_name:
         log.exception("unexpected error while parsing %s", filename)
         raise IngestError(filename, "the document could not be read (unexpected content). Please save it again, "
                                     "e.g. as DOCX or PDF, and upload it again.") from None
-    entries = structure.fill_language(entries)
+    entries = [extract_alternates(e) for e in structure.fill_language(entries)]
     if not entries:
         raise IngestError(filename, "no questions, answers or text found in the document. Please check that it is "
                                     "the right file.")
