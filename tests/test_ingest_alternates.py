@@ -26,3 +26,21 @@ def test_answers_without_labels_are_untouched() -> None:
     md = "## Wo parke ich?\nAuch gefragt wird oft nach Parkplätzen: es gibt keine.\n"
     (entry,) = parse_bytes(md.encode(), "faq.md").entries
     assert entry.alternates == () and "Parkplätzen" in entry.answer
+
+
+def test_json_items_carry_alternates_in_a_list_field() -> None:
+    import json
+
+    data = {"faq": [
+        {"frage": "Was kostet ein Ölwechsel?", "antwort": "89 bis 149 Euro.",
+         "auch_gefragt": ["Preis Ölwechsel?", "  Was zahl ich fürs Öl?  ", 42, {"x": 1}, ""]},
+        {"question": "Can I park?", "answer": "Yes, in the yard.", "also_asked": "Is there parking? | Where to park?"},
+        {"question": "Do you open on Sundays?", "answer": "No, never. Also asked: Open on Sunday?",
+         "alternates": ["Sunday opening?"]},
+        {"frage": "Gibt es WLAN?", "antwort": "Ja, kostenlos."},
+    ]}
+    oil, park, sunday, wifi = parse_bytes(json.dumps(data).encode(), "faq.json").entries
+    assert oil.alternates == ("Preis Ölwechsel?", "Was zahl ich fürs Öl?") and oil.answer == "89 bis 149 Euro."
+    assert park.alternates == ("Is there parking?", "Where to park?")
+    assert sunday.answer == "No, never." and sunday.alternates == ("Sunday opening?", "Open on Sunday?")
+    assert wifi.alternates == ()
