@@ -10,6 +10,7 @@ import pytest
 
 from bot.demo import DEMO_DIR, company_dirs, documents, load_profile
 from knowledge.ingest import parse_file
+from knowledge.ingest.text import detect_language
 
 # file -> (FAQ pairs, prose chunks, language of the pairs)
 EXPECTED = {
@@ -74,6 +75,26 @@ def test_demo_facts_survive_parsing() -> None:
     parking = next(e for e in pdf.entries if e.question == "Gibt es Parkplätze an der Praxis?")
     assert parking.location == "page 1, section Anfahrt, Parken und Barrierefreiheit"
     assert "eine Stunde kostet 3 Euro" in parking.answer
+
+
+def test_every_demo_question_lists_caller_phrasings_that_are_never_spoken() -> None:
+    """Callers rarely use the FAQ's wording: every entry carries >= 3 other phrasings, none left in the answer."""
+    import re
+
+    label = re.compile(r"auch gefragt|also asked", re.IGNORECASE)
+    for relpath in EXPECTED:
+        for e in parse_file(DEMO_DIR / relpath).entries:
+            assert not label.search(e.answer), (relpath, e.question)
+            if e.kind != "faq":
+                assert e.alternates == (), (relpath, e.question)
+                continue
+            assert len(e.alternates) >= 3, (relpath, e.question, e.alternates)
+            for alt in e.alternates:
+                assert alt not in e.answer and not label.search(alt) and len(alt) <= 120, (relpath, alt)
+                assert alt.casefold() != e.question.casefold()
+            if relpath.startswith("keller-wright/"):  # the office serves German callers too
+                assert any(detect_language(a) == "de" for a in e.alternates), (relpath, e.question)
+                assert any(detect_language(a) == "en" for a in e.alternates), (relpath, e.question)
 
 
 def test_build_script_regenerates_identical_content(tmp_path: Path) -> None:
