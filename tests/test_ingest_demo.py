@@ -126,3 +126,19 @@ def test_inspection_command_prints_entries_and_errors(tmp_path: Path) -> None:
     assert len(lines) == 6 and lines[0]["question"] == "Was mache ich bei einer Panne?"
     assert "error: leer.txt: the file is empty." in result.stderr
     assert "service.json: json, 6 questions, 0 text chunks" in result.stderr
+
+
+def test_held_out_paraphrase_cases_fit_the_demo_documents() -> None:
+    """evals/data/demo_paraphrases.yaml: every expected question exists, no caller wording is a listed phrasing."""
+    from evals import demo_paraphrases as ev
+
+    cases = ev.load_cases()
+    assert len(cases) >= 60 and sum(c.gold is None for c in cases) >= 15
+    assert {c.company for c in cases} == {"keller-wright", "kfz-huber", "praxis-berger"}
+    entries = {slug: [e for p in ev.company_documents(slug) for e in parse_file(p).entries if e.kind == "faq"]
+               for slug in ("keller-wright", "kfz-huber", "praxis-berger")}
+    assert {s: len(e) for s, e in entries.items()} == {"keller-wright": 20, "kfz-huber": 20, "praxis-berger": 25}
+    ev.check_cases(cases, entries)  # raises SystemExit naming the bad case
+    leaked = [c for c in cases if c.gold] + [ev.Case("kfz-huber", "Öffnungszeiten?", None)]
+    with pytest.raises(SystemExit, match="not held out"):
+        ev.check_cases(leaked, entries)
