@@ -10,6 +10,7 @@ import pytest
 
 from bot.demo import DEMO_DIR, company_dirs, documents, load_profile
 from knowledge.ingest import parse_file
+from knowledge.ingest.text import detect_language
 
 # file -> (FAQ pairs, prose chunks, language of the pairs)
 EXPECTED = {
@@ -76,6 +77,26 @@ def test_demo_facts_survive_parsing() -> None:
     assert "eine Stunde kostet 3 Euro" in parking.answer
 
 
+def test_every_demo_question_lists_caller_phrasings_that_are_never_spoken() -> None:
+    """Callers rarely use the FAQ's wording: every entry carries >= 3 other phrasings, none left in the answer."""
+    import re
+
+    label = re.compile(r"auch gefragt|also asked", re.IGNORECASE)
+    for relpath in EXPECTED:
+        for e in parse_file(DEMO_DIR / relpath).entries:
+            assert not label.search(e.answer), (relpath, e.question)
+            if e.kind != "faq":
+                assert e.alternates == (), (relpath, e.question)
+                continue
+            assert len(e.alternates) >= 3, (relpath, e.question, e.alternates)
+            for alt in e.alternates:
+                assert alt not in e.answer and not label.search(alt) and len(alt) <= 120, (relpath, alt)
+                assert alt.casefold() != e.question.casefold()
+            if relpath.startswith("keller-wright/"):  # the office serves German callers too
+                assert any(detect_language(a) == "de" for a in e.alternates), (relpath, e.question)
+                assert any(detect_language(a) == "en" for a in e.alternates), (relpath, e.question)
+
+
 def test_build_script_regenerates_identical_content(tmp_path: Path) -> None:
     """The committed binaries are what the sources say: rebuilt files parse to the same entries."""
     import shutil
@@ -105,3 +126,19 @@ def test_inspection_command_prints_entries_and_errors(tmp_path: Path) -> None:
     assert len(lines) == 6 and lines[0]["question"] == "Was mache ich bei einer Panne?"
     assert "error: leer.txt: the file is empty." in result.stderr
     assert "service.json: json, 6 questions, 0 text chunks" in result.stderr
+
+
+def test_held_out_paraphrase_cases_fit_the_demo_documents() -> None:
+    """evals/data/demo_paraphrases.yaml: every expected question exists, no caller wording is a listed phrasing."""
+    from evals import demo_paraphrases as ev
+
+    cases = ev.load_cases()
+    assert len(cases) >= 60 and sum(c.gold is None for c in cases) >= 15
+    assert {c.company for c in cases} == {"keller-wright", "kfz-huber", "praxis-berger"}
+    entries = {slug: [e for p in ev.company_documents(slug) for e in parse_file(p).entries if e.kind == "faq"]
+               for slug in ("keller-wright", "kfz-huber", "praxis-berger")}
+    assert {s: len(e) for s, e in entries.items()} == {"keller-wright": 20, "kfz-huber": 20, "praxis-berger": 25}
+    ev.check_cases(cases, entries)  # raises SystemExit naming the bad case
+    leaked = [c for c in cases if c.gold] + [ev.Case("kfz-huber", "Öffnungszeiten?", None)]
+    with pytest.raises(SystemExit, match="not held out"):
+        ev.check_cases(leaked, entries)

@@ -1,6 +1,7 @@
 """``python -m knowledge.ingest FILE…``: show what a document turns into, without indexing anything.
 
-Prints one JSON object per entry (question, answer, location, language, kind, document); per-file errors go to
+Prints one JSON object per entry (question, answer, location, language, kind, document, and the other phrasings
+under "alternates" when the entry lists any); per-file errors go to
 stderr in the same words the web upload shows, and the exit status is 1 if any file failed.
 """
 
@@ -30,8 +31,11 @@ def main(argv: list[str] | None = None) -> int:
         for warning in doc.warnings:
             print(f"warning: {doc.name}: {warning}", file=sys.stderr)
         for e in doc.entries:
-            print(json.dumps({"document": doc.name, "kind": e.kind, "question": e.question, "answer": e.answer,
-                              "location": e.location, "language": e.language}, ensure_ascii=False))
+            row = {"document": doc.name, "kind": e.kind, "question": e.question, "answer": e.answer,
+                   "location": e.location, "language": e.language}
+            if e.alternates:
+                row["alternates"] = list(e.alternates)
+            print(json.dumps(row, ensure_ascii=False))
         faq = sum(e.kind == "faq" for e in doc.entries)
         print(f"{doc.name}: {doc.format}, {faq} questions, {len(doc.entries) - faq} text chunks", file=sys.stderr)
     return 1 if failed else 0

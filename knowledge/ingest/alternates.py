@@ -12,11 +12,21 @@ from dataclasses import replace
 
 from knowledge.documents import ParsedEntry
 
+_NAMES = (r"(?:auch gefragt|andere formulierungen|ähnliche fragen|also asked(?: as)?|other phrasings|"
+          r"similar questions)")
 # a line (or the tail of the answer) that starts with one of these labels holds the phrasings
 LABEL = re.compile(
-    r"(?:^|\n|(?<=[.!?])\s+)\s*[(\[]?\s*(?:auch gefragt|andere formulierungen|ähnliche fragen|"
-    r"also asked(?: as)?|other phrasings|similar questions)\s*:\s*(?P<body>[^\n]*?)\s*[)\]]?\s*(?=\n|$)",
+    r"(?:^|\n|(?<=[.!?])\s+)\s*[(\[]?\s*" + _NAMES + r"\s*:\s*(?P<body>[^\n]*?)\s*[)\]]?\s*(?=\n|$)",
     re.IGNORECASE)
+# a second label inside one body: "Also asked: … Auch gefragt: …" once a format joined the two lines into one
+_INNER = re.compile(r"\s*[)\]]?\s+[(\[]?\s*" + _NAMES + r"\s*:\s*", re.IGNORECASE)
+_STARTS = re.compile(r"^\s*[(\[]?\s*" + _NAMES + r"\s*:", re.IGNORECASE)
+
+
+def is_alternates_line(text: str) -> bool:
+    """True for a paragraph that only lists phrasings ("Auch gefragt: …"): it belongs to the answer above it and
+    must never be taken for a new question, although it is full of question marks."""
+    return bool(_STARTS.match(text))
 SPLIT = re.compile(r"\s*(?:;|\||(?<=\?)\s*,|(?<=\?)\s+(?=\S))\s*")
 
 
@@ -27,7 +37,8 @@ def extract_alternates(entry: ParsedEntry) -> ParsedEntry:
     found: list[str] = []
 
     def take(match: re.Match[str]) -> str:
-        found.extend(p.strip().strip('"„“”') for p in SPLIT.split(match.group("body")) if p.strip())
+        body = _INNER.sub("; ", match.group("body"))
+        found.extend(p.strip().strip('"„“”') for p in SPLIT.split(body) if p.strip())
         return "\n" if match.group(0).startswith("\n") else ""
 
     answer = LABEL.sub(take, entry.answer).strip()

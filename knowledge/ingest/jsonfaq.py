@@ -1,8 +1,14 @@
-"""JSON FAQ exports: a list of {question, answer} objects (German or English keys), possibly under a "faq" key."""
+"""JSON FAQ exports: a list of {question, answer} objects (German or English keys), possibly under a "faq" key.
+
+An item may list other phrasings callers use in a field ``alternates`` / ``auch_gefragt`` / ``also_asked`` (a list of
+strings, or one string separated by ";" or "|"): JSON has a natural place for them, so nobody has to hide an
+"Auch gefragt:" line inside the answer text.
+"""
 
 from __future__ import annotations
 
 import json
+import re
 
 from knowledge.documents import IngestError, ParsedEntry
 from knowledge.ingest.columns import normalise_header
@@ -11,6 +17,8 @@ from knowledge.ingest.text import clean_inline, detect_language
 _Q_KEYS = ("question", "frage", "q", "f", "questions", "fragen", "title", "titel", "thema", "topic")
 _A_KEYS = ("answer", "antwort", "a", "answers", "antworten", "text", "body", "response", "auskunft")
 _LIST_KEYS = ("faq", "faqs", "entries", "eintraege", "einträge", "items", "fragen", "questions", "data", "qa")
+_ALT_KEYS = ("alternates", "alternatives", "auch_gefragt", "auch gefragt", "also_asked", "also asked",
+             "andere_formulierungen", "andere formulierungen", "paraphrases")
 _CATEGORY_KEYS = ("category", "kategorie", "section", "bereich", "rubrik")
 _SHAPE = ('Expected a list like [{"question": "…", "answer": "…"}] (or "frage"/"antwort"), optionally inside '
           '{"faq": [...]}.')
@@ -34,8 +42,9 @@ def entries(text: str, filename: str) -> list[ParsedEntry]:
             a = next((item[keys[k]] for k in _A_KEYS if k in keys and k != qk), None)
             category = next((item[keys[k]] for k in _CATEGORY_KEYS if k in keys), category)
             lang = str(item.get("lang") or item.get("language") or item.get("sprache") or "").lower()[:2]
+            alternates = _alternates(next((item[keys[k]] for k in _ALT_KEYS if k in keys), None))
         elif isinstance(item, (list, tuple)) and len(item) == 2:
-            q, a, lang = item[0], item[1], ""
+            q, a, lang, alternates = item[0], item[1], "", ()
         else:
             continue
         if isinstance(a, list):
@@ -45,10 +54,20 @@ def entries(text: str, filename: str) -> list[ParsedEntry]:
         q, a = clean_inline(str(q)), clean_inline(str(a))
         if q and a:
             location += f", section {clean_inline(str(category))}" if category else ""
-            out.append(ParsedEntry(q, a, location, lang if lang in ("de", "en") else detect_language(f"{q} {a}")))
+            out.append(ParsedEntry(q, a, location, lang if lang in ("de", "en") else detect_language(f"{q} {a}"),
+                                   alternates=alternates))
     if items and not out:
         raise IngestError(filename, f"none of the {len(items)} items has both a question and an answer. {_SHAPE}")
     return out
+
+
+def _alternates(value) -> tuple[str, ...]:
+    """A list of phrasings, or one string "a; b | c"; non-strings in it (numbers, objects) are skipped, not errors."""
+    if isinstance(value, str):
+        value = re.split(r"\s*[;|]\s*", value)
+    if not isinstance(value, (list, tuple)):
+        return ()
+    return tuple(p for p in (clean_inline(str(x)) for x in value if isinstance(x, str)) if p)
 
 
 def _flatten(items: list, prefix: str, category):

@@ -14,6 +14,7 @@ import struct
 import zlib
 
 from knowledge.documents import IngestError
+from knowledge.ingest.alternates import is_alternates_line
 from knowledge.ingest.blocks import Block
 from knowledge.ingest.text import STARTS_BLOCK, clean_lines, join_wrapped_lines
 
@@ -121,7 +122,8 @@ def _page_blocks(text: str, location: str, furniture: set[str] = frozenset()) ->
             flush()
             continue
         nxt = next((n for n in lines[i + 1:] if n), "")
-        if _STARTS_BLOCK.match(line) or (
+        listing = bool(current) and is_alternates_line(current[0])  # "Auch gefragt: …?; …?" wraps over lines
+        if _STARTS_BLOCK.match(line) or (not listing and
                 current and line.endswith("?") and (current[-1][-1:] in ".!:" or len(current[-1]) < 0.8 * full)):
             flush()  # a marker, a list item, or a question line after a finished or short line starts a new block
         if not current and _is_heading(line, nxt, full):

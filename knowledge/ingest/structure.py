@@ -14,9 +14,10 @@ from __future__ import annotations
 
 import math
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from knowledge.documents import ParsedEntry
+from knowledge.ingest.alternates import is_alternates_line
 from knowledge.ingest.blocks import Block
 from knowledge.ingest.columns import find_qa_columns, looks_like_headerless_qa
 from knowledge.ingest.text import clean_inline, detect_language, split_sentences
@@ -158,6 +159,9 @@ class _Builder:
         if self.pending is not None and not self.pending.question:  # "Frage:" alone, the question follows
             self.pending.question = text
             return
+        if self.pending is not None and self.pending.answers and is_alternates_line(text):
+            self.pending.answers.append(text)  # "Auch gefragt: …?" under an answer: moved to alternates later
+            return
         a = _A_MARK.match(text)
         if a and self.pending is not None:
             if text[a.end():].strip():
@@ -298,4 +302,4 @@ def fill_language(entries: list[ParsedEntry]) -> list[ParsedEntry]:
     if not any(counts.values()):
         return entries
     majority = max(counts, key=counts.get)
-    return [e if e.language else ParsedEntry(e.question, e.answer, e.location, majority, e.kind) for e in entries]
+    return [e if e.language else replace(e, language=majority) for e in entries]
