@@ -79,6 +79,10 @@ def test_message_out_of_hours_german(tmp_path: Path) -> None:
     speakers = [r[0] for r in con.execute("SELECT speaker FROM call_turns WHERE call_id=? ORDER BY seq", (call_id,))]
     con.close()
     assert (outcome, channel) == ("message", "cli")
+    con = sqlite3.connect(tmp_path / "data" / "receptionist.db")
+    gaps = [r[0] for r in con.execute("SELECT question FROM faq_gaps")]
+    con.close()
+    assert gaps == ["Ich möchte meine Rechnung reklamieren"]  # the unanswered question reaches the FAQ-gap page
     assert speakers.count("caller") == len([x for x in lines if x]) and speakers.count("bot") == len(lines) + 1
 
 

@@ -513,7 +513,7 @@ class CallSession:
         status = office_status(self.profile, inp.at)
         key = "not_covered_open" if status.open and self.profile.secretary_number else "not_covered_closed"
         say = self._p(key)
-        return self._turn(say, "not_covered", reask=say, expecting="handoff_confirm",
+        return self._turn(say, "not_covered", reask=say, expecting="handoff_confirm", question=text,
                           confidence=result.confidence if result else None,
                           best=result.best.question if result and result.best else None)
 

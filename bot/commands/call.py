@@ -110,6 +110,8 @@ def call(company: str, text_mode: bool, wav: str | None, out: str | None, at_: s
                 recorder.turn("caller", record["caller"], language=record.get("language"))
             recorder.turn("bot", record["bot"], language=record.get("language"), intent=record.get("intent"),
                           entry_question=record.get("entry_question"))
+            if record.get("intent") == "not_covered" and record.get("caller"):
+                recorder.faq_gap(record["caller"], record.get("language"))  # shown on the FAQ-gap page
 
     try:
         # the store commits the message (and its notifications) before the brain's confirmation is spoken

@@ -1,0 +1,151 @@
+"""Live calls wired for real: the brain answers, the store records, the voice pipeline carries the audio.
+
+The carriers (Twilio, browser) take a :class:`bot.telephony.services.CallServices`; this module builds the one the
+server runs with. It is the only place where telephony, pipeline, brain, knowledge base and store meet.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from concurrent.futures import ThreadPoolExecutor
+from datetime import datetime
+from typing import Any
+
+from bot.brain.profile import CompanyProfile
+from bot.brain.types import BotTurn, CallerInput, SaveMessage
+from bot.settings import Settings
+
+log = logging.getLogger(__name__)
+
+
+class StoreCallLog:
+    """The pipeline's recorder hooks (transcript, per-turn latency, outcome) written into the call's store row.
+
+    The row is the one the carrier opened for this call id (``call_sid``); writes run in order on one worker thread
+    so the event loop never waits on the database. A Twilio transfer's final outcome is left to the carrier, which
+    learns from Twilio whether the secretary answered.
+    """
+
+    def __init__(self, settings: Settings, call_sid: str, company: str, channel: str, caller: str | None) -> None:
+        self.settings, self.call_sid, self.company, self.channel, self.caller_number = (
+            settings, call_sid, company, channel, caller)
+        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"call-log-{call_sid[:8]}")
+        self._call_id: int | None = None
+        self._last_bot_turn: int | None = None
+
+    # --- executor helpers -------------------------------------------------------------------------------------
+    def _session(self):
+        from bot.store.db import session_scope
+
+        return session_scope(self.settings)
+
+    def _ensure_call(self, session) -> int:
+        from bot.store.calls import call_by_sid, start_call
+
+        if self._call_id is None:
+            row = call_by_sid(session, self.call_sid)
+            if row is None:
+                row = start_call(session, self.company, channel=self.channel, call_sid=self.call_sid,
+                                 caller_number=self.caller_number)
+            self._call_id = row.id
+        return self._call_id
+
+    def _submit(self, fn) -> None:
+        def run() -> None:
+            try:
+                with self._session() as session:
+                    fn(session)
+            except Exception:  # a lost transcript line must not end the call; it is logged
+                log.exception("call %s: could not record", self.call_sid[:8])
+        self._executor.submit(run)
+
+    # --- the pipeline's CallRecorder protocol ------------------------------------------------------------------
+    def caller(self, event: CallerInput) -> None:
+        from bot.store.calls import add_turn
+
+        if event.kind == "speech" and event.text:
+            self._submit(lambda s: add_turn(s, self._ensure_call(s), "caller", event.text, language=event.language,
+                                            at=event.at))
+        elif event.kind == "dtmf" and event.digits:
+            self._submit(lambda s: add_turn(s, self._ensure_call(s), "caller", f"[Tastatur] {event.digits}",
+                                            at=event.at))
+
+    def bot(self, turn: BotTurn, at: datetime) -> None:
+        from bot.store.calls import add_turn, record_faq_gap
+
+        def write(session) -> None:
+            call_id = self._ensure_call(session)
+            row = add_turn(session, call_id, "bot", turn.say, language=turn.language, intent=turn.intent,
+                           entry_id=turn.entry.id if turn.entry else None,
+                           entry_question=turn.entry.question if turn.entry else None, at=at)
+            self._last_bot_turn = row.id
+            question = turn.details.get("question") if isinstance(turn.details, dict) else None
+            if turn.intent == "not_covered" and question:  # the FAQ-gap page learns from it
+                record_faq_gap(session, self.company, question, turn.language, call_id)
+
+        if turn.say or turn.intent:
+            self._submit(write)
+
+    def latency(self, record: Any) -> None:
+        from bot.store.calls import update_turn_latency
+
+        def write(session) -> None:
+            if self._last_bot_turn is None:
+                return
+            ms = {"stt_ms": record.stt_ms, "brain_ms": record.brain_ms, "voice_to_voice_ms": record.first_audio_ms}
+            if record.first_audio_ms is not None and record.brain_ms is not None:
+                ms["tts_ms"] = record.first_audio_ms - record.brain_ms
+            update_turn_latency(session, self._last_bot_turn, **{k: v for k, v in ms.items() if v is not None})
+
+        self._submit(write)
+
+    def ended(self, outcome: str, at: datetime) -> None:
+        from bot.store.calls import finish_call
+
+        if outcome == "transferred" and self.channel == "twilio":
+            return  # the dial result decides: answered by the secretary, or back to the bot
+        self._submit(lambda s: finish_call(s, self._ensure_call(s), outcome, ended_at=at))
+        self._executor.shutdown(wait=False)
+
+    async def save_message(self, action: SaveMessage) -> None:
+        """Durable before it returns (the bot confirms only afterwards); raises when the store refuses."""
+        from bot.store.messages import save_message
+
+        def write() -> None:
+            with self._session() as session:
+                save_message(session, self.company, action.message, self._ensure_call(session))
+
+        await asyncio.get_running_loop().run_in_executor(self._executor, write)
+
+
+def make_responder(settings: Settings, profile: CompanyProfile, caller: str | None, call_id: str | None):
+    """A fresh brain session for one call, answering from the company's knowledge base."""
+    from bot.brain.receptionist import Receptionist
+    from bot.calls.lookup import make_lookup
+    from bot.pipeline.brain_adapter import SessionResponder
+
+    session = Receptionist.from_settings(profile, make_lookup(settings, profile.slug), settings).session(
+        caller_id=caller, call_id=call_id)
+    return SessionResponder(session)
+
+
+def call_services(settings: Settings, *, browser_companies=None):
+    """The CallServices the server runs: store-backed companies and records, real brain, real pipeline."""
+    from bot.pipeline.brain_adapter import CallActions
+    from bot.pipeline.factory import build_pipeline
+    from bot.telephony.services import CallServices
+    from bot.telephony.store_adapters import StoreRecorder, StoreResolver
+
+    def new_responder(profile: CompanyProfile, call):
+        return make_responder(settings, profile, call.caller, call.call_id)
+
+    def pipeline(transport, profile: CompanyProfile, responder, call, hooks):
+        log_ = StoreCallLog(settings, call.call_id, profile.slug, call.channel, call.caller)
+        return build_pipeline(transport, profile, responder, settings, call_recorder=log_,
+                              actions=CallActions(save_message=log_.save_message, transfer=hooks.transfer),
+                              audio_out_sample_rate=8000 if call.channel == "twilio" else 16000)
+
+    return CallServices(resolver=StoreResolver(settings), recorder=StoreRecorder(settings),
+                        new_responder=new_responder, build_pipeline=pipeline, carrier_runs_transfer=False,
+                        browser_companies=browser_companies)
