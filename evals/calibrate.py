@@ -33,9 +33,13 @@ from knowledge.text import char_tokens, clean_query, fold, word_tokens
 from knowledge.types import Entry
 
 CACHE_DIR = Path(__file__).resolve().parents[1] / "test-output" / "embedding-cache"
-# Linear on purpose: a quadratic expansion scored ~5-10 points more recall on CLINC val but is not monotone, and
-# it gave an exact repeat of an FAQ question a probability near 0 (far outside the training features).
+# Linear on purpose. A quadratic expansion (inputs clipped to the fit range, VERBATIM rule) scored 1-9 points more
+# Recall@1 on CLINC val, but it is not monotone: on German questions it gave 0.998 to a top cosine of 0.42 ("Was ist
+# Corona?"), and the German wrong-answer rate rose from 4.9 % to 8.7 %. A confident wrong answer is the worst outcome.
 QUADRATIC, L2 = False, 1.0
+# Cosine at which a question is the same sentence as an entry phrasing, per model; on CLINC150 val no query of any
+# company at >= 0.95 had a wrong top entry (USE). e5's cosines are compressed (unrelated texts reach 0.8): no rule.
+VERBATIM = {"use-multilingual-v3": 0.97}
 CLF_FEATURES = ("s1", "margin", "dq1", "da1", "lw1", "lc1", "fz1", "dq_gap", "agree_dense", "agree_lex",
                 "dq2", "log_n", "oov", "qlen", "knn", "log_phr")
 PHRASING_LEVELS = (1.0, 3.0, 8.0)  # mean phrasings per entry where a new operating point starts
@@ -228,11 +232,14 @@ def calibrate(model: str, shared: Path, target: float) -> tuple[dict, dict]:
     y = np.concatenate([t for _, t in fit_rows])
     w = np.concatenate([np.full(len(t), 1.0 / len(t)) for _, t in fit_rows]) * len(y) / len(fit_rows)
     mean, scale, coef, bias = fit_logistic(X, y, w, l2=L2)
+    raw = np.vstack([x for x, _ in fit_rows])
+    low, high = raw.min(axis=0), raw.max(axis=0)
     cal = Calibration(model=model, rank_weights=weights, clf_features=CLF_FEATURES, clf_mean=tuple(mean),
-                      clf_scale=tuple(scale), clf_coef=tuple(coef), clf_bias=bias, quadratic=QUADRATIC)
+                      clf_scale=tuple(scale), clf_coef=tuple(coef), clf_bias=bias, quadratic=QUADRATIC,
+                      clf_low=tuple(low), clf_high=tuple(high), verbatim_cosine=VERBATIM.get(model))
 
     def probs(X):
-        return np.array([cal.probability(dict(zip(CLF_FEATURES, row))) for row in X])
+        return np.array([cal.confidence(dict(zip(CLF_FEATURES, row))) for row in X])
 
     tuned = []
     for sc in scens:
@@ -262,6 +269,7 @@ def calibrate(model: str, shared: Path, target: float) -> tuple[dict, dict]:
     block = {"model": model, "rank_weights": weights, "clf_features": list(CLF_FEATURES),
              "clf_mean": mean.tolist(), "clf_scale": scale.tolist(), "clf_coef": coef.tolist(), "clf_bias": bias,
              "threshold": threshold, "phrasing_thresholds": phrasing_thresholds, "quadratic": QUADRATIC,
+             "clf_low": low.tolist(), "clf_high": high.tolist(), "verbatim_cosine": VERBATIM.get(model),
              "meta": {"target_wrong_answer_rate_on_dev": target,
                       "fitted_on": "classifier: CLINC150 train (all FAQ variants; train utterances indexed as examples "
                                    "excluded) + COVID-QA de dev part; "

@@ -57,6 +57,11 @@ class Calibration:
     # carry learned caller phrasings separates covered from uncovered questions better, so its best threshold at
     # the same wrong-answer budget is lower. ((min mean phrasings, threshold), ...) ascending; below the first: threshold
     phrasing_thresholds: tuple = ()
+    # Cosine at which a question is the same sentence as an entry phrasing (case/punctuation/filler differences
+    # only); such a question is answerable whatever the classifier says. None: no such rule (model-specific scale).
+    verbatim_cosine: float | None = None
+    clf_low: tuple = ()  # the fit data's range per feature: inputs are clipped to it, so the (quadratic) model
+    clf_high: tuple = ()  # never extrapolates, e.g. to an exact repeat of a question, which no fit case was
     quadratic: bool = False  # classifier input = features plus all pairwise products (a small, smooth non-linearity)
     meta: dict = field(default_factory=dict)
 
@@ -75,7 +80,14 @@ class Calibration:
                            clf_bias=float(block["clf_bias"]), threshold=float(block["threshold"]),
                            phrasing_thresholds=tuple((float(m), float(t))
                                                      for m, t in block.get("phrasing_thresholds", ())),
+                           verbatim_cosine=block.get("verbatim_cosine"), clf_low=tuple(block.get("clf_low", ())), clf_high=tuple(block.get("clf_high", ())),
                            quadratic=bool(block.get("quadratic", False)), meta=block.get("meta", {}))
+
+    def confidence(self, feats: dict[str, float]) -> float:
+        """The answerable probability; 1.0 when the caller said an entry's question or phrasing all but verbatim."""
+        if self.verbatim_cosine is not None and feats["dq1"] >= self.verbatim_cosine:
+            return 1.0
+        return self.probability(feats)
 
     def threshold_for(self, mean_phrasings: float) -> float:
         """The operating point for a company whose entries have ``mean_phrasings`` phrasings on average."""
@@ -88,7 +100,10 @@ class Calibration:
     def probability(self, feats: dict[str, float]) -> float:
         if not self.clf_features:  # uncalibrated fallback: cosine of the best question as a rough probability
             return float(max(0.0, min(1.0, (feats["dq1"] - 0.5) * 2)))
-        x = expand([feats[name] for name in self.clf_features], self.quadratic)
+        raw = np.array([feats[name] for name in self.clf_features], dtype=np.float64)
+        if self.clf_low:
+            raw = np.clip(raw, self.clf_low, self.clf_high)
+        x = expand(raw, self.quadratic)
         z = self.clf_bias + float(np.dot((x - np.asarray(self.clf_mean)) / np.asarray(self.clf_scale),
                                          np.asarray(self.clf_coef)))
         return 1.0 / (1.0 + math.exp(-max(-50.0, min(50.0, z))))
@@ -248,7 +263,7 @@ def search(snapshot: Snapshot, question: str, qvec: np.ndarray, cal: Calibration
     query = clean_query(question)
     with _single_blas_thread():
         order, s, feats = rank(snapshot, query, qvec, cal, k)
-    prob = cal.probability(feats)
+    prob = cal.confidence(feats)
     threshold = cal.threshold_for(snapshot.mean_phrasings)
     hits = tuple(Hit(entry=snapshot.entries[i], score=float(s[i])) for i in order[:k])
     return SearchResult(query=question, hits=hits, answerable=prob >= threshold, confidence=prob,
