@@ -6,7 +6,7 @@ Query latency: one company with 10,000 entries (questions: real CLINC150 train/v
 there, else generated); 300 distinct, never-seen caller questions, so every query pays its embedding. Reported: p50
 and p95 of ``KnowledgeBase.ask`` (embedding + hybrid search + decision), of the embedding alone, and of the plain
 dense baseline in the same process (embed + Chroma nearest-neighbour query, no lexical side, no decision), plus the
-ratio hybrid/dense. Ingestion: a 100-page FAQ PDF written with fpdf2, added with ``KnowledgeBase.add_file``
+ratio hybrid/dense. Search with learned phrasings: synthetic vectors, search alone (see bench_phrasings). Ingestion: a 100-page FAQ PDF written with fpdf2, added with ``KnowledgeBase.add_file``
 (parse + embed + index), wall time. Timings are medians of a busy shared CPU: compare ratios, not absolutes.
 """
 
@@ -25,6 +25,7 @@ import numpy as np
 
 from evals.kb_data import default_shared_data
 from knowledge.base import KnowledgeBase
+from knowledge.embedding import DEFAULT_MODEL
 from knowledge.documents import ParsedDocument, ParsedEntry
 from knowledge.text import clean_query
 
@@ -150,6 +151,46 @@ def bench_pdf(kb: KnowledgeBase, tmp: Path) -> dict:
             "entries_indexed": info.entries, "seconds": round(seconds, 2)}
 
 
+def bench_phrasings(shared: Path, shapes=((10_000, 0), (10_000, 5), (500, 20))) -> list[dict]:
+    """Search cost (no embedding) as entries carry learned phrasings: one dense row per phrasing, longer BM25 docs.
+
+    Synthetic unit vectors (embedding 200,000 texts would take an hour here) and real CLINC150 texts for the lexical
+    side; 150 queries per shape. The cost follows the total number of phrasings, not the number of entries.
+    """
+    from knowledge.retrieve import Snapshot, calibration_for, search
+    from knowledge.types import Entry
+
+    texts, _ = questions(shared, 20_000)
+    rng = np.random.default_rng(0)
+    cal = calibration_for(DEFAULT_MODEL)
+    out = []
+    for n, alts in shapes:
+        entries = [Entry(id=str(i), question=texts[i % len(texts)], answer="Antwort: " + texts[(i * 7) % len(texts)],
+                         source="bench", location="",
+                         alternates=tuple(texts[(i * 13 + j * 101) % len(texts)] for j in range(alts)))
+                   for i in range(n)]
+        rows = n * (1 + alts)
+        q = rng.standard_normal((rows, 512)).astype(np.float32)
+        q /= np.linalg.norm(q, axis=1, keepdims=True)
+        a = rng.standard_normal((n, 512)).astype(np.float32)
+        a /= np.linalg.norm(a, axis=1, keepdims=True)
+        started = time.perf_counter()
+        snap = Snapshot(entries, q, a, q_owner=np.repeat(np.arange(n), 1 + alts))
+        build = time.perf_counter() - started
+        lat = []
+        for i in range(150):
+            v = q[rng.integers(rows)] + 0.5 * rng.standard_normal(512).astype(np.float32)
+            v /= np.linalg.norm(v)
+            t = time.perf_counter()
+            search(snap, texts[-(i + 1)], v, cal)
+            lat.append((time.perf_counter() - t) * 1000)
+        out.append({"entries": n, "phrasings_per_entry": 1 + alts, "dense_rows": rows,
+                    "search_ms": {"p50": round(statistics.median(lat), 2), "p95": round(pct(lat, 95), 2)},
+                    "snapshot_build_seconds": round(build, 2)})
+        del snap, q, a
+    return out
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--json", type=Path, required=True)
@@ -162,7 +203,8 @@ def main() -> None:
                                               "note": "shared machine: other jobs were running"},
                   "embedding_model": kb.ef.model,
                   "query": bench_queries(kb, args.entries, args.shared_data),
-                  "pdf_ingest": bench_pdf(kb, Path(tmp))}
+                  "pdf_ingest": bench_pdf(kb, Path(tmp)),
+                  "search_with_phrasings": bench_phrasings(args.shared_data)}
     args.json.parent.mkdir(parents=True, exist_ok=True)
     args.json.write_text(json.dumps(report, indent=1) + "\n")
     q = report["query"]
@@ -172,6 +214,9 @@ def main() -> None:
           f"{q['dense_baseline_ms']['p50']:.1f} ms (unfiltered {q['dense_baseline_unfiltered_ms']['p50']:.1f} ms); "
           f"ratio {q['ratio_hybrid_to_dense_p50']:.2f} / {q['ratio_hybrid_to_dense_unfiltered_p50']:.2f}")
     print("pdf:", json.dumps(report["pdf_ingest"]))
+    for r in report["search_with_phrasings"]:
+        print(f"{r['entries']} entries x {r['phrasings_per_entry']} phrasings: search alone p50 "
+              f"{r['search_ms']['p50']:.1f} ms, p95 {r['search_ms']['p95']:.1f} ms")
 
 
 if __name__ == "__main__":

@@ -43,24 +43,49 @@ def clinc_faq() -> dict:
     return json.loads(CLINC_FAQ.read_text())
 
 
-def clinc_document(alternates: bool = False) -> ParsedDocument:
-    """The company's FAQ; with ``alternates`` each entry also carries its hand-written other phrasings."""
+def clinc_document(alternates: bool = False, examples: int = 0, shared: Path | None = None) -> ParsedDocument:
+    """The company's FAQ; with ``alternates`` each entry also carries its hand-written other phrasings.
+
+    ``examples`` > 0 adds that many real caller phrasings per entry from the CLINC150 **train** split (development
+    data), as a product learns them: the FAQ-gap page files an unanswered caller question under the entry it
+    belonged to. Which utterances: :func:`clinc_examples` (fixed seed); they are never used as cases.
+    """
     faq = clinc_faq()
+    learned = clinc_examples(shared or default_shared_data(), examples) if examples else {}
     entries = tuple(ParsedEntry(question=e["question"], answer=e["answer"], location=f"intent {intent}",
-                                language="en", alternates=tuple(e.get("alternates", ())) if alternates else ())
+                                language="en",
+                                alternates=(tuple(e.get("alternates", ())) if alternates else ())
+                                + tuple(learned.get(intent, ())))
                     for intent, e in faq["entries"].items())
-    digest = hashlib.sha256(CLINC_FAQ.read_bytes() + str(alternates).encode()).hexdigest()
+    digest = hashlib.sha256(CLINC_FAQ.read_bytes() + f"{alternates}/{examples}".encode()).hexdigest()
     return ParsedDocument(name="clinc-bank-faq.json", content_hash=digest, format="json", entries=entries)
 
 
-def clinc_cases(shared: Path, split: str) -> list[Case]:
-    """``split``: "train", "val" or "test"."""
+def clinc_examples(shared: Path, n: int) -> dict[str, tuple[str, ...]]:
+    """``n`` CLINC150 train utterances per FAQ intent (seeded shuffle; a larger ``n`` extends a smaller one)."""
+    data = json.loads((shared / "clinc150" / "data_full.json").read_text())
+    intents = clinc_faq()["entries"]
+    by_intent: dict[str, list[str]] = {}
+    for text, intent in data["train"]:
+        if intent in intents:
+            by_intent.setdefault(intent, []).append(text)
+    out = {}
+    for intent, texts in sorted(by_intent.items()):
+        random.Random(f"{SEED}:{intent}").shuffle(texts)
+        out[intent] = tuple(texts[:n])
+    return out
+
+
+def clinc_cases(shared: Path, split: str, exclude: frozenset[str] = frozenset()) -> list[Case]:
+    """``split``: "train", "val" or "test"; ``exclude``: utterances to leave out (those indexed as examples)."""
     data = json.loads((shared / "clinc150" / "data_full.json").read_text())
     domains = json.loads((shared / "clinc150" / "domains.json").read_text())
     faq = clinc_faq()
     intent_domain = {i: d for d, intents in domains.items() for i in intents}
     cases = []
     for text, intent in data[split]:
+        if text in exclude:
+            continue
         if intent in faq["entries"]:
             cases.append(Case(text, faq["entries"][intent]["question"], intent))
         else:

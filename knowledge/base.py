@@ -272,12 +272,15 @@ class KnowledgeBase:
         idx = self._index(company)
         state = idx.state() if idx else IndexState()
         limits = self.limits_for(company)
+        phrasings = self.snapshot(company).mean_phrasings if idx is not None and state.entry_count else 1.0
         return {"company": company, "exists": idx is not None, "documents": len(state.docs),
                 "entries": state.entry_count, "version": state.version, "embedding_model": self.ef.model,
                 "limits": {"max_file_bytes": limits.max_file_bytes,
                            "max_entries_per_document": limits.max_entries_per_document,
                            "max_entries_per_company": limits.max_entries_per_company},
-                "decision_threshold": self.calibration.threshold}
+                # the operating point depends on how many phrasings (question + alternates) entries have on average
+                "mean_phrasings_per_entry": round(phrasings, 2),
+                "decision_threshold": self.calibration.threshold_for(phrasings)}
 
     def companies(self) -> list[str]:
         return list_companies(self.client)

@@ -38,6 +38,7 @@ CALIBRATION_PATH = Path(__file__).with_name("calibration.json")
 RANK_FEATURES = ("dq", "da", "lw", "lc", "fz")
 K1, B = 1.2, 0.75
 RERANK_DEPTH = 10
+KNN = 5
 
 
 @dataclass(frozen=True)
@@ -52,6 +53,15 @@ class Calibration:
     clf_coef: tuple = ()
     clf_bias: float = 0.0
     threshold: float = 0.5
+    # Operating points by how many phrasings an entry has on average (question + alternates): a FAQ whose entries
+    # carry learned caller phrasings separates covered from uncovered questions better, so its best threshold at
+    # the same wrong-answer budget is lower. ((min mean phrasings, threshold), ...) ascending; below the first: threshold
+    phrasing_thresholds: tuple = ()
+    # Cosine at which a question is the same sentence as an entry phrasing (case/punctuation/filler differences
+    # only); such a question is answerable whatever the classifier says. None: no such rule (model-specific scale).
+    verbatim_cosine: float | None = None
+    clf_low: tuple = ()  # the fit data's range per feature: inputs are clipped to it, so the (quadratic) model
+    clf_high: tuple = ()  # never extrapolates, e.g. to an exact repeat of a question, which no fit case was
     quadratic: bool = False  # classifier input = features plus all pairwise products (a small, smooth non-linearity)
     meta: dict = field(default_factory=dict)
 
@@ -68,12 +78,32 @@ class Calibration:
                            clf_features=tuple(block["clf_features"]), clf_mean=tuple(block["clf_mean"]),
                            clf_scale=tuple(block["clf_scale"]), clf_coef=tuple(block["clf_coef"]),
                            clf_bias=float(block["clf_bias"]), threshold=float(block["threshold"]),
+                           phrasing_thresholds=tuple((float(m), float(t))
+                                                     for m, t in block.get("phrasing_thresholds", ())),
+                           verbatim_cosine=block.get("verbatim_cosine"), clf_low=tuple(block.get("clf_low", ())), clf_high=tuple(block.get("clf_high", ())),
                            quadratic=bool(block.get("quadratic", False)), meta=block.get("meta", {}))
+
+    def confidence(self, feats: dict[str, float]) -> float:
+        """The answerable probability; 1.0 when the caller said an entry's question or phrasing all but verbatim."""
+        if self.verbatim_cosine is not None and feats["dq1"] >= self.verbatim_cosine:
+            return 1.0
+        return self.probability(feats)
+
+    def threshold_for(self, mean_phrasings: float) -> float:
+        """The operating point for a company whose entries have ``mean_phrasings`` phrasings on average."""
+        chosen = self.threshold
+        for least, threshold in self.phrasing_thresholds:
+            if mean_phrasings >= least:
+                chosen = threshold
+        return chosen
 
     def probability(self, feats: dict[str, float]) -> float:
         if not self.clf_features:  # uncalibrated fallback: cosine of the best question as a rough probability
             return float(max(0.0, min(1.0, (feats["dq1"] - 0.5) * 2)))
-        x = expand([feats[name] for name in self.clf_features], self.quadratic)
+        raw = np.array([feats[name] for name in self.clf_features], dtype=np.float64)
+        if self.clf_low:
+            raw = np.clip(raw, self.clf_low, self.clf_high)
+        x = expand(raw, self.quadratic)
         z = self.clf_bias + float(np.dot((x - np.asarray(self.clf_mean)) / np.asarray(self.clf_scale),
                                          np.asarray(self.clf_coef)))
         return 1.0 / (1.0 + math.exp(-max(-50.0, min(50.0, z))))
@@ -138,6 +168,11 @@ class Snapshot:
             raise ValueError("q_owner must map every question row to its entry, in ascending order")
         self._q_starts = np.flatnonzero(np.r_[True, np.diff(owner) != 0]) if len(owner) else owner
         self._plain = len(owner) == len(entries)
+        self._owner = owner
+        self._phrasings = np.bincount(owner, minlength=len(entries)) if len(owner) else np.zeros(0, dtype=int)
+        # mean phrasings per entry: lets the decision tell a cold-start FAQ from one that has learned callers' words
+        self.mean_phrasings = len(owner) / len(entries) if len(entries) else 1.0
+        self.log_phrasings = math.log(self.mean_phrasings)
         self.word = _Lexical([word_tokens(" ".join((e.question,) + e.alternates)) * 2 + word_tokens(e.answer)
                               for e in entries])
         self.char = _Lexical([char_tokens(" ".join((e.question,) + e.alternates)) for e in entries])
@@ -149,6 +184,7 @@ class Snapshot:
     def features(self, query: str, qvec: np.ndarray) -> dict[str, np.ndarray]:
         sims = self.q_emb @ qvec
         return {
+            "rows": sims,
             "dq": sims if self._plain else np.maximum.reduceat(sims, self._q_starts),
             "da": self.a_emb @ qvec,
             "lw": self.word.scores(word_tokens(query)),
@@ -161,6 +197,10 @@ def _decision_features(s: np.ndarray, f: dict[str, np.ndarray], order: np.ndarra
     i1 = order[0]
     i2 = order[1] if len(order) > 1 else order[0]
     dense_top = int(np.argmax(f["dq"]))
+    rows = f["rows"]
+    k = min(KNN, len(rows))
+    nearest = np.argpartition(-rows, k - 1)[:k] if k < len(rows) else np.arange(len(rows))
+    own = int(np.sum(snapshot._owner[nearest] == i1))
     lex_top = int(np.argmax(f["lw"] + f["lc"]))
     return {
         "s1": float(s[i1]), "margin": float(s[i1] - s[i2]) if len(order) > 1 else 1.0,
@@ -174,6 +214,10 @@ def _decision_features(s: np.ndarray, f: dict[str, np.ndarray], order: np.ndarra
         # share of the caller's content words that appear nowhere in this company's FAQ: a topic it does not cover
         "oov": (sum(t not in snapshot.word.df for t in toks) / len(toks)) if (toks := word_tokens(query)) else 1.0,
         "qlen": float(len(toks)),
+        # nearest-phrasings vote: share of the KNN phrasings closest to the query that belong to the top entry,
+        # relative to the most it could get (its own number of phrasings); 1.0 = every neighbour agrees
+        "knn": own / min(k, int(snapshot._phrasings[i1])),
+        "log_phr": snapshot.log_phrasings,
     }
 
 
@@ -219,10 +263,11 @@ def search(snapshot: Snapshot, question: str, qvec: np.ndarray, cal: Calibration
     query = clean_query(question)
     with _single_blas_thread():
         order, s, feats = rank(snapshot, query, qvec, cal, k)
-    prob = cal.probability(feats)
+    prob = cal.confidence(feats)
+    threshold = cal.threshold_for(snapshot.mean_phrasings)
     hits = tuple(Hit(entry=snapshot.entries[i], score=float(s[i])) for i in order[:k])
-    return SearchResult(query=question, hits=hits, answerable=prob >= cal.threshold, confidence=prob,
-                        details={"features": feats, "threshold": cal.threshold, "cleaned_query": query,
+    return SearchResult(query=question, hits=hits, answerable=prob >= threshold, confidence=prob,
+                        details={"features": feats, "threshold": threshold, "cleaned_query": query,
                                  "index_version": snapshot.version})
 
 
