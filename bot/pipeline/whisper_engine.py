@@ -50,7 +50,7 @@ class SttResult:
     language: str
     language_probability: float
     window: str  # "trimmed", "trimmed-retry" (longer pad), "full" (asked for), "fallback" (trimmed failed guards)
-    guard: str | None = None  # which guard made us fall back
+    guard: str | None = None  # which guard rejected the first trimmed decode (None: it was accepted)
     duration_s: float = 0.0
     elapsed_ms: float = 0.0
     avg_logprob: float = 0.0
@@ -172,7 +172,7 @@ class WhisperEngine:
             feats = self.features(audio)
             n_frames = feats.shape[-1]
             budget = int(math.ceil(duration * TOKENS_PER_SECOND)) + TOKEN_SLACK
-            guard = None
+            guard = first_guard = None
             for pad in TRIMMED_PADS if trimmed else ():
                 if n_frames + pad >= FULL_WINDOW_FRAMES:
                     break
@@ -183,14 +183,16 @@ class WhisperEngine:
                 guard = self._guard(text, avg, hit_budget, nsp)
                 if guard is None:
                     window = "trimmed" if pad == TRIMMED_PADS[0] else "trimmed-retry"
-                    return self._result(text, lang, lang_p, window, None, duration, start, avg, nsp, tokens, scores)
+                    return self._result(text, lang, lang_p, window, first_guard, duration, start, avg, nsp, tokens,
+                                        scores)
+                first_guard = first_guard or guard
                 log.info("trimmed window (+%d ms) rejected (%s): %r", pad * 10, guard, text)
             encoded = self._encode(self._window(feats, FULL_WINDOW_FRAMES))
             lang, lang_p, scores = (language, 1.0, {language: 1.0}) if language else self._language(encoded, languages)
             text, tokens, avg, nsp, _ = self._generate(encoded, lang, min(220, max(budget * 2, 64)))
             if repetition_problem(text):
                 text = _drop_repeats(text)
-            return self._result(text, lang, lang_p, "fallback" if guard else "full", guard, duration, start, avg,
+            return self._result(text, lang, lang_p, "fallback" if guard else "full", first_guard, duration, start, avg,
                                 nsp, tokens, scores)
 
     @staticmethod
