@@ -17,6 +17,7 @@ from bot import __version__
 SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "models": ("bot.commands.models", "models"),
     "serve": ("bot.commands.serve", "serve"),
+    "bench": ("bot.commands.bench", "bench"),
 }
 
 

@@ -34,6 +34,7 @@ from pipecat.frames.frames import (
     StartFrame,
     TranscriptionFrame,
     UserStartedSpeakingFrame,
+    VADUserStartedSpeakingFrame,
 )
 from pipecat.processors.frame_processor import FrameDirection, FrameProcessor
 
@@ -146,8 +147,8 @@ class BrainAdapter(FrameProcessor):
             return
         if isinstance(frame, TranscriptionFrame):
             self._cancel_silence_timer()
-            result = getattr(frame, "result", None)
-            language = frame.language.value if frame.language else getattr(result, "language", None)
+            language = getattr(frame.language, "value", frame.language) or getattr(frame.result, "language", None)
+            language = str(language)[:2].lower() if language else None  # "de-DE" -> "de"
             await self._queue.put(self._event("speech", text=frame.text.strip(), language=language))
             return  # consumed: nothing downstream needs caller text
         if isinstance(frame, InputDTMFFrame):
@@ -155,7 +156,9 @@ class BrainAdapter(FrameProcessor):
             await self._on_digit(str(frame.button.value))
             await self.push_frame(frame, direction)
             return
-        if isinstance(frame, UserStartedSpeakingFrame):
+        if isinstance(frame, VADUserStartedSpeakingFrame):
+            self._cancel_silence_timer()  # the caller is talking; the turn may still be in the making
+        elif isinstance(frame, UserStartedSpeakingFrame):
             self._cancel_silence_timer()
             if self._bot_speaking or self._speaking_turn:
                 await self._queue.put(self._event("barge_in"))
@@ -309,8 +312,6 @@ class BrainAdapter(FrameProcessor):
         self._cancel_silence_timer()
         if hangup and not self._ended:
             self._ended = True
-            if self.log.outcome == "abandoned" and self.log.turns and len(self.log.inputs) > 1:
-                pass  # the caller hung up; a saved message or transfer already set the outcome
             try:
                 await asyncio.wait_for(self._responder.respond(self._event("hangup")), 2.0)
             except Exception:
