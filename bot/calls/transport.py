@@ -233,6 +233,7 @@ class PhoneLine(BaseTransport):
                 rec.add("caller_speech_start", step.label)
                 await self._stream(src, step.pcm)
                 rec.add("caller_speech_end", step.label)
+                self._bot_audio.clear()  # what counts from here is the bot's answer to this utterance
                 await self._silence(src, step.pause_s)
             elif isinstance(step, Pause):
                 await self._silence(src, step.seconds)

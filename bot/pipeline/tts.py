@@ -241,12 +241,13 @@ class SpeakFrame(TTSSpeakFrame):
 class LocalTTSService(TTSService):
     """Speaks each turn sentence by sentence in the turn's language, cache first.
 
-    ``on_first_audio`` (optional) is called with the monotonic time the first audio chunk of a turn leaves the
-    service: the latency probe for "brain done -> first bot audio".
+    Uncached sentences are synthesised in a worker thread and then cached too, so the second caller asking the
+    same thing already gets cached audio; pre-synthesis (:func:`presynthesise`) makes that true for the first.
     """
 
     def __init__(self, settings: Settings, *, languages: Iterable[str] = ("de", "en"), default_language: str = "de",
-                 cache: TtsCache | None = None, use_cache: bool = True, sample_rate: int | None = None, **kwargs):
+                 cache: TtsCache | None = None, use_cache: bool = True, sample_rate: int | None = None,
+                 tracker=None, **kwargs):
         from pipecat.services.settings import TTSSettings
 
         synths = {lang: get_synth(settings, lang) for lang in languages}
@@ -256,6 +257,7 @@ class LocalTTSService(TTSService):
         self._synths = synths
         self._cache = cache or TtsCache.for_settings(settings)
         self._use_cache = use_cache
+        self._tracker = tracker  # bot.pipeline.probes.LatencyTracker: notes whether the first sentence was cached
         self._language = default_language
         self.cache_hits = 0
         self.synthesised = 0
@@ -276,7 +278,7 @@ class LocalTTSService(TTSService):
         synth = self._synths.get(self._language) or next(iter(self._synths.values()))
         try:
             await self.start_tts_usage_metrics(text)
-            for sentence in split_sentences(text):
+            for index, sentence in enumerate(split_sentences(text)):
                 if self._use_cache:
                     audio, hit = await asyncio.to_thread(speak_cached, synth, self._cache, sentence)
                 else:
@@ -285,6 +287,8 @@ class LocalTTSService(TTSService):
                     self.cache_hits += 1
                 else:
                     self.synthesised += 1
+                if index == 0 and self._tracker is not None:
+                    self._tracker.mark("", cached_audio=hit)
 
                 async def one(pcm: bytes = audio.pcm):
                     yield pcm
