@@ -57,8 +57,13 @@ def recorded_callers(shared: Path) -> list[Caller]:
     picks = [
         ("leopard test_de.wav", "de", shared / "speech_picovoice_leopard" / "test_de.wav"),
         ("leopard test.wav", "en", shared / "speech_picovoice_leopard" / "test.wav"),
-        ("asterisk agent-user (8 kHz)", "en", shared / "speech_asterisk_en_8k" / "wav" / "agent-user.wav"),
-        ("asterisk agent-newlocation (8 kHz)", "en", shared / "speech_asterisk_en_8k" / "wav" / "agent-newlocation.wav"),
+        # Single-sentence telephone prompts (8 kHz): a caller's question is one sentence; multi-sentence prompts
+        # would be answered after their first sentence and blur the measurement.
+        ("asterisk pls-hold-while-try (8 kHz)", "en", shared / "speech_asterisk_en_8k" / "wav" / "pls-hold-while-try.wav"),
+        ("asterisk vm-savefolder (8 kHz)", "en", shared / "speech_asterisk_en_8k" / "wav" / "vm-savefolder.wav"),
+        ("asterisk privacy-prompt (8 kHz)", "en", shared / "speech_asterisk_en_8k" / "wav" / "privacy-prompt.wav"),
+        ("asterisk cannot-complete-as-dialed (8 kHz)", "en",
+         shared / "speech_asterisk_en_8k" / "wav" / "cannot-complete-as-dialed.wav"),
     ]
     callers = []
     for label, lang, path in picks:
@@ -66,6 +71,12 @@ def recorded_callers(shared: Path) -> list[Caller]:
             utterances = split_utterances(load_audio(path), min_gap_s=1.5)
             if utterances:
                 callers.append(Caller(label, lang, np.concatenate(utterances), "recorded"))
+    german = next((c for c in callers if c.language == "de"), None)
+    if german is not None:  # the German clip as if over the phone: band-limited through 8 kHz (simulated)
+        import soxr
+
+        narrow = soxr.resample(soxr.resample(german.audio, 16000, 8000), 8000, 16000).astype(np.float32)
+        callers.append(Caller(german.label + " (simulated 8 kHz telephone)", "de", narrow, "recorded"))
     return callers
 
 
@@ -78,7 +89,7 @@ def synthesised_callers(texts: dict[str, list[str]]) -> list[Caller]:
 
     callers = []
     for lang, questions in texts.items():
-        synth = EspeakSynth(lang, rate_wpm=150)
+        synth = EspeakSynth(f"{lang}+f2", rate_wpm=150)  # a female variant: unlike the bot's voice, and recognised best
         for text in questions:
             audio = synth.synthesize(text)
             samples = soxr.resample(audio_to_float(audio.pcm), audio.sample_rate, 16000).astype(np.float32)

@@ -48,6 +48,13 @@ MAX_TURN_S = 28.0  # whisper's window, minus the trimmed-window padding
 MIN_SPEECH_S = 0.3  # shorter blips (a click, a breath) are not a turn
 INCOMPLETE_WAIT_S = 1.0  # after "incomplete" from Smart Turn, how long to wait for more speech
 SMART_TURN_MAX_S = 8.0
+FINISHED_SENTENCE_WAIT_S = 0.3  # after "incomplete", when the transcript already ends a sentence
+
+
+def looks_finished(text: str) -> bool:
+    """Whisper ended the transcript with a full stop, question or exclamation mark (not "..." or a comma)."""
+    text = text.strip()
+    return len(text.split()) >= 2 and text[-1:] in ".?!" and not text.endswith("..")
 
 
 class LocalWhisperSTTService(STTService):
@@ -171,7 +178,7 @@ class LocalWhisperSTTService(STTService):
         tracker.start("reply", origin=speech_end)
         complete = await self._turn_complete(audio)
         if not complete:
-            await asyncio.sleep(self._incomplete_wait_s)  # cancelled if the caller goes on speaking
+            await asyncio.sleep(await self._incomplete_wait())  # cancelled if the caller goes on speaking
         tracker.mark("end_of_turn")
         early_used = self._early_task is not None
         if early_used:
@@ -186,6 +193,23 @@ class LocalWhisperSTTService(STTService):
         await self.push_frame(TranscriptionFrame(text=result.text, user_id="caller",
                                                  timestamp=datetime.now(timezone.utc).isoformat(),
                                                  language=lang, result=result, finalized=True))
+
+    async def _incomplete_wait(self) -> float:
+        """How long to wait for more speech after Smart Turn said "incomplete".
+
+        Smart Turn judges prosody only; the recogniser's punctuation is a second opinion. When the early transcript
+        is a finished sentence ("Wann haben Sie geöffnet?"), a short wait suffices; otherwise the caller gets the
+        full :data:`INCOMPLETE_WAIT_S` to go on ("Ich möchte ... einen Termin").
+        """
+        start = time.monotonic()
+        early = self._early_task
+        if early is None:
+            return self._incomplete_wait_s
+        done, _ = await asyncio.wait({early}, timeout=self._incomplete_wait_s)
+        remaining = max(0.0, self._incomplete_wait_s - (time.monotonic() - start))
+        if early in done and not early.cancelled() and early.exception() is None and looks_finished(early.result().text):
+            return min(remaining, FINISHED_SENTENCE_WAIT_S)
+        return remaining
 
     def _reset_turn(self) -> None:
         self._in_turn = False
