@@ -116,8 +116,8 @@ def caller_script(utterances: list[np.ndarray], *, pause_s: float = 0.8, hang_up
     steps: list = [WaitForBot()]
     for i, utt in enumerate(utterances):
         steps += [Say(to_pcm16(utt), pause_s=pause_s, label=f"utterance {i + 1}"), WaitForBot()]
-    if hang_up:
-        steps.append(HangUpStep())
+    if hang_up:  # give the bot a moment to end the call itself (goodbye + hang-up) before the caller does
+        steps += [WaitForBot(quiet_s=2.0, timeout_s=3.0), HangUpStep()]
     return steps
 
 
