@@ -68,21 +68,39 @@ def test_loop_in_trimmed_window_falls_back_to_full_window(engine, shared_data, m
     real_generate = engine._generate
     calls = []
 
-    def looping_first(encoded, language, max_new):
+    def looping_trimmed(encoded, language, max_new):
         calls.append(encoded.shape[1])
-        if len(calls) == 1:  # the trimmed attempt "loops"
+        if encoded.shape[1] < 1500:  # every trimmed attempt "loops"
             return ("We are glad to welcome his gospel. We are glad to welcome his gospel. We are glad", [1] * 30,
                     -0.1, 0.0, False)
         return real_generate(encoded, language, max_new)
 
-    monkeypatch.setattr(engine, "_generate", looping_first)
+    monkeypatch.setattr(engine, "_generate", looping_trimmed)
     result = engine.transcribe(audio)
     assert result.window == "fallback" and result.guard and "repeated" in result.guard
-    assert calls[0] < calls[-1] == 1500  # trimmed encoder frames first, then the full 30 s window (3000 mel / 2)
+    assert calls[0] < calls[1] < calls[-1] == 1500  # +1 s, then +5 s, then the full 30 s window (3000 mel / 2)
     assert "quilter" in result.text.lower() and result.text.lower().count("gospel") == 1
+
+
+@pytest.mark.slow
+def test_one_loop_costs_one_retry_with_more_padding(engine, shared_data, monkeypatch):
+    audio = _clip(shared_data, "test.wav")
+    real_generate = engine._generate
+    calls = []
+
+    def loop_once(encoded, language, max_new):
+        calls.append(encoded.shape[1])
+        if len(calls) == 1:
+            return "gospel gospel gospel gospel gospel", [1] * 40, -0.1, 0.0, True
+        return real_generate(encoded, language, max_new)
+
+    monkeypatch.setattr(engine, "_generate", loop_once)
+    result = engine.transcribe(audio)
+    assert result.window == "trimmed-retry" and result.guard == "token budget reached"
+    assert len(calls) == 2 and calls[1] < 1500 and "quilter" in result.text.lower()
 
 
 @pytest.mark.slow
 def test_silence_gives_no_text(engine):
     result = engine.transcribe(np.zeros(16000, dtype=np.float32))
-    assert result.text == ""
+    assert result.text == "" and result.window == "skipped"
