@@ -78,7 +78,7 @@ def test_loop_in_trimmed_window_falls_back_to_full_window(engine, shared_data, m
     monkeypatch.setattr(engine, "_generate", looping_trimmed)
     result = engine.transcribe(audio)
     assert result.window == "fallback" and result.guard and "repeated" in result.guard
-    assert calls[0] < calls[1] < calls[-1] == 1500  # +1 s, then +5 s, then the full 30 s window (3000 mel / 2)
+    assert calls[0] < calls[1] < calls[-1] == 1500  # +3 s, then +5 s, then the full 30 s window (3000 mel / 2)
     assert "quilter" in result.text.lower() and result.text.lower().count("gospel") == 1
 
 
