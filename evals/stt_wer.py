@@ -5,8 +5,8 @@
 Clips: Picovoice leopard (de, en), Whisper's JFK clip (en), Asterisk telephone prompts (en, 8 kHz), faster-whisper's
 multilingual clip (en then de; its reference is APPROXIMATE, reported apart). Transcripts are normalised (lower
 case, punctuation removed) before jiwer computes WER. Modes: ``full`` (classic 30 s window), ``trimmed`` (the
-product: utterance + 3 s, then + 5 s, then the full window while a guard trips), ``trimmed_1s`` (utterance + 1 s
-first as the issue measured, then + 5 s, then full).
+product: utterance + 5 s, then the full window when a guard trips), ``trimmed_1s`` (utterance + 1 s first as the
+issue measured, then + 5 s, then full).
 Sources and licences: see ../shared/data/README.md.
 """
 

@@ -38,11 +38,11 @@ from pipecat.services.stt_service import STTService
 from pipecat.transcriptions.language import Language
 
 from bot.pipeline.probes import LatencyTracker
-from bot.pipeline.whisper_engine import SAMPLE_RATE, SttResult, WhisperEngine
+from bot.pipeline.whisper_engine import SAMPLE_RATE, SttResult, WhisperEngine, trim_leading_silence
 
 log = logging.getLogger(__name__)
 
-PRE_ROLL_S = 0.5  # audio kept before VAD start (the VAD confirms speech only after start_secs)
+PRE_ROLL_S = 1.0  # audio kept before VAD start: the VAD confirms speech late on soft onsets ("Which folder ...")
 MAX_TURN_S = 28.0  # whisper's window, minus the trimmed-window padding
 MIN_SPEECH_S = 0.3  # shorter blips (a click, a breath) are not a turn
 INCOMPLETE_WAIT_S = 1.0  # after "incomplete" from Smart Turn, how long to wait for more speech
@@ -153,7 +153,7 @@ class LocalWhisperSTTService(STTService):
 
     # --- the turn ------------------------------------------------------------------------------------------------
     async def _transcribe(self, audio: bytes) -> SttResult:
-        samples = np.frombuffer(audio, dtype=np.int16).astype(np.float32) / 32768.0
+        samples = trim_leading_silence(np.frombuffer(audio, dtype=np.int16).astype(np.float32) / 32768.0)
         return await asyncio.to_thread(self._engine.transcribe, samples, languages=self._languages,
                                        trimmed=self._trimmed)
 
