@@ -65,8 +65,10 @@ def warm_up(settings: Settings, *, english_only: bool = False, languages: tuple[
     from bot.pipeline.tts import get_synth
 
     engine = whisper_engine(settings, english_only=english_only)
-    engine.transcribe(np.zeros(16000, dtype=np.float32), languages=languages)
+    # Not silence: the engine skips silent input, and the point is to run encoder and decoder once.
+    noise = (0.05 * np.random.default_rng(0).standard_normal(2 * 16000)).astype(np.float32)
+    engine.transcribe(noise, languages=languages)
     st = smart_turn(settings)
-    st._predict_endpoint(np.zeros(16000, dtype=np.float32))
+    st._predict_endpoint(noise)
     for lang in languages:
         get_synth(settings, lang).synthesize(".")

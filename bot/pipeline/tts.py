@@ -38,6 +38,7 @@ from bot.settings import Settings
 
 log = logging.getLogger(__name__)
 
+STREAM_CHUNK_S = 0.25  # cached/synthesised sentences go out in pieces of this length
 ESPEAK_RATE_WPM = 165  # a little faster than espeak's default 175 sounds rushed on the phone; 165 is calm but brisk
 
 
@@ -290,11 +291,13 @@ class LocalTTSService(TTSService):
                 if index == 0 and self._tracker is not None:
                     self._tracker.mark("", cached_audio=hit)
 
-                async def one(pcm: bytes = audio.pcm):
-                    yield pcm
+                async def chunks(pcm: bytes = audio.pcm, step: int = int(STREAM_CHUNK_S * audio.sample_rate) * 2):
+                    # Resampled and sent in short pieces: the first audio leaves before the whole sentence is done.
+                    for offset in range(0, len(pcm), step):
+                        yield pcm[offset:offset + step]
 
                 async for frame in self._stream_audio_frames_from_iterator(
-                    one(), in_sample_rate=audio.sample_rate, context_id=context_id
+                    chunks(), in_sample_rate=audio.sample_rate, context_id=context_id
                 ):
                     await self.stop_ttfb_metrics()
                     yield frame
