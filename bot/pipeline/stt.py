@@ -89,6 +89,7 @@ class LocalWhisperSTTService(STTService):
         self._turn = bytearray()
         self._in_turn = False
         self._bot_speaking = False
+        self._caller_speaking = False  # between VAD start and VAD stop
         self._finalize_task: asyncio.Task | None = None
         self._early_task: asyncio.Future | None = None
         self._early_len = 0
@@ -101,6 +102,13 @@ class LocalWhisperSTTService(STTService):
     async def process_frame(self, frame: Frame, direction: FrameDirection):
         if isinstance(frame, BotStartedSpeakingFrame):
             self._bot_speaking = True
+            if self._caller_speaking:
+                # The bot's answer to an earlier fragment starts while the caller is talking again: do not talk
+                # over the caller. Interrupt it, and tell the adapter (barge-in) as if the caller had just started.
+                await super().process_frame(frame, direction)
+                await self.broadcast_interruption()
+                await self.broadcast_frame(UserStartedSpeakingFrame)
+                return
         elif isinstance(frame, BotStoppedSpeakingFrame):
             self._bot_speaking = False
         elif isinstance(frame, (EndFrame, CancelFrame)):
@@ -126,6 +134,7 @@ class LocalWhisperSTTService(STTService):
 
     async def _handle_vad_user_started_speaking(self, frame: VADUserStartedSpeakingFrame):
         await super()._handle_vad_user_started_speaking(frame)
+        self._caller_speaking = True
         if self._in_turn and self._finalize_task is not None:
             # The caller went on after a pause: the early transcript is stale, the turn continues.
             await self._cancel_finalize()
@@ -141,6 +150,7 @@ class LocalWhisperSTTService(STTService):
 
     async def _handle_vad_user_stopped_speaking(self, frame: VADUserStoppedSpeakingFrame):
         await super()._handle_vad_user_stopped_speaking(frame)
+        self._caller_speaking = False
         if not self._in_turn:
             return
         speech_end = time.monotonic() - self._vad_stop_secs
