@@ -24,6 +24,7 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "outbox": ("bot.commands.outbox", "outbox"),
     "serve": ("bot.commands.serve", "serve"),
     "twilio": ("bot.commands.twilio", "twilio"),
+    "bench": ("bot.commands.bench", "bench"),
 }
 
 

@@ -1,0 +1,312 @@
+"""Local speech synthesis: Piper (English, or a configured German voice) and espeak-ng (German by default).
+
+Three layers, so that the knowledge base can pre-synthesise without a pipeline and the pipeline never waits for
+audio it could have made earlier:
+
+* :class:`Synth` engines (:class:`PiperSynth` in-process, :class:`EspeakSynth` as a subprocess), loaded once per
+  process by :func:`get_synth`;
+* :class:`TtsCache`: one WAV per *sentence* under ``DATA_DIR/tts_cache/``, keyed by sha256(voice id + text), so a
+  changed FAQ answer simply gets a new key (stale files are harmless and pruned by :meth:`TtsCache.prune`);
+* :class:`LocalTTSService`: the pipecat ``TTSService`` that speaks a turn sentence by sentence, streaming cached
+  sentences at once and synthesising the others in a worker thread.
+
+:func:`presynthesise` is the public hook for the greeting and every FAQ answer.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import io
+import logging
+import os
+import re
+import subprocess
+import threading
+import wave
+from collections.abc import AsyncGenerator, Iterable
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from pipecat.frames.frames import ErrorFrame, Frame, TTSSpeakFrame
+from pipecat.processors.frame_processor import FrameDirection
+from pipecat.services.tts_service import TTSService
+
+from bot.models import espeak_ng_binary, piper_voice
+from bot.settings import Settings
+
+log = logging.getLogger(__name__)
+
+STREAM_CHUNK_S = 0.25  # cached/synthesised sentences go out in pieces of this length
+ESPEAK_RATE_WPM = 165  # a little faster than espeak's default 175 sounds rushed on the phone; 165 is calm but brisk
+
+
+# --- sentences ----------------------------------------------------------------------------------------------------
+_ABBREVIATIONS = ("dr", "nr", "str", "tel", "ca", "bzw", "z.b", "u.a", "mr", "mrs", "ms", "st", "prof", "vs", "etc")
+_SPLIT = re.compile(r"(?<=[.!?])\s+(?=\S)")
+
+
+def split_sentences(text: str) -> list[str]:
+    """Split a reply into sentences: the unit of caching and of streaming (first audio after sentence one)."""
+    parts: list[str] = []
+    for piece in _SPLIT.split(text.strip()):
+        if parts:
+            last_word = parts[-1].rsplit(None, 1)[-1].rstrip(".").lower()
+            if last_word in _ABBREVIATIONS or re.fullmatch(r"\d+", last_word):
+                parts[-1] = f"{parts[-1]} {piece}"  # "Dr. Berger", "am 3. Mai" stay together
+                continue
+        parts.append(piece)
+    return [p.strip() for p in parts if p.strip()]
+
+
+# --- engines ------------------------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Audio:
+    pcm: bytes  # int16 little-endian mono
+    sample_rate: int
+
+    @property
+    def duration_s(self) -> float:
+        return len(self.pcm) / 2 / self.sample_rate
+
+
+class Synth:
+    """A voice that turns one sentence into PCM. ``voice_id`` names the voice *and* its settings (cache key)."""
+
+    voice_id: str
+    language: str
+
+    def synthesize(self, text: str) -> Audio:  # pragma: no cover - interface
+        raise NotImplementedError
+
+
+class PiperSynth(Synth):
+    """Piper in-process (onnxruntime). Thread-safe by a lock: one synthesis at a time per voice."""
+
+    def __init__(self, model_path: Path, language: str):
+        from piper import PiperVoice
+
+        self._voice = PiperVoice.load(str(model_path))
+        self._lock = threading.Lock()
+        self.sample_rate = int(self._voice.config.sample_rate)
+        st = model_path.stat()
+        self.voice_id = f"piper:{model_path.name}:{st.st_size}"
+        self.language = language
+
+    def synthesize(self, text: str) -> Audio:
+        with self._lock:
+            pcm = b"".join(chunk.audio_int16_bytes for chunk in self._voice.synthesize(text))
+        return Audio(pcm, self.sample_rate)
+
+
+class EspeakSynth(Synth):
+    """espeak-ng as a subprocess (``--stdout`` gives a WAV); robotic but instant and always available."""
+
+    def __init__(self, language: str = "de", rate_wpm: int = ESPEAK_RATE_WPM):
+        self._binary = str(espeak_ng_binary())
+        self._rate = rate_wpm
+        self.language = language
+        version = subprocess.run([self._binary, "--version"], capture_output=True, text=True, timeout=10).stdout
+        match = re.search(r"\d+\.\d+(\.\d+)?", version)
+        self.voice_id = f"espeak-ng:{language}:{rate_wpm}:{match.group(0) if match else 'unknown'}"
+
+    def synthesize(self, text: str) -> Audio:
+        proc = subprocess.run([self._binary, "--stdout", "-v", self.language, "-s", str(self._rate), text],
+                              capture_output=True, timeout=30)
+        if proc.returncode != 0 or not proc.stdout.startswith(b"RIFF"):
+            raise RuntimeError(f"espeak-ng failed ({proc.returncode}): {proc.stderr.decode(errors='replace')[:200]}")
+        return _read_wav_bytes(proc.stdout)
+
+
+def _read_wav_bytes(data: bytes) -> Audio:
+    # espeak-ng streams to stdout and leaves the RIFF sizes at 0xFFFFFFFF; read the fmt chunk, take the rest as PCM.
+    with wave.open(io.BytesIO(data)) as wf:
+        rate = wf.getframerate()
+    idx = data.find(b"data")
+    return Audio(data[idx + 8:] if idx >= 0 else b"", rate)
+
+
+_SYNTHS: dict[tuple, Synth] = {}
+_SYNTHS_LOCK = threading.Lock()
+
+
+def get_synth(settings: Settings, language: str) -> Synth:
+    """The process-wide voice for a language: a configured/packaged Piper voice, else espeak-ng (German)."""
+    path = piper_voice(settings, language)
+    key = ("piper", str(path)) if path else ("espeak", language)
+    with _SYNTHS_LOCK:
+        synth = _SYNTHS.get(key)
+        if synth is None:
+            synth = PiperSynth(path, language) if path else EspeakSynth(language)
+            _SYNTHS[key] = synth
+        return synth
+
+
+# --- cache --------------------------------------------------------------------------------------------------------
+class TtsCache:
+    """Sentence audio on disk, keyed by sha256(voice id + text). Writes are atomic, so a crash never leaves half a file."""
+
+    def __init__(self, root: Path):
+        self.root = Path(root)
+        self.hits = 0
+        self.misses = 0
+
+    @classmethod
+    def for_settings(cls, settings: Settings) -> TtsCache:
+        return cls(settings.resolved_data_dir / "tts_cache")
+
+    @staticmethod
+    def key(voice_id: str, text: str) -> str:
+        return hashlib.sha256(f"{voice_id}\n{text.strip()}".encode()).hexdigest()
+
+    def path(self, voice_id: str, text: str) -> Path:
+        k = self.key(voice_id, text)
+        return self.root / k[:2] / f"{k}.wav"
+
+    def get(self, voice_id: str, text: str) -> Audio | None:
+        path = self.path(voice_id, text)
+        try:
+            with wave.open(str(path), "rb") as wf:
+                audio = Audio(wf.readframes(wf.getnframes()), wf.getframerate())
+        except (FileNotFoundError, wave.Error, EOFError):
+            self.misses += 1
+            return None
+        self.hits += 1
+        os.utime(path)  # recency, for prune()
+        return audio
+
+    def put(self, voice_id: str, text: str, audio: Audio) -> Path:
+        path = self.path(voice_id, text)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(f".{os.getpid()}.{threading.get_ident()}.tmp")
+        with wave.open(str(tmp), "wb") as wf:
+            wf.setnchannels(1)
+            wf.setsampwidth(2)
+            wf.setframerate(audio.sample_rate)
+            wf.writeframes(audio.pcm)
+        os.replace(tmp, path)
+        return path
+
+    def prune(self, keep_days: float = 90) -> int:
+        """Delete sentence files not used for ``keep_days`` (answers that changed or were removed)."""
+        import time
+
+        limit = time.time() - keep_days * 86400
+        removed = 0
+        for path in self.root.glob("*/*.wav"):
+            if path.stat().st_mtime < limit:
+                path.unlink(missing_ok=True)
+                removed += 1
+        return removed
+
+
+def speak_cached(synth: Synth, cache: TtsCache, sentence: str) -> tuple[Audio, bool]:
+    """Audio for one sentence, from the cache or freshly synthesised (then cached). Returns (audio, was_hit)."""
+    audio = cache.get(synth.voice_id, sentence)
+    if audio is not None:
+        return audio, True
+    audio = synth.synthesize(sentence)
+    cache.put(synth.voice_id, sentence, audio)
+    return audio, False
+
+
+def presynthesise(texts: Iterable[str], language: str, settings: Settings) -> int:
+    """Synthesise every sentence of ``texts`` into the cache ahead of the call; returns how many were new.
+
+    The knowledge base calls this at ingestion for every FAQ answer (as spoken) and the company setup for the
+    greeting. A changed text has a new key, so there is nothing to invalidate by hand.
+    """
+    synth = get_synth(settings, language)
+    cache = TtsCache.for_settings(settings)
+    new = 0
+    for text in texts:
+        for sentence in split_sentences(text):
+            if cache.get(synth.voice_id, sentence) is None:
+                cache.put(synth.voice_id, sentence, synth.synthesize(sentence))
+                new += 1
+    return new
+
+
+# --- the pipecat service ------------------------------------------------------------------------------------------
+
+
+class SpeakFrame(TTSSpeakFrame):
+    """A TTSSpeakFrame that names the voice language of this turn (the brain decides it per turn)."""
+
+    def __init__(self, text: str, language: str, **kwargs):
+        super().__init__(text=text, **kwargs)
+        self.language = language
+
+
+class LocalTTSService(TTSService):
+    """Speaks each turn sentence by sentence in the turn's language, cache first.
+
+    Uncached sentences are synthesised in a worker thread and then cached too, so the second caller asking the
+    same thing already gets cached audio; pre-synthesis (:func:`presynthesise`) makes that true for the first.
+    """
+
+    def __init__(self, settings: Settings, *, languages: Iterable[str] = ("de", "en"), default_language: str = "de",
+                 cache: TtsCache | None = None, use_cache: bool = True, sample_rate: int | None = None,
+                 tracker=None, **kwargs):
+        from pipecat.services.settings import TTSSettings
+
+        synths = {lang: get_synth(settings, lang) for lang in languages}
+        kwargs.setdefault("settings", TTSSettings(model=None, voice=synths[default_language].voice_id
+                                                  if default_language in synths else None, language=None))
+        super().__init__(push_start_frame=True, push_stop_frames=True, sample_rate=sample_rate, **kwargs)
+        self._synths = synths
+        self._cache = cache or TtsCache.for_settings(settings)
+        self._use_cache = use_cache
+        self._tracker = tracker  # bot.pipeline.probes.LatencyTracker: notes whether the first sentence was cached
+        self._language = default_language
+        self.cache_hits = 0
+        self.synthesised = 0
+
+    @property
+    def cache(self) -> TtsCache:
+        return self._cache
+
+    def can_generate_metrics(self) -> bool:
+        return True
+
+    async def process_frame(self, frame: Frame, direction: FrameDirection):
+        if isinstance(frame, SpeakFrame) and frame.language in self._synths:
+            self._language = frame.language  # run_tts for this frame runs inside super().process_frame below
+        await super().process_frame(frame, direction)
+
+    async def run_tts(self, text: str, context_id: str) -> AsyncGenerator[Frame | None, None]:
+        synth = self._synths.get(self._language) or next(iter(self._synths.values()))
+        try:
+            await self.start_tts_usage_metrics(text)
+            for index, sentence in enumerate(split_sentences(text)):
+                if self._use_cache:
+                    audio, hit = await asyncio.to_thread(speak_cached, synth, self._cache, sentence)
+                else:
+                    audio, hit = await asyncio.to_thread(synth.synthesize, sentence), False
+                if hit:
+                    self.cache_hits += 1
+                else:
+                    self.synthesised += 1
+                if index == 0 and self._tracker is not None:
+                    self._tracker.mark("", cached_audio=hit)
+
+                async def chunks(pcm: bytes = audio.pcm, step: int = int(STREAM_CHUNK_S * audio.sample_rate) * 2):
+                    # Resampled and sent in short pieces: the first audio leaves before the whole sentence is done.
+                    for offset in range(0, len(pcm), step):
+                        yield pcm[offset:offset + step]
+
+                async for frame in self._stream_audio_frames_from_iterator(
+                    chunks(), in_sample_rate=audio.sample_rate, context_id=context_id
+                ):
+                    await self.stop_ttfb_metrics()
+                    yield frame
+        except Exception as exc:  # a broken voice must not kill the call: report and let the turn end
+            log.exception("speech synthesis failed")
+            yield ErrorFrame(error=f"speech synthesis failed: {exc}")
+        finally:
+            await self.stop_ttfb_metrics()
+
+
+def audio_to_float(pcm: bytes) -> np.ndarray:
+    return np.frombuffer(pcm, dtype=np.int16).astype(np.float32) / 32768.0
