@@ -134,7 +134,7 @@ def test_caller_hangs_up_silently(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize("args,lines,error", [
     (["--at", "heute"], ["hallo"], "is not an ISO date-time"),
-    (["--wav", "caller.wav"], [], "needs the voice pipeline"),
+    (["--wav", "caller.wav"], [], "choose one of --text and --wav"),
     ([], ["DTMF:12a"], "only digits, * and # may follow"),
 ])
 def test_errors_are_plain(tmp_path: Path, args: list[str], lines: list[str], error: str) -> None:

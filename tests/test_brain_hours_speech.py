@@ -122,3 +122,9 @@ def test_names_followups_noise() -> None:
     assert is_followup("und am Samstag?") and is_followup("and on Saturday?")
     assert not is_followup("Ich möchte wissen, ob Sie neue Patienten aufnehmen")
     assert is_noise("") and is_noise("...") and is_noise("[Musik]") and not is_noise("ja")
+
+
+def test_times_that_already_say_am_pm_are_left_alone() -> None:
+    from bot.brain.speech import for_speech
+
+    assert for_speech("from 2 pm to 5:30 pm, at 17:30", "en") == "from 2 pm to 5:30 pm, at 5:30 pm"

@@ -22,7 +22,7 @@ _EMAIL = re.compile(r"\b([\w.+-]+)@((?:[\w-]+\.)+[a-z]{2,})\b", re.I)
 _PHONE = re.compile(r"(?<![\w:.])(\+?\(?\d[\d ()/-]{4,}\d)(?![\w:])")
 _CLOCK = re.compile(
     r"\b(\d{1,2})(?:[:.](\d{2}))?\s*(?:-|–|—|bis|to)\s*(\d{1,2})(?:[:.](\d{2}))?(?:\s*(Uhr|h)\b)?"  # a range
-    r"|\b(\d{1,2})[:.](\d{2})(?:\s*(?:Uhr|h)\b)?"  # a single time
+    r"|\b(\d{1,2})[:.](\d{2})(?:\s*(?:Uhr|h)\b)?(?!\s*[ap]\.?m\b)"  # a single time (not "5:30 pm": said as is)
 )
 _DAY_RANGE = r"\b({days})\.?\s*(?:-|–|—|bis|to)\s*({days})\b\.?"
 _DAY_BEFORE_DIGIT = r"\b({days})\b\.?(?=\s*\d)"

@@ -147,7 +147,8 @@ def default_profile(company: str) -> CompanyProfile:
 
 
 def run_wav_call(company: str | CompanyProfile, wav: Path, out: Path | None, settings: Settings, *,
-                 responder: Responder | None = None, echo=print) -> CallResult:
+                 responder: Responder | None = None, echo=print, actions: CallActions | None = None,
+                 recorder: CallRecorder | None = None) -> CallResult:
     """``receptionist call COMPANY --wav caller.wav [--out bot.wav]``: one whole call, transcript and outcome printed.
 
     ``company`` is a slug or a loaded :class:`CompanyProfile` (the store resolves slugs at merge). ``responder``
@@ -161,7 +162,8 @@ def run_wav_call(company: str | CompanyProfile, wav: Path, out: Path | None, set
     if not utterances:
         raise AudioInputError(f"{wav} contains no speech (only silence or noise)")
     responder = responder or FixedResponder(FixedReplies.load(), language=profile.default_language)
-    result = asyncio.run(run_call(caller_script(utterances), profile, responder, settings))
+    result = asyncio.run(run_call(caller_script(utterances), profile, responder, settings, actions=actions,
+                                  recorder=recorder))
     for who, text, detail in result.log.lines:
         echo(f"{who:>6}: {text}" + (f"  [{detail}]" if detail else ""))
     echo(f"outcome: {result.outcome}")

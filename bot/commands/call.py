@@ -35,7 +35,10 @@ def _resolve_profile(settings: Settings, company: str, profile_file: str | None)
     with session_scope(settings) as session:
         row = repo.get_company(session, company)
         if row is None and demo_profile(company) is not None:
+            from bot.web.kb import seed_demo_documents
+
             seed_companies(settings)
+            seed_demo_documents(settings)  # a demo company comes with its FAQ documents, as under `serve --demo`
             row = repo.get_company(session, company)
         if row is None:
             raise click.ClickException(
@@ -70,6 +73,25 @@ def _parse_at(at: str | None, tz: str) -> datetime:
     return when.replace(tzinfo=zone) if when.tzinfo is None else when
 
 
+def _wav_call(company: str, wav: str, out: str | None, profile_file: str | None, caller_id: str | None,
+              lookup_factory: str | None) -> None:
+    """The whole call through the real voice pipeline, recorded in the store like a phone call."""
+    import uuid
+
+    from bot.calls.live import StoreCallLog
+    from bot.commands.call_wav import run_wav_call
+    from bot.pipeline.brain_adapter import CallActions, SessionResponder
+    from bot.brain.receptionist import Receptionist
+
+    settings = Settings()
+    profile = _resolve_profile(settings, company, profile_file)
+    lookup = _resolve_lookup(settings, profile.slug, lookup_factory)
+    responder = SessionResponder(Receptionist.from_settings(profile, lookup, settings).session(caller_id=caller_id))
+    call_log = StoreCallLog(settings, f"cli-{uuid.uuid4().hex}", profile.slug, "cli", caller_id)
+    run_wav_call(profile, wav, out, settings, responder=responder, recorder=call_log,
+                 actions=CallActions(save_message=call_log.save_message))
+
+
 @click.command("call")
 @click.argument("company")
 @click.option("--text", "text_mode", is_flag=True, help="Read caller turns from stdin, one per line; JSON lines out.")
@@ -85,8 +107,13 @@ def _parse_at(at: str | None, tz: str) -> datetime:
 def call(company: str, text_mode: bool, wav: str | None, out: str | None, at_: str | None, lang: str | None,
          profile_file: str | None, caller_id: str | None, transfer_fails: bool, lookup_factory: str | None) -> None:
     """Run one call for COMPANY from text (--text) or a recording (--wav)."""
+    if wav and text_mode:
+        raise click.UsageError("choose one of --text and --wav")
     if wav:
-        raise click.ClickException("--wav needs the voice pipeline, which is not part of this build yet; use --text")
+        _wav_call(company, wav, out, profile_file, caller_id, lookup_factory)
+        return
+    if out:
+        raise click.UsageError("--out needs --wav")
     if not text_mode:
         raise click.UsageError("choose --text (caller turns on stdin) or --wav FILE")
     from bot.brain.receptionist import Receptionist

@@ -15,13 +15,14 @@ from bot.calls.wav import run_wav_call as _run_wav_call
 from bot.settings import Settings
 
 
-def run_wav_call(company: str, wav: Path, out: Path | None, settings: Settings, *, responder=None,
-                 echo=click.echo) -> CallResult:
+def run_wav_call(company, wav: Path, out: Path | None, settings: Settings, *, responder=None,
+                 echo=click.echo, actions=None, recorder=None) -> CallResult:
     """Run one whole call from the caller recording ``wav``; print transcript and outcome; write the bot to ``out``.
 
     Bad input (missing file, not audio, only silence) becomes a :class:`click.ClickException` in plain words.
     """
     try:
-        return _run_wav_call(company, Path(wav), Path(out) if out else None, settings, responder=responder, echo=echo)
+        return _run_wav_call(company, Path(wav), Path(out) if out else None, settings, responder=responder, echo=echo,
+                             actions=actions, recorder=recorder)
     except AudioInputError as exc:
         raise click.ClickException(str(exc)) from None

@@ -66,7 +66,9 @@ class SessionResponder:
         self.session = session
 
     async def respond(self, event: CallerInput) -> BotTurn:
-        result = self.session.handle(event)
+        # the brain's sessions offer ``ahandle`` (LLM mode must be awaited inside the event loop)
+        handle = getattr(self.session, "ahandle", None) or self.session.handle
+        result = handle(event)
         return await result if inspect.isawaitable(result) else result
 
 
