@@ -227,7 +227,77 @@ def _turns(env, call_sid):
     return env["responders"][call_sid].turns
 
 
-@pytest.mark.skip(reason="needs bot.brain + knowledge index: enable at merge with a demo company's real brain")
-async def test_full_pipeline_call_with_the_real_brain() -> None:
-    """At merge: the flow above with ``Receptionist(...).session()`` instead of ScriptedResponder, asserting the FAQ
-    answer text from a demo company's knowledge base, a saved message, and the transfer in office hours."""
+def _bot_turns(settings: Settings, call_sid: str) -> list[tuple[str, str, str | None]]:
+    """The bot's turns of a call as the store recorded them: (intent, text, entry question)."""
+    import sqlite3
+
+    con = sqlite3.connect(settings.resolved_data_dir / "receptionist.db")
+    try:
+        return con.execute("SELECT t.intent, t.text, t.entry_question FROM call_turns t JOIN calls c ON c.id = t.call_id"
+                           " WHERE c.call_sid = ? AND t.speaker = 'bot' ORDER BY t.seq", (call_sid,)).fetchall()
+    finally:
+        con.close()
+
+
+async def test_full_pipeline_call_with_the_real_brain(tmp_path: Path) -> None:
+    """The app as deployed: a demo company from the store, its FAQ index, the real brain and voice pipeline.
+
+    The caller asks a covered question and gets the FAQ's answer (recorded in the store with its entry); then presses
+    0: in office hours the call is redirected to the secretary through the REST API, outside them the bot starts
+    taking a message. Which one is decided by the company's hours at the moment the test runs.
+    """
+    from datetime import datetime, timezone
+
+    from bot.brain.hours import office_status
+    from bot.store import repo
+    from bot.store.db import init_db, session_scope
+    from bot.store.seed import seed_companies
+    from bot.web.kb import seed_demo_documents
+
+    api = MockTwilioAPI(ACCOUNT, TOKEN)
+    with serve(api.app) as api_base:
+        port = free_port()
+        settings = Settings(_env_file=None, data_dir=tmp_path / "data", public_url=f"http://127.0.0.1:{port}",
+                            twilio_account_sid=ACCOUNT, twilio_auth_token=TOKEN, twilio_api_base_url=api_base)
+        init_db(settings)
+        seed_companies(settings)
+        assert seed_demo_documents(settings)["keller-wright"] >= 3
+        with session_scope(settings) as db:
+            profile = repo.company_profile(repo.get_company(db, "keller-wright"))
+        number = profile.phone_numbers[0]
+        app = create_app(settings)  # its own call services: store, brain, knowledge base, pipeline
+        with serve(app, port) as base:
+            env = {"base": base, "settings": settings}
+            call_sid = "CA" + "f" * 32
+            form = {"CallSid": call_sid, "AccountSid": ACCOUNT, "From": "+4917612345678", "To": number,
+                    "CallStatus": "ringing", "Direction": "inbound"}
+            url, params = stream_of(await webhook(env, "/twilio/voice", form))
+            question = caller_ulaw("What are your office hours?", tmp_path, "hours")
+            async with TwilioLine(url, call_sid=call_sid, account_sid=ACCOUNT, parameters=params) as line:
+                assert await wait_for(lambda: line.loud_audio_since(0) > 0.5, 90), "no greeting audio"
+                assert await wait_for(lambda: len(_bot_turns(settings, call_sid)) >= 1, 30)
+                await asyncio.sleep(7)  # let the greeting finish
+                asked = time.monotonic()
+                await line.say(question)
+
+                def answered() -> bool:
+                    return any(i == "faq" for i, _, _ in _bot_turns(settings, call_sid))
+
+                assert await wait_for(answered, 60), _bot_turns(settings, call_sid)
+                intent, text, entry = next(t for t in _bot_turns(settings, call_sid) if t[0] == "faq")
+                assert "hours" in entry.lower() and "Monday" in text and "9 am" in text  # the firm's own answer
+                assert await wait_for(lambda: line.loud_audio_since(asked) > 1.0, 60), "no spoken FAQ answer"
+                await asyncio.sleep(4)
+                open_now = office_status(profile, datetime.now(timezone.utc)).open
+                await line.press("0")
+                if open_now:
+                    assert await wait_for(lambda: api.requests, 60), "no transfer request in office hours"
+                    dial = ET.fromstring(api.requests[0]["form"]["Twiml"]).find("Dial")
+                    assert dial is not None and dial.text == profile.secretary_number
+                else:
+                    def asks_name() -> bool:
+                        return any(i in ("take_message", "ask_person") and "name" in t.lower()
+                                   for i, t, _ in _bot_turns(settings, call_sid))
+
+                    assert await wait_for(asks_name, 60), _bot_turns(settings, call_sid)
+                    assert not api.requests

@@ -130,22 +130,38 @@ def make_responder(settings: Settings, profile: CompanyProfile, caller: str | No
     return SessionResponder(session)
 
 
+def demo_slugs() -> set[str]:
+    """Slugs of the demo companies shipped in ``bot/demo`` (the public browser-call page offers only these)."""
+    from bot.store.seed import DEMO_DIR
+
+    return {p.parent.name for p in DEMO_DIR.glob("*/company.yaml")}
+
+
 def call_services(settings: Settings, *, browser_companies=None):
-    """The CallServices the server runs: store-backed companies and records, real brain, real pipeline."""
-    from bot.pipeline.brain_adapter import CallActions
-    from bot.pipeline.factory import build_pipeline
+    """The CallServices the server runs: store-backed companies and records, real brain, real pipeline.
+
+    Heavy modules (pipecat, models) load on the first call, not when the app is created.
+    """
     from bot.telephony.services import CallServices
     from bot.telephony.store_adapters import StoreRecorder, StoreResolver
+
+    resolver = StoreResolver(settings)
 
     def new_responder(profile: CompanyProfile, call):
         return make_responder(settings, profile, call.caller, call.call_id)
 
     def pipeline(transport, profile: CompanyProfile, responder, call, hooks):
-        log_ = StoreCallLog(settings, call.call_id, profile.slug, call.channel, call.caller)
-        return build_pipeline(transport, profile, responder, settings, call_recorder=log_,
-                              actions=CallActions(save_message=log_.save_message, transfer=hooks.transfer),
-                              audio_out_sample_rate=8000 if call.channel == "twilio" else 16000)
+        from bot.pipeline.brain_adapter import CallActions
+        from bot.pipeline.factory import build_pipeline
 
-    return CallServices(resolver=StoreResolver(settings), recorder=StoreRecorder(settings),
-                        new_responder=new_responder, build_pipeline=pipeline, carrier_runs_transfer=False,
-                        browser_companies=browser_companies)
+        call_log = StoreCallLog(settings, call.call_id, profile.slug, call.channel, call.caller)
+        return build_pipeline(transport, profile, responder, settings, call_recorder=call_log,
+                              actions=CallActions(save_message=call_log.save_message, transfer=hooks.transfer))
+
+    if browser_companies is None:
+        def browser_companies() -> list[CompanyProfile]:
+            demos = demo_slugs()
+            return [p for p in resolver.companies() if p.slug in demos]
+
+    return CallServices(resolver=resolver, recorder=StoreRecorder(settings), new_responder=new_responder,
+                        build_pipeline=pipeline, carrier_runs_transfer=False, browser_companies=browser_companies)

@@ -119,6 +119,9 @@ def create_app(settings: Settings | None = None, *, background: bool = True, ses
     app.mount("/static", StaticFiles(directory=str(WEB_DIR / "static")), name="static")
     app.include_router(twilio_routes.router)
     app.include_router(browser_call.router)
+    from bot.calls.live import call_services
+
+    app.state.call_services = call_services(settings)  # real brain, store and voice pipeline for every carrier
 
     from bot.web import api, ui
 
