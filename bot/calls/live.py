@@ -165,3 +165,52 @@ def call_services(settings: Settings, *, browser_companies=None):
 
     return CallServices(resolver=resolver, recorder=StoreRecorder(settings), new_responder=new_responder,
                         build_pipeline=pipeline, carrier_runs_transfer=False, browser_companies=browser_companies)
+
+
+def presynthesise_answers(settings: Settings, company: str) -> int:
+    """Synthesise every FAQ answer of ``company`` as the brain speaks it, into the sentence cache; returns new ones.
+
+    The cache is keyed by voice + sentence, so a changed answer gets new audio and stale audio is never played.
+    """
+    from bot.brain.speech import for_speech
+    from bot.pipeline.tts import presynthesise
+    from bot.store import repo
+    from bot.store.db import session_scope
+    from bot.web.kb import get_kb
+
+    with session_scope(settings) as session:
+        row = repo.get_company(session, company)
+        default = repo.company_profile(row).default_language if row else "de"
+    by_language: dict[str, list[str]] = {}
+    for entry in get_kb(settings).entries(company):
+        language = entry.language if entry.language in ("de", "en") else default
+        by_language.setdefault(language, []).append(for_speech(entry.answer, language))
+    return sum(presynthesise(texts, language, settings) for language, texts in by_language.items())
+
+
+def prepare_voice(settings: Settings) -> None:
+    """Warm the models and keep every company's answer audio synthesised ahead (run once per server, off the loop).
+
+    Registers a knowledge-base change hook so that an upload or a replaced document is synthesised right after
+    indexing, without waiting for the first caller to ask.
+    """
+    import threading
+
+    from bot.pipeline.registry import warm_up
+    from bot.web.kb import get_kb
+
+    kb = get_kb(settings)
+    lock = threading.Lock()  # one synthesis job at a time: the CPU also serves calls
+
+    def run(company: str) -> None:
+        with lock:
+            try:
+                new = presynthesise_answers(settings, company)
+                log.info("answer audio for %s: %d sentence(s) synthesised ahead", company, new)
+            except Exception:
+                log.exception("could not synthesise answers ahead for %s", company)
+
+    kb.on_change(lambda company, _version: threading.Thread(target=run, args=(company,), daemon=True).start())
+    warm_up(settings)
+    for company in kb.companies():
+        run(company)

@@ -34,6 +34,12 @@ def serve(host: str | None, port: int | None, demo: bool, no_background: bool) -
         if indexed:
             click.echo("demo FAQ documents indexed: " + ", ".join(f"{k} ({v})" for k, v in indexed.items()))
     app = create_app(settings, background=not no_background)
+    if not no_background:  # warm models and pre-synthesise answer audio while the server already answers
+        import threading
+
+        from bot.calls.live import prepare_voice
+
+        threading.Thread(target=prepare_voice, args=(settings,), name="prepare-voice", daemon=True).start()
     host, port = host or settings.host, port or settings.port
     if demo:
         click.echo("")
