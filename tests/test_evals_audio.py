@@ -1,5 +1,6 @@
-"""Audio mode's own parts: caller audio preparation, judging on what was heard, caller WER — with the pipeline's
-call runner replaced by a double until bot.pipeline is merged (the real run is the lead's merge check)."""
+"""Audio mode: caller audio preparation, judging on what was heard and caller WER (with a runner double, fast), then
+the real thing: ``bot.pipeline.eval_runner.run_eval_call`` on a short caller, and the audio_smoke suite as a CI gate
+through the real pipeline, brain and knowledge base (slow: real time, real models)."""
 
 from __future__ import annotations
 
