@@ -5,7 +5,8 @@ input side sends one 20 ms frame every 20 ms (silence when the caller says nothi
 output side consumes bot audio at playback speed, keeping a timeline of both directions.
 
 A caller is a list of steps (:class:`Say`, :class:`Pause`, :class:`Keys`, :class:`WaitForBot`,
-:class:`WhenBotSpeaks`, :class:`Mark`, :class:`HangUpStep`); :class:`PhoneLine` plays them and records what the bot said.
+:class:`WhenBotSpeaks`, :class:`Mark`, :class:`HangUpStep`); :class:`PhoneLine` plays them and records what the
+bot said.
 """
 
 from __future__ import annotations
