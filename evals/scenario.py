@@ -301,6 +301,16 @@ def _parse_turn_expect(ctx: _Ctx, value: Any, path: str) -> TurnExpect:
     return TurnExpect(**kw)
 
 
+def _shared_path(text: str) -> str:
+    """``$SHARED_DATA/…`` in an audio path: the recordings under the shared data folder (never copied into the
+    repository; found as ``evals.runner.shared_data_dir`` finds it)."""
+    if text.startswith("$SHARED_DATA/"):
+        from evals.runner import shared_data_dir
+
+        return str(shared_data_dir() / text[len("$SHARED_DATA/"):])
+    return text
+
+
 def _parse_turn(ctx: _Ctx, value: Any, path: str) -> Turn:
     if isinstance(value, str):  # shorthand: a plain string is something the caller says
         value = {"say": value}
@@ -314,7 +324,7 @@ def _parse_turn(ctx: _Ctx, value: Any, path: str) -> Turn:
     if kind == "say":
         kw["text"] = ctx.text(raw["say"], f"{path}.say")
     elif kind == "audio":
-        audio = (ctx.file.parent / ctx.text(raw["audio"], f"{path}.audio")).expanduser()
+        audio = (ctx.file.parent / _shared_path(ctx.text(raw["audio"], f"{path}.audio"))).expanduser()
         kw["audio"] = audio.resolve()
         kw["text"] = ctx.text(raw.get("transcript", ""), f"{path}.transcript", allow_empty=True)
     elif kind == "dtmf":

@@ -1,5 +1,6 @@
-"""Audio mode's own parts: caller audio preparation, judging on what was heard, caller WER — with the pipeline's
-call runner replaced by a double until bot.pipeline is merged (the real run is the lead's merge check)."""
+"""Audio mode: caller audio preparation, judging on what was heard and caller WER (with a runner double, fast), then
+the real thing: ``bot.pipeline.eval_runner.run_eval_call`` on a short caller, and the audio_smoke suite as a CI gate
+through the real pipeline, brain and knowledge base (slow: real time, real models)."""
 
 from __future__ import annotations
 
@@ -74,3 +75,83 @@ def test_audio_mode_without_the_pipeline_says_what_is_missing(settings, monkeypa
     monkeypatch.setattr("evals.drivers.audio.RUNNER", ("bot.pipeline.no_such_module", "run_eval_call"))
     with pytest.raises(DriverUnavailable, match="audio mode needs the voice pipeline"):
         AudioDriver(settings)
+
+
+# --- the real pipeline (bot.pipeline.eval_runner) -------------------------------------------------------------------
+def _synth(settings, text: str, lang: str = "en") -> np.ndarray:
+    from bot.pipeline.tts import get_synth
+
+    audio = get_synth(settings, lang).synthesize(text)
+    return resample(np.frombuffer(audio.pcm, dtype=np.int16).astype(np.float32) / 32768.0, audio.sample_rate)
+
+
+@pytest.mark.slow
+def test_run_eval_call_plays_speech_and_keys_through_the_real_pipeline_on_the_scenario_clock(settings):
+    """One short caller: a question (answered from the one FAQ entry), then "0" on the keypad. The call is placed
+    on a Sunday (closed) although the machine's clock says otherwise: "0" must lead to a message, not a transfer."""
+    from datetime import datetime
+    from zoneinfo import ZoneInfo
+
+    from bot.brain.profile import CompanyProfile, parse_office_hours
+    from bot.pipeline.eval_runner import run_eval_call
+    from evals.drivers.audio import AudioCallRequest, CallerAudioTurn
+
+    asked: list[str] = []
+
+    def lookup(question, language=None):
+        asked.append(question)
+        return OneEntryKnowledge().ask("acme", question, language)
+
+    profile = CompanyProfile(slug="acme", name="ACME", default_language="en", languages=("en",),
+                             greeting={"en": "Hello, this is ACME."},
+                             office_hours=parse_office_hours("mon-fri 09:00-17:00"), secretary_number="+4930555500000")
+    sunday = datetime(2026, 3, 8, 11, 0, tzinfo=ZoneInfo("Europe/Berlin"))
+    request = AudioCallRequest(
+        profile=profile, lookup=lookup, caller_id=None, at=sunday,
+        turns=[CallerAudioTurn(0, "speech", _synth(settings, "What are your office hours?"),
+                               reference="What are your office hours?", language="en"),
+               CallerAudioTurn(1, "dtmf", digits="0")],
+        settings=settings)
+    response = run_eval_call(request)
+    by_step = {(t.step, t.primary): t for t in response.turns}
+    greeting, answer, keys = by_step[(-1, True)], by_step[(0, True)], by_step[(1, True)]
+    assert greeting.bot_turn.intent == "greeting" and greeting.latency_ms["greeting"] >= 0
+    assert greeting.bot_audio is not None and len(greeting.bot_audio) / greeting.bot_sample_rate > 0.5
+    assert "office hours" in answer.recognised.lower() and asked, answer.recognised
+    assert answer.bot_turn.entry == ENTRY and answer.caller_kind == "speech"
+    assert set(answer.latency_ms) >= {"stt", "brain", "tts", "e2e"}
+    assert 0 < answer.latency_ms["stt"] < answer.latency_ms["e2e"] < 5000, answer.latency_ms
+    spoken_s = len(ENTRY.answer.split()) / 4  # well over half of the answer was played and captured
+    assert len(answer.bot_audio) / answer.bot_sample_rate > spoken_s / 2
+    assert keys.caller_kind == "dtmf" and keys.recognised is None
+    assert response.transferred_to is None  # closed on the scenario's Sunday: no live transfer
+    assert all(type(a).__name__ != "Transfer" for a in keys.bot_turn.post_speech)
+    assert not any(t.interrupted for t in response.turns)
+
+
+@pytest.mark.slow
+def test_audio_smoke_suite_gate(tmp_path, settings, shared_data, monkeypatch):
+    """The CI gate for audio mode: the audio_smoke suite through the real pipeline, brain and knowledge base."""
+    from pathlib import Path
+
+    from evals.runner import execute
+
+    monkeypatch.setenv("RECEPTIONIST_SHARED_DATA", str(shared_data))
+    monkeypatch.setattr("evals.grounding.PROMPTS_DIR", Path(__file__).resolve().parents[1] / "prompts")
+    lines: list[str] = []
+    driver = AudioDriver(settings, work_dir=tmp_path / "work")
+    outcome = execute(["audio_smoke"], driver=driver, report_dir=tmp_path / "report", echo=lines.append,
+                      progress=False, fail_under=["task_success=1", "no_wrong_answer_rate=1", "groundedness=1"],
+                      fail_over=["caller_wer=0.5"])
+    report = "\n".join(lines)
+    assert outcome.exit_code == 0, report
+    calls = {r["scenario_id"]: r for r in outcome.result["results"]}
+    assert set(calls) == {"as-en-faq", "as-de-recorded", "as-keypad-number", "as-barge-in"}
+    assert calls["as-en-faq"]["outcome"] == "answered"
+    primary = {sid: {r["step"]: r for r in c["records"] if r["primary"]} for sid, c in calls.items()}
+    assert "250" in primary["as-en-faq"][0]["bot_heard"]  # the answer was heard, not only written
+    assert primary["as-de-recorded"][0]["language"] == "de"
+    assert primary["as-keypad-number"][2]["caller_kind"] == "dtmf"
+    assert any(r["interrupted"] for r in calls["as-barge-in"]["records"] if r["step"] == -1)
+    m = outcome.result["metrics"]
+    assert m["latency_e2e_p50_ms"] is not None and m["caller_wer"] is not None

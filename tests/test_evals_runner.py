@@ -314,18 +314,9 @@ def test_cli_contract_with_greedy_thresholds(tmp_path, monkeypatch):
     assert runner.invoke(cli, ["eval", "run", "no-such-suite"]).exit_code == 2
 
 
-def _real_components():
-    try:
-        from bot.brain import Receptionist  # noqa: F401
-        from knowledge.base import KnowledgeBase  # noqa: F401
-    except ImportError:
-        pytest.skip("needs bot.brain / knowledge.base (not merged yet)")
-
-
 @pytest.mark.slow
 def test_demo_suite_against_the_real_brain(tmp_path, settings, monkeypatch):
     """The lead's merge check: the demo suite runs for real; no crash, nothing invented, few wrong answers."""
-    _real_components()
     monkeypatch.setattr("evals.grounding.PROMPTS_DIR", Path(__file__).resolve().parents[1] / "prompts")
     lines: list[str] = []
     outcome = execute(["demo"], report_dir=tmp_path / "report", echo=lines.append, progress=False)

@@ -5,7 +5,8 @@ input side sends one 20 ms frame every 20 ms (silence when the caller says nothi
 output side consumes bot audio at playback speed, keeping a timeline of both directions.
 
 A caller is a list of steps (:class:`Say`, :class:`Pause`, :class:`Keys`, :class:`WaitForBot`,
-:class:`WhenBotSpeaks`, :class:`HangUpStep`); :class:`PhoneLine` plays them and records what the bot said.
+:class:`WhenBotSpeaks`, :class:`Mark`, :class:`HangUpStep`); :class:`PhoneLine` plays them and records what the
+bot said.
 """
 
 from __future__ import annotations
@@ -72,6 +73,14 @@ class WhenBotSpeaks:
 
     after_s: float = 0.4
     timeout_s: float = 30.0
+
+
+@dataclass
+class Mark:
+    """No sound: stamps ``label`` on the line's timeline (``what="mark"``), so a runner can tell which part of
+    its script the bot was answering."""
+
+    label: str
 
 
 @dataclass
@@ -255,6 +264,8 @@ class PhoneLine(BaseTransport):
                 while time.monotonic() < deadline and not self._bot_audio.is_set():
                     await self._silence(src, FRAME_S)
                 await self._silence(src, step.after_s)
+            elif isinstance(step, Mark):
+                rec.add("mark", step.label)
             elif isinstance(step, HangUpStep):
                 rec.add("hangup")
                 self.hung_up = True
