@@ -168,3 +168,40 @@ async def test_a_call_that_cannot_start_is_reported_to_the_page(settings: Settin
         await pc.close()
     assert response.status_code == 500
     assert "could not be started: speech model missing" in response.json()["detail"]
+
+
+@pytest.mark.slow
+async def test_browser_call_to_a_demo_company_with_the_real_brain(tmp_path: Path, test_output: Path,
+                                                                  settings: Settings) -> None:
+    """The app as deployed: demo company from the store, its FAQ index, the real brain, the real voice pipeline."""
+    if not Path(CHROMIUM).exists():
+        pytest.skip("Debian chromium is not installed (make install adds it)")
+    playwright_api = pytest.importorskip("playwright.async_api")
+    from bot.store.db import init_db
+    from bot.store.seed import seed_companies
+    from bot.web.kb import seed_demo_documents
+
+    init_db(settings)
+    seed_companies(settings)
+    assert seed_demo_documents(settings)["keller-wright"] >= 3
+    wav = caller_wav_16k([("What are your office hours?", 10.0)], tmp_path / "caller.wav", tmp_path)
+    app = create_app(settings)  # its own call services: no test doubles
+    with serve(app) as base:
+        async with playwright_api.async_playwright() as p:
+            browser = await p.chromium.launch(executable_path=CHROMIUM, headless=True, args=chromium_args(wav))
+            page = await browser.new_page()
+            try:
+                await page.goto(f"{base}/call?lang=en&company=keller-wright")
+                await page.click("#call")
+                await playwright_api.expect(page.locator("#transcript li.bot").first).to_contain_text(
+                    "Keller", timeout=90_000)
+                await playwright_api.expect(page.locator('#outcome li[data-outcome="answer"]')).to_be_visible(
+                    timeout=90_000)
+                # the firm's own answer from its FAQ document, as the caller heard it
+                await playwright_api.expect(page.locator("#transcript")).to_contain_text("Monday to Thursday",
+                                                                                        timeout=10_000)
+                await page.screenshot(path=str(test_output / "browser_call_demo_company.png"), full_page=True)
+            finally:
+                await page.evaluate("window.receptionistHangup && window.receptionistHangup()")
+                await page.wait_for_timeout(500)
+                await browser.close()
