@@ -85,3 +85,17 @@ class CarrierResponder:
             if result is not None:
                 await result
         return turn
+
+
+async def run_until_disconnect(worker, transport) -> None:
+    """Run one call's pipeline worker until it ends; the caller's side going away (hang-up, Twilio moving the
+    call on to a transfer, the browser closing) cancels it. Both carriers run their calls through this."""
+    from pipecat.workers.runner import WorkerRunner
+
+    @transport.event_handler("on_client_disconnected")
+    async def _gone(_transport, _connection) -> None:
+        await worker.cancel()
+
+    runner = WorkerRunner(handle_sigint=False)
+    await runner.add_workers(worker)
+    await runner.run()

@@ -19,11 +19,10 @@ from datetime import datetime, timezone
 from fastapi import WebSocket
 from pipecat.serializers.twilio import TwilioFrameSerializer
 from pipecat.transports.websocket.fastapi import FastAPIWebsocketParams, FastAPIWebsocketTransport
-from pipecat.workers.runner import WorkerRunner
 
 from bot.brain.types import CallerInput
 from bot.settings import Settings
-from bot.telephony.carrier import CarrierResponder
+from bot.telephony.carrier import CarrierResponder, run_until_disconnect
 from bot.telephony.masking import mask_number
 from bot.telephony.serializer import CallSerializer
 from bot.telephony.services import CallInfo, CallServices, CarrierHooks, LiveCall
@@ -127,14 +126,8 @@ async def run_twilio_stream(websocket: WebSocket, services: CallServices, settin
     controller.worker = worker
     worker.add_observer(controller)
 
-    @transport.event_handler("on_client_disconnected")
-    async def _gone(_transport, _ws) -> None:  # caller hung up, or Twilio moved the call on (transfer)
-        await worker.cancel()
-
-    runner = WorkerRunner(handle_sigint=False)
     try:
-        await runner.add_workers(worker)
-        await runner.run()
+        await run_until_disconnect(worker, transport)  # caller hung up, or Twilio moved the call on (transfer)
     finally:
         await controller.close()
     log.info("call %s: stream ended%s", call_sid, " (handed over to the secretary)" if live.transferring else "")

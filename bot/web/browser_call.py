@@ -17,7 +17,7 @@ from fastapi.responses import HTMLResponse
 from pydantic import BaseModel, Field
 
 from bot.settings import Settings
-from bot.telephony.carrier import CarrierResponder
+from bot.telephony.carrier import CarrierResponder, run_until_disconnect
 from bot.telephony.services import CallInfo, CallServices, CarrierHooks, get_services
 
 log = logging.getLogger(__name__)
@@ -115,16 +115,8 @@ def call_page(request: Request, lang: str | None = None, company: str | None = N
 
 
 async def _run_call(services: CallServices, worker, transport, info: CallInfo) -> None:
-    from pipecat.workers.runner import WorkerRunner
-
-    @transport.event_handler("on_client_disconnected")
-    async def _gone(_transport, _connection) -> None:
-        await worker.cancel()
-
-    runner = WorkerRunner(handle_sigint=False)
     try:
-        await runner.add_workers(worker)
-        await runner.run()
+        await run_until_disconnect(worker, transport)
     finally:
         services.recorder.call_ended(info.call_id, "completed", None)
         log.info("browser call %s for %s ended", info.call_id, info.company)
