@@ -76,6 +76,27 @@ def clinc_examples(shared: Path, n: int) -> dict[str, tuple[str, ...]]:
     return out
 
 
+def clinc_history(shared: Path, n: int | None = None) -> list:
+    """A company's labelled call history from the CLINC150 **train** split (development data): ``n`` utterances of
+    every intent (all with ``None``) and ``n`` ``oos`` ones; an FAQ intent's utterances are filed under its entry,
+    every other one is labelled not covered, as the FAQ-gap page labels handed-off questions. The FAQ intents'
+    utterances are the same as :func:`clinc_examples` picks."""
+    from knowledge.learned import LearnedExample
+
+    data = json.loads((shared / "clinc150" / "data_full.json").read_text())
+    entries = clinc_faq()["entries"]
+    by_intent: dict[str, list[str]] = {}
+    for text, intent in data["train"]:
+        by_intent.setdefault(intent, []).append(text)
+    by_intent["oos"] = [text for text, _ in data["oos_train"]]
+    out = []
+    for intent, texts in sorted(by_intent.items()):
+        random.Random(f"{SEED}:{intent}").shuffle(texts)
+        target = entries[intent]["question"] if intent in entries else None
+        out += [LearnedExample(t, target, "en") for t in texts[:n]]
+    return out
+
+
 def clinc_cases(shared: Path, split: str, exclude: frozenset[str] = frozenset()) -> list[Case]:
     """``split``: "train", "val" or "test"; ``exclude``: utterances to leave out (those indexed as examples)."""
     data = json.loads((shared / "clinc150" / "data_full.json").read_text())

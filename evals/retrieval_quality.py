@@ -7,6 +7,9 @@ Companies (see evals/kb_data.py):
   clinc_with_alternates  the same, each entry with three hand-written other phrasings
   clinc_examples_N       the questions-only FAQ, each entry with N = 5, 10, 20 real caller phrasings from the CLINC150
                          train split (development data), as a product learns them from unanswered calls
+  clinc_history_N        the questions-only FAQ plus a labelled call history of N = 20, 50, 100 CLINC150 train utterances per
+                         intent (those of the FAQ's intents filed under their entry, all others and N ``oos`` ones
+                         labelled not covered), as the FAQ-gap page labels handed-off calls: a learned model decides
   covid_de               German COVID-QA FAQ rows, a fifth of the gold rows left out (not covered)
 Test cases: CLINC150 ``test`` + ``oos_test``; the COVID-QA test part. Calibration never saw them.
 
@@ -31,12 +34,13 @@ from pathlib import Path
 import numpy as np
 
 from evals.calibrate import CachedEncoder
-from evals.kb_data import Case, clinc_cases, clinc_document, covid_setup, default_shared_data
+from evals.kb_data import Case, clinc_cases, clinc_document, clinc_history, covid_setup, default_shared_data
 from knowledge.base import KnowledgeBase
 from knowledge.documents import ParsedDocument
 from knowledge.text import clean_query
 
 EXAMPLES = (5, 10, 20)
+HISTORIES = (20, 50, 100)
 DENSE_BUDGET = 0.015  # the wrong-answer budget on development data, as evals/calibrate.py uses for the hybrid
 GOALS = {"recall_at_1": 0.90, "wrong_answer_rate": 0.02, "handoff_recall": 0.90}
 
@@ -75,13 +79,18 @@ def dense_threshold(sims: list[np.ndarray], correct: list[np.ndarray], budgets: 
 class Company:
     """One evaluation company indexed in the knowledge base, plus its plain-dense baseline."""
 
-    def __init__(self, kb: KnowledgeBase, name: str, doc: ParsedDocument, enc: CachedEncoder) -> None:
+    def __init__(self, kb: KnowledgeBase, name: str, doc: ParsedDocument, enc: CachedEncoder,
+                 history: list | None = None) -> None:
         self.kb, self.name, self.enc = kb, name, enc
         started = time.perf_counter()
         kb.add_document(name, doc)
+        if history:
+            kb.learn(name, history)
+            kb.snapshot(name)  # fits the learned model
         self.index_seconds = time.perf_counter() - started
         self.collection = kb.client.get_collection("kb-" + name, embedding_function=kb.ef)
         self.has_alternates = any(e.alternates for e in doc.entries)
+        self.has_history = bool(history)
 
     def warm(self, cases: list[Case]) -> None:
         """Put the (disk-cached) query embeddings into the knowledge base's LRU: identical vectors, less waiting."""
@@ -100,14 +109,17 @@ class Company:
     def dense(self, cases: list[Case]) -> tuple[np.ndarray, list[str | None]]:
         """Plain dense: Chroma's nearest question (or alternate phrasing) to the raw query embedding."""
         fields = ["q", "alt"] if self.has_alternates else ["q"]
+        where: dict = {"field": {"$in": fields}}
+        if self.has_history:  # learned caller questions filed under an entry count as its phrasings
+            where = {"$or": [where, {"$and": [{"field": "ex"}, {"target": {"$ne": ""}}]}]}
         vecs = self.enc.encode([c.query for c in cases])
         sims, top = [], []
         for i in range(0, len(cases), 200):
             got = self.collection.query(query_embeddings=vecs[i:i + 200], n_results=1,
-                                        where={"field": {"$in": fields}}, include=["metadatas", "distances"])
+                                        where=where, include=["metadatas", "distances"])
             for metas, dists in zip(got["metadatas"], got["distances"]):
                 sims.append(1.0 - dists[0])
-                top.append(metas[0]["question"])
+                top.append(metas[0].get("question") or metas[0].get("target"))
         return np.array(sims), top
 
 
@@ -116,18 +128,23 @@ def run(shared: Path, model: str) -> dict:
     enc = CachedEncoder(model)
     covid = covid_setup(shared)
     clinc_dev, clinc_test = clinc_cases(shared, "val"), clinc_cases(shared, "test")
+    histories = {f"clinc-history-{n}": clinc_history(shared, n) for n in HISTORIES}
     setups = [("clinc-questions-only", clinc_document(False), clinc_dev, clinc_test, DENSE_BUDGET),
               ("clinc-with-alternates", clinc_document(True), clinc_dev, clinc_test, DENSE_BUDGET),
               *[(f"clinc-examples-{n}", clinc_document(False, n, shared), clinc_dev, clinc_test, DENSE_BUDGET)
                 for n in EXAMPLES],
+              *[(name, clinc_document(False), clinc_dev, clinc_test, DENSE_BUDGET) for name in histories],
               ("covid-de", covid.document, covid.dev, covid.test, None)]  # not binding, as in evals/calibrate.py
     report: dict = {"model": model, "goals": GOALS, "companies": {}}
     with tempfile.TemporaryDirectory() as tmp:
         kb = KnowledgeBase(Path(tmp), embedding=model)
         kb.ef._cache_size = 10 ** 6
+        kb.ef.encode = enc.encode  # the same vectors, from the on-disk cache (learned histories are ~15k texts)
         report["threshold"] = kb.calibration.threshold
         report["rank_weights"] = kb.calibration.rank_weights
-        companies = [(Company(kb, name, doc, enc), dev, test, b) for name, doc, dev, test, b in setups]
+        report["learned_threshold"] = kb.calibration.learned_threshold
+        companies = [(Company(kb, name, doc, enc, histories.get(name)), dev, test, b)
+                     for name, doc, dev, test, b in setups]
         # dense baseline threshold: per CLINC company on its val cases; COVID-QA takes the cold-start one
         taus: dict[str, float] = {}
         for comp, dev, _, budget in companies:
@@ -150,7 +167,10 @@ def run(shared: Path, model: str) -> dict:
             snap = kb.snapshot(comp.name)
             report["companies"][comp.name] = {
                 "entries": kb.stats(comp.name)["entries"], "mean_phrasings": round(snap.mean_phrasings, 2),
-                "threshold": kb.calibration.threshold_for(snap.mean_phrasings), "dense_threshold": tau, "index_seconds": round(comp.index_seconds, 2),
+                "threshold": (kb.calibration.learned_threshold if snap.learned_model is not None
+                              else kb.calibration.threshold_for(snap.mean_phrasings)), "dense_threshold": tau,
+                "learned_phrasings": snap.learned_phrasings, "learned_not_covered": snap.not_covered,
+                "learned_model": snap.learned_model is not None, "index_seconds": round(comp.index_seconds, 2),
                 "hybrid": metrics(test, answered, top), "dense_baseline": dense_at,
                 "hybrid_ms_per_query_cached_embedding": round(per_query * 1000, 2)}
     enc.save()

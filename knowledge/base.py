@@ -29,11 +29,17 @@ from knowledge.documents import IngestError, IngestLimits, ParsedDocument
 from knowledge.embedding import DEFAULT_MODEL, OfflineEmbeddingFunction
 from knowledge.index import (CompanyIndex, DocState, IndexState, KnowledgeBaseError, check_company, list_companies,
                              make_client)
+from knowledge.learned import LearnedExample, norm_question
 from knowledge.retrieve import Calibration, Snapshot, calibration_for, search
+from knowledge.text import clean_query
 from knowledge.types import DocumentInfo, Entry, SearchResult
 
 log = logging.getLogger(__name__)
 ANSWER_EMBED_CHARS = 1000  # the answer's opening carries its topic; long answers would only dilute the vector
+LEARNED_DOC_ID = "learned"  # the pseudo-document holding a company's labelled caller questions
+LEARNED_DOC_NAME = "learned caller questions"
+MAX_LEARNED_PER_COMPANY = 50_000
+MAX_LEARNED_CHARS = 500
 
 ChangeCallback = Callable[[str, int], None]
 
@@ -191,7 +197,8 @@ class KnowledgeBase:
         idx = self._index(company)
         if idx is None:
             return []
-        return sorted((_info(d, "active") for d in idx.state().docs.values()), key=lambda d: d.name.lower())
+        return sorted((_info(d, "active") for d in idx.state().docs.values() if d.kind == "faq"),
+                      key=lambda d: d.name.lower())
 
     def remove_document(self, company: str, document: str) -> DocumentInfo:
         """Remove a document by its name or id; raises :class:`KnowledgeBaseError` when there is no such document."""
@@ -200,8 +207,10 @@ class KnowledgeBase:
             idx = self._index(company)
             state = idx.state() if idx else IndexState()
             doc = state.docs.get(document) or state.docs.get(document_id(document))
+            if doc is not None and doc.kind != "faq":
+                doc = None
             if idx is None or doc is None:
-                names = ", ".join(sorted(d.name for d in state.docs.values())) or "none"
+                names = ", ".join(sorted(d.name for d in state.docs.values() if d.kind == "faq")) or "none"
                 raise KnowledgeBaseError(f"company {company!r} has no document {document!r} (documents: {names}).")
             del state.docs[doc.id]
             state.version += 1
@@ -246,7 +255,7 @@ class KnowledgeBase:
                              source=m["source"], location=m["location"], language=m["language"] or None,
                              document_id=m["doc_id"], alternates=tuple(json.loads(m.get("alternates") or "[]")))
                        for m in records.metadatas]
-            snap = Snapshot(entries, records.q_emb, records.a_emb, version=state.version, q_owner=records.q_owner)
+            snap = _snapshot_with_learned(entries, records, state.version)
             self._snapshots[company] = snap
             return snap
 
@@ -268,19 +277,154 @@ class KnowledgeBase:
             result.details["language"] = language
         return result
 
+    # --- learned caller questions -----------------------------------------------------------------------------
+    def learned(self, company: str) -> list[LearnedExample]:
+        """The company's labelled caller questions, oldest first."""
+        idx = self._index(company)
+        if idx is None:
+            return []
+        _, records = idx.consistent_load()
+        return [LearnedExample(e["text"], e["target"] or None, e["language"] or None) for e in records.examples]
+
+    def learn(self, company: str, examples: list[LearnedExample]) -> dict:
+        """Add labelled caller questions (a question asked again with a new label takes the new label).
+
+        Raises :class:`KnowledgeBaseError` (plain words, nothing written) when a question is empty or too long, or
+        names an entry the company does not have. Returns counts: ``added``, ``relabelled``, ``unchanged`` and the
+        totals ``phrasings`` (filed under an entry) and ``not_covered``.
+        """
+        check_company(company)
+        with self._write_lock(company):
+            idx = self._index(company)
+            if idx is None:
+                raise KnowledgeBaseError(f"company {company!r} has no FAQ documents yet; upload its FAQ first.")
+            state, records = idx.consistent_load()
+            questions = {norm_question(m["question"]): m["question"] for m in records.metadatas}
+            current = {norm_question(e["text"]): (dict(e), v) for e, v in zip(records.examples, records.ex_emb)}
+            fresh: dict[str, dict] = {}
+            counts = {"added": 0, "relabelled": 0, "unchanged": 0}
+            for i, ex in enumerate(examples, 1):
+                text = " ".join((ex.question or "").split())
+                if not text:
+                    raise KnowledgeBaseError(f"learned question {i} is empty.")
+                if len(text) > MAX_LEARNED_CHARS:
+                    raise KnowledgeBaseError(f"learned question {i} has {len(text)} characters; the limit is "
+                                             f"{MAX_LEARNED_CHARS}.")
+                target = ""
+                if ex.entry_question is not None and ex.entry_question.strip():
+                    target = questions.get(norm_question(ex.entry_question), "")
+                    if not target:
+                        raise KnowledgeBaseError(f"learned question {i} ({text!r}) names the entry "
+                                                 f"{ex.entry_question!r}, which company {company!r} does not have; "
+                                                 "use an entry question exactly as `kb ask` shows it.")
+                key = norm_question(text)
+                old = current.get(key)
+                if old is not None and old[0]["target"] == target:
+                    counts["unchanged"] += 1
+                    continue
+                counts["relabelled" if old is not None else "added"] += 1
+                fresh[key] = {"text": text, "target": target, "language": ex.language or ""}
+            if len(set(current) | set(fresh)) > MAX_LEARNED_PER_COMPANY:
+                raise KnowledgeBaseError(f"company {company!r} would have more than {MAX_LEARNED_PER_COMPANY} "
+                                         "learned questions; forget some first.")
+            if fresh:
+                vecs = self.ef.encode([clean_query(e["text"]) for e in fresh.values()])
+                for (key, e), v in zip(fresh.items(), vecs):
+                    current[key] = (e, v)
+                self._write_learned(company, idx, state, list(current.values()))
+        merged = [e for e, _ in current.values()]
+        return dict(counts, phrasings=sum(1 for e in merged if e["target"]),
+                    not_covered=sum(1 for e in merged if not e["target"]))
+
+    def forget(self, company: str, question: str) -> bool:
+        """Drop one learned caller question; False when the company has no such learned question."""
+        check_company(company)
+        with self._write_lock(company):
+            idx = self._index(company)
+            if idx is None:
+                return False
+            state, records = idx.consistent_load()
+            kept = [(e, v) for e, v in zip(records.examples, records.ex_emb)
+                    if norm_question(e["text"]) != norm_question(question)]
+            if len(kept) == len(records.examples):
+                return False
+            self._write_learned(company, idx, state, kept)
+        return True
+
+    def _write_learned(self, company: str, idx: CompanyIndex, state: IndexState,
+                       examples: list[tuple[dict, np.ndarray]]) -> None:
+        """Write the whole set of learned questions as a new version of the pseudo-document, then flip to it."""
+        new = DocState(id=LEARNED_DOC_ID, name=LEARNED_DOC_NAME, version=uuid.uuid4().hex[:16],
+                       content_hash=hashlib.sha256(json.dumps([e for e, _ in examples]).encode()).hexdigest(),
+                       format="learned", entries=0, added_at=time.time(), records=len(examples), kind="learned")
+        try:
+            if examples:
+                idx.add_examples_version(new, [e for e, _ in examples], np.asarray([v for _, v in examples]))
+            fresh = idx.state()
+            if examples:
+                fresh.docs[LEARNED_DOC_ID] = new
+            else:
+                fresh.docs.pop(LEARNED_DOC_ID, None)
+            fresh.version = max(fresh.version, state.version) + 1
+            idx.write_state(fresh)
+        except Exception:
+            with contextlib.suppress(Exception):
+                idx.delete_version(new.version)
+            raise
+        with contextlib.suppress(Exception):
+            idx.delete_other_versions(LEARNED_DOC_ID, keep=new.version if examples else None)
+        self._notify(company, fresh.version)
+
     def stats(self, company: str) -> dict:
         idx = self._index(company)
         state = idx.state() if idx else IndexState()
         limits = self.limits_for(company)
-        phrasings = self.snapshot(company).mean_phrasings if idx is not None and state.entry_count else 1.0
-        return {"company": company, "exists": idx is not None, "documents": len(state.docs),
+        snap = self.snapshot(company) if idx is not None and state.entry_count else None
+        phrasings = snap.mean_phrasings if snap is not None else 1.0
+        return {"company": company, "exists": idx is not None,
+                "documents": sum(1 for d in state.docs.values() if d.kind == "faq"),
                 "entries": state.entry_count, "version": state.version, "embedding_model": self.ef.model,
                 "limits": {"max_file_bytes": limits.max_file_bytes,
                            "max_entries_per_document": limits.max_entries_per_document,
                            "max_entries_per_company": limits.max_entries_per_company},
                 # the operating point depends on how many phrasings (question + alternates) entries have on average
                 "mean_phrasings_per_entry": round(phrasings, 2),
-                "decision_threshold": self.calibration.threshold_for(phrasings)}
+                "decision_threshold": self.calibration.threshold_for(phrasings),
+                # labelled caller questions (knowledge/learned.py) and whether they are enough for a learned model
+                "learned_phrasings": snap.learned_phrasings if snap is not None else 0,
+                "learned_not_covered": snap.not_covered if snap is not None else 0,
+                "learned_model": bool(snap is not None and snap.learned_model is not None
+                                      and self.calibration.learned_threshold is not None)}
 
     def companies(self) -> list[str]:
         return list_companies(self.client)
+
+
+def _snapshot_with_learned(entries: list[Entry], records, version: int) -> Snapshot:
+    """A snapshot whose entries also carry the caller questions filed under them; the rest are not-covered
+    examples. A question filed under an entry that no longer exists is ignored (and counts again if it returns)."""
+    position = {}
+    for i, e in enumerate(entries):
+        position.setdefault(norm_question(e.question), i)
+    learned: list[list[str]] = [[] for _ in entries]
+    rows, owners, negatives = [], [], []
+    ex_emb = records.ex_emb if records.ex_emb is not None else np.zeros((0, records.q_emb.shape[-1]), np.float32)
+    for ex, vec in zip(records.examples, ex_emb):
+        if not ex["target"]:
+            negatives.append(vec)
+            continue
+        i = position.get(norm_question(ex["target"]))
+        if i is not None:
+            learned[i].append(ex["text"])
+            rows.append(vec)
+            owners.append(i)
+    q_emb, q_owner = records.q_emb, records.q_owner
+    if rows:
+        q_all = np.concatenate([q_emb, np.asarray(rows, np.float32)])
+        owner_all = np.concatenate([q_owner, np.asarray(owners, np.int64)])
+        order = np.argsort(owner_all, kind="stable")
+        q_emb, q_owner = q_all[order], owner_all[order]
+    return Snapshot(entries, q_emb, records.a_emb, version=version, q_owner=q_owner,
+                    learned_texts=[tuple(t) for t in learned],
+                    not_covered=np.asarray(negatives, np.float32).reshape(-1, records.q_emb.shape[-1]) if negatives
+                    else None)

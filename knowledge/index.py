@@ -67,6 +67,7 @@ class DocState:
     added_at: float
     warnings: list[str] = field(default_factory=list)
     records: int = 0  # Chroma records of this version (question, answer, alternates); 0 = 2 per entry
+    kind: str = "faq"  # "faq": an uploaded document; "learned": the company's labelled caller questions
 
     @property
     def expected_records(self) -> int:
@@ -102,6 +103,8 @@ class Records:
     q_emb: np.ndarray  # one row per question phrasing
     a_emb: np.ndarray  # one row per entry
     q_owner: np.ndarray  # entry position of each q_emb row
+    examples: list[dict[str, Any]] = field(default_factory=list)  # learned caller questions: text, target, language
+    ex_emb: np.ndarray | None = None  # one row per example
 
 
 class CompanyIndex:
@@ -176,6 +179,22 @@ class CompanyIndex:
                 progress(min(i + batch, len(ids)))
         return len(ids)
 
+    def add_examples_version(self, doc: DocState, examples: list[dict[str, Any]], emb: np.ndarray) -> int:
+        """Write every record of one version of the learned caller questions (before it becomes active).
+
+        ``examples``: dicts with ``text``, ``target`` (the entry question it belongs to; "" = not covered) and
+        ``language``.
+        """
+        ids = [f"{doc.version}.x{i}" for i in range(len(examples))]
+        metas = [{"doc_id": doc.id, "ver": doc.version, "field": "ex", "pos": i, "text": e["text"],
+                  "target": e.get("target") or "", "language": e.get("language") or ""}
+                 for i, e in enumerate(examples)]
+        batch = max(2, min(self.client.get_max_batch_size(), 4000))
+        for i in range(0, len(ids), batch):
+            self.collection.add(ids=ids[i:i + batch], embeddings=np.asarray(emb[i:i + batch]),
+                                documents=[e["text"] for e in examples[i:i + batch]], metadatas=metas[i:i + batch])
+        return len(ids)
+
     def delete_version(self, version: str) -> None:
         self.collection.delete(where={"ver": version})
 
@@ -208,9 +227,12 @@ class CompanyIndex:
         q: dict[tuple, tuple[dict, np.ndarray]] = {}
         a: dict[tuple, np.ndarray] = {}
         alt: dict[tuple, list[tuple[int, np.ndarray]]] = {}
+        examples: list[tuple[int, dict, np.ndarray]] = []
         for m, e in zip(metas, embs):
             key = (m["doc_id"], m["pos"])
-            if m["field"] == "q":
+            if m["field"] == "ex":
+                examples.append((m["pos"], m, e))
+            elif m["field"] == "q":
                 q[key] = (m, e)
             elif m["field"] == "a":
                 a[key] = e
@@ -225,8 +247,12 @@ class CompanyIndex:
                 rows.append(e)
                 owner.append(i)
         dim = self.ef.dim
+        examples.sort(key=lambda t: t[0])
         return Records([q[k][0] for k in keys], np.asarray(rows, np.float32).reshape(-1, dim),
-                       np.asarray([a[k] for k in keys], np.float32).reshape(-1, dim), np.asarray(owner, np.int64))
+                       np.asarray([a[k] for k in keys], np.float32).reshape(-1, dim), np.asarray(owner, np.int64),
+                       examples=[{"text": m["text"], "target": m.get("target") or "", "language": m.get("language")
+                                  or ""} for _, m, _ in examples],
+                       ex_emb=np.asarray([e for _, _, e in examples], np.float32).reshape(-1, dim))
 
     def consistent_load(self, attempts: int = 20) -> tuple[IndexState, Records]:
         """Load a complete, consistent set of records: the state must not change while we read."""

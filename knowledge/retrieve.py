@@ -30,6 +30,7 @@ import bm25s
 import numpy as np
 from rapidfuzz import fuzz
 
+from knowledge.learned import LearnedModel, trusted
 from knowledge.text import char_tokens, clean_query, fold, word_tokens
 from knowledge.types import Entry, Hit, SearchResult
 
@@ -63,6 +64,9 @@ class Calibration:
     clf_low: tuple = ()  # the fit data's range per feature: inputs are clipped to it, so the (quadratic) model
     clf_high: tuple = ()  # never extrapolates, e.g. to an exact repeat of a question, which no fit case was
     quadratic: bool = False  # classifier input = features plus all pairwise products (a small, smooth non-linearity)
+    # With a company's learned model (knowledge/learned.py): answerable when the model's best entry is the ranked
+    # top entry and the mean of both probabilities reaches this. None: learned models take no part.
+    learned_threshold: float | None = None
     meta: dict = field(default_factory=dict)
 
     @staticmethod
@@ -81,7 +85,8 @@ class Calibration:
                            phrasing_thresholds=tuple((float(m), float(t))
                                                      for m, t in block.get("phrasing_thresholds", ())),
                            verbatim_cosine=block.get("verbatim_cosine"), clf_low=tuple(block.get("clf_low", ())), clf_high=tuple(block.get("clf_high", ())),
-                           quadratic=bool(block.get("quadratic", False)), meta=block.get("meta", {}))
+                           quadratic=bool(block.get("quadratic", False)),
+                           learned_threshold=block.get("learned_threshold"), meta=block.get("meta", {}))
 
     def confidence(self, feats: dict[str, float]) -> float:
         """The answerable probability; 1.0 when the caller said an entry's question or phrasing all but verbatim."""
@@ -153,10 +158,13 @@ class Snapshot:
     """An immutable searchable view of one consistent set of entries."""
 
     def __init__(self, entries: list[Entry], q_emb: np.ndarray, a_emb: np.ndarray, version: int = 0,
-                 q_owner: np.ndarray | None = None) -> None:
+                 q_owner: np.ndarray | None = None, learned_texts: list[tuple[str, ...]] | None = None,
+                 not_covered: np.ndarray | None = None) -> None:
         """``q_emb`` holds one row per question phrasing; ``q_owner[i]`` is the entry of row i (ascending).
 
-        Without ``q_owner`` there is exactly one phrasing (the question) per entry.
+        Without ``q_owner`` there is exactly one phrasing (the question) per entry. ``learned_texts[i]``: the
+        caller questions filed under entry i (their rows are in ``q_emb`` too); ``not_covered``: embeddings of
+        caller questions labelled "not covered". With enough of both a :class:`LearnedModel` is fitted here.
         """
         self.entries = entries
         self.version = version
@@ -173,9 +181,17 @@ class Snapshot:
         # mean phrasings per entry: lets the decision tell a cold-start FAQ from one that has learned callers' words
         self.mean_phrasings = len(owner) / len(entries) if len(entries) else 1.0
         self.log_phrasings = math.log(self.mean_phrasings)
-        self.word = _Lexical([word_tokens(" ".join((e.question,) + e.alternates)) * 2 + word_tokens(e.answer)
-                              for e in entries])
-        self.char = _Lexical([char_tokens(" ".join((e.question,) + e.alternates)) for e in entries])
+        learned = learned_texts or [()] * len(entries)
+        phrasings = [" ".join((e.question,) + e.alternates + tuple(extra)) for e, extra in zip(entries, learned)]
+        self.word = _Lexical([word_tokens(p) * 2 + word_tokens(e.answer) for p, e in zip(phrasings, entries)])
+        self.char = _Lexical([char_tokens(p) for p in phrasings])
+        self.learned_phrasings = sum(len(t) for t in learned)
+        self.not_covered = 0 if not_covered is None else len(not_covered)
+        self.learned_model: LearnedModel | None = None
+        if len(entries) > 1 and trusted(self.not_covered, self.mean_phrasings):
+            vectors = np.concatenate([self.q_emb, np.asarray(not_covered, np.float32)])
+            labels = np.concatenate([owner, np.full(self.not_covered, len(entries))])
+            self.learned_model = LearnedModel.fit(vectors, labels, len(entries))
         self._folded_questions = [" ".join(fold(e.question).split()) for e in entries]
 
     def __len__(self) -> int:
@@ -265,10 +281,17 @@ def search(snapshot: Snapshot, question: str, qvec: np.ndarray, cal: Calibration
         order, s, feats = rank(snapshot, query, qvec, cal, k)
     prob = cal.confidence(feats)
     threshold = cal.threshold_for(snapshot.mean_phrasings)
+    details = {"features": feats, "threshold": threshold, "cleaned_query": query, "index_version": snapshot.version}
+    model = snapshot.learned_model
+    if model is not None and cal.learned_threshold is not None and prob < 1.0:
+        best, p_entry, p_not_covered = model.verdict(qvec)
+        details["learned"] = {"entry": snapshot.entries[best].question, "probability": p_entry,
+                              "not_covered": p_not_covered, "general_confidence": prob}
+        prob = (prob + p_entry) / 2 if best == order[0] else 0.0
+        threshold = cal.learned_threshold
+        details["threshold"] = threshold
     hits = tuple(Hit(entry=snapshot.entries[i], score=float(s[i])) for i in order[:k])
-    return SearchResult(query=question, hits=hits, answerable=prob >= threshold, confidence=prob,
-                        details={"features": feats, "threshold": threshold, "cleaned_query": query,
-                                 "index_version": snapshot.version})
+    return SearchResult(query=question, hits=hits, answerable=prob >= threshold, confidence=prob, details=details)
 
 
 @lru_cache(maxsize=4)
