@@ -30,7 +30,7 @@ import bm25s
 import numpy as np
 from rapidfuzz import fuzz
 
-from knowledge.learned import LearnedModel, trusted
+from knowledge.learned import LearnedModel, affordable, trusted
 from knowledge.text import char_tokens, clean_query, fold, word_tokens
 from knowledge.types import Entry, Hit, SearchResult
 
@@ -188,7 +188,8 @@ class Snapshot:
         self.learned_phrasings = sum(len(t) for t in learned)
         self.not_covered = 0 if not_covered is None else len(not_covered)
         self.learned_model: LearnedModel | None = None
-        if len(entries) > 1 and trusted(self.not_covered, self.mean_phrasings):
+        if (len(entries) > 1 and trusted(self.not_covered, self.mean_phrasings)
+                and affordable(len(self.q_emb) + self.not_covered, len(entries))):
             vectors = np.concatenate([self.q_emb, np.asarray(not_covered, np.float32)])
             labels = np.concatenate([owner, np.full(self.not_covered, len(entries))])
             self.learned_model = LearnedModel.fit(vectors, labels, len(entries))

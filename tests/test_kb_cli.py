@@ -108,3 +108,41 @@ def test_add_files_reports_per_file_errors_and_keeps_the_good_ones(env: dict, tm
     assert "oeffnungszeiten.md" in listed and "kaputt.pdf" not in listed
     again = cli(["add", "werkstatt", str(good)], env)
     assert again.returncode == 0 and "unchanged" in again.stdout
+
+
+def test_learn_learned_forget(env: dict) -> None:
+    lines = [{"question": "Gibt es bei euch Parkplätze", "entry_question": "wo kann ich parken?", "language": "de"},
+             {"question": "Verkauft ihr Zahnbürsten?", "entry_question": None}]
+    out = cli(["learn", "praxis", "--jsonl"], env, stdin="\n".join(json.dumps(x) for x in lines) + "\n\n")
+    assert out.returncode == 0, out.stderr
+    assert "learned 2 new, 0 relabelled, 0 unchanged" in out.stdout and "1 filed phrasings" in out.stdout
+    assert "1 not-covered" in out.stdout and "not active yet" in out.stdout
+    listed = cli(["learned", "praxis", "--jsonl"], env)
+    rows = [json.loads(line) for line in listed.stdout.strip().splitlines()]
+    assert rows == [{"question": "Gibt es bei euch Parkplätze", "entry_question": "Wo kann ich parken?",
+                     "language": "de"},
+                    {"question": "Verkauft ihr Zahnbürsten?", "entry_question": None, "language": None}]
+    again = cli(["learn", "praxis", "--jsonl"], env, stdin=listed.stdout)  # its own output reads back unchanged
+    assert again.returncode == 0 and "0 new, 0 relabelled, 2 unchanged" in again.stdout
+    ask = json.loads(cli(["ask", "praxis", "--jsonl"], env, stdin="Gibt es bei euch Parkplätze\n").stdout)
+    assert ask["entry_question"] == "Wo kann ich parken?" and ask["answerable"] is True
+    out = cli(["forget", "praxis", "Verkauft ihr Zahnbürsten?"], env)
+    assert out.returncode == 0 and "forgot" in out.stdout
+    assert "1 learned questions" in cli(["learned", "praxis"], env).stdout
+
+
+def test_learn_rejects_the_whole_batch_on_a_bad_line(env: dict) -> None:
+    before = cli(["learned", "praxis", "--jsonl"], env).stdout
+    good = json.dumps({"question": "Habt ihr samstags offen", "entry_question": "Wann ist die Praxis geöffnet?"})
+    for bad, message in (("{not json", "line 2 is not JSON"),
+                         (json.dumps({"entry_question": None}), "line 2 needs"),
+                         (json.dumps({"question": "Wo ist das?", "entry_question": "Gibt es nicht"}),
+                          "does not have")):
+        out = cli(["learn", "praxis", "--jsonl"], env, stdin=good + "\n" + bad + "\n")
+        assert out.returncode == 1 and message in out.stderr and "Nothing was learned" in out.stderr.replace(
+            "nothing was learned", "Nothing was learned"), out.stderr
+        assert cli(["learned", "praxis", "--jsonl"], env).stdout == before
+    out = cli(["learn", "praxis", "--jsonl"], env, stdin="")
+    assert out.returncode == 1 and "no labelled questions" in out.stderr
+    out = cli(["forget", "praxis", "nie gelernt"], env)
+    assert out.returncode == 1 and "no learned question" in out.stderr

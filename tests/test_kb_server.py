@@ -49,6 +49,27 @@ def test_http_client_round_trip_and_two_workers_stay_consistent(chroma_server, t
     assert writer.stats("werkstatt")["documents"] == 0
 
 
+def test_learned_questions_are_shared_through_the_server(chroma_server, tmp_path: Path) -> None:
+    """A question labelled in one worker (e.g. the web app) changes what every other worker answers."""
+    from knowledge.learned import LearnedExample
+
+    host, port = chroma_server
+    web = KnowledgeBase(tmp_path / "w1", chroma_host=host, chroma_port=port)
+    bot = KnowledgeBase(tmp_path / "w2", chroma_host=host, chroma_port=port)
+    web.add_document("werkstatt-3", FAQ)
+    odd = "Darf die Karre bis morgen früh bei euch rumstehen"
+    before = bot.ask("werkstatt-3", odd).details["features"]["dq1"]
+    web.learn("werkstatt-3", [LearnedExample(odd, "Kann ich mein Auto über Nacht abstellen?"),
+                              LearnedExample("Verkauft ihr Gebrauchtwagen?", None)])
+    r = bot.ask("werkstatt-3", odd)
+    assert r.best.question == "Kann ich mein Auto über Nacht abstellen?" and r.answerable
+    assert r.details["features"]["dq1"] >= 0.97 > before
+    assert [e.entry_question for e in bot.learned("werkstatt-3")] == ["Kann ich mein Auto über Nacht abstellen?", None]
+    assert bot.stats("werkstatt-3")["learned_not_covered"] == 1
+    assert bot.forget("werkstatt-3", odd)
+    assert web.stats("werkstatt-3")["learned_phrasings"] == 0
+
+
 def test_server_side_collection_keeps_our_embedding_function(chroma_server, tmp_path: Path) -> None:
     host, port = chroma_server
     KnowledgeBase(tmp_path / "w", chroma_host=host, chroma_port=port).add_document("garage-2", FAQ)

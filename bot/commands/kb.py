@@ -8,6 +8,11 @@ Contract (used by users for batch checks and by the quality checks):
   kb ask COMPANY "question"   answer, source, score and the decision
   kb ask COMPANY --jsonl      one question per stdin line -> one JSON object per line
   kb stats COMPANY            counts, version, limits, the decision threshold
+  kb learn COMPANY --jsonl    labelled caller questions on stdin, one JSON object per line:
+                              {"question": "...", "entry_question": "..." | null, "language": "de" | "en" (optional)}
+                              (null = not covered by the FAQ: the hand-off was right)
+  kb learned COMPANY          the learned caller questions (--jsonl: in the format `kb learn` reads)
+  kb forget COMPANY QUESTION  drop one learned caller question
 Settings (data dir, Chroma host/port, embedding model) come from :class:`bot.settings.Settings`.
 """
 
@@ -174,3 +179,80 @@ def stats(company: str) -> None:
         click.echo(json.dumps(_kb().stats(company), indent=1))
     except KnowledgeBaseError as exc:
         _fail(str(exc))
+
+
+@kb.command("learn")
+@click.argument("company")
+@click.option("--jsonl", is_flag=True, required=True,
+              help='Read labelled questions from stdin: {"question", "entry_question" (null = not covered)}.')
+def learn(company: str, jsonl: bool) -> None:
+    """Teach COMPANY's knowledge base from labelled caller questions (e.g. handed-off calls, reviewed).
+
+    All lines are checked first; one bad line (not JSON, no question, an unknown entry) fails the whole batch with
+    its line number, and nothing is learned.
+    """
+    from knowledge.index import KnowledgeBaseError
+    from knowledge.learned import LearnedExample
+
+    examples = []
+    for n, line in enumerate(sys.stdin, 1):
+        if not line.strip():
+            continue
+        try:
+            obj = json.loads(line)
+        except json.JSONDecodeError as exc:
+            _fail(f"line {n} is not JSON ({exc.msg}); nothing was learned")
+        if not isinstance(obj, dict) or not isinstance(obj.get("question"), str) or not (
+                obj.get("entry_question") is None or isinstance(obj.get("entry_question"), str)):
+            _fail(f'line {n} needs {{"question": "...", "entry_question": "..." or null}}; nothing was learned')
+        examples.append(LearnedExample(obj["question"], obj.get("entry_question"), obj.get("language")))
+    if not examples:
+        _fail("no labelled questions on stdin; nothing was learned")
+    base = _kb()
+    started = time.perf_counter()
+    try:
+        counts = base.learn(company, examples)
+        st = base.stats(company)  # builds the snapshot: fits the learned model now, not in the first call
+    except KnowledgeBaseError as exc:
+        _fail(f"{exc} Nothing was learned.")
+    click.echo(f"learned {counts['added']} new, {counts['relabelled']} relabelled, {counts['unchanged']} unchanged; "
+               f"company now has {counts['phrasings']} filed phrasings and {counts['not_covered']} not-covered "
+               f"questions; learned model {'active' if st['learned_model'] else 'not active yet (needs more history)'}"
+               f" ({time.perf_counter() - started:.1f} s)")
+
+
+@kb.command("learned")
+@click.argument("company")
+@click.option("--jsonl", is_flag=True, help="One JSON object per line, in the format `kb learn` reads.")
+def learned(company: str, jsonl: bool) -> None:
+    """List COMPANY's learned caller questions."""
+    from knowledge.index import KnowledgeBaseError
+
+    try:
+        items = _kb().learned(company)
+    except KnowledgeBaseError as exc:
+        _fail(str(exc))
+    for ex in items:
+        if jsonl:
+            click.echo(json.dumps({"question": ex.question, "entry_question": ex.entry_question,
+                                   "language": ex.language}, ensure_ascii=False))
+        else:
+            click.echo(f"{ex.question}  ->  {ex.entry_question or '(not covered)'}")
+    if not jsonl:
+        click.echo(f"{len(items)} learned questions")
+
+
+@kb.command("forget")
+@click.argument("company")
+@click.argument("question")
+def forget(company: str, question: str) -> None:
+    """Drop one learned caller QUESTION from COMPANY's knowledge base."""
+    from knowledge.index import KnowledgeBaseError
+
+    try:
+        found = _kb().forget(company, question)
+    except KnowledgeBaseError as exc:
+        _fail(str(exc))
+    if not found:
+        _fail(f"company {company!r} has no learned question {question!r}; see `receptionist kb learned {company}`")
+    click.echo(f"forgot {question!r}")
