@@ -167,19 +167,8 @@ class KnowledgeBase:
                            content_hash=parsed.content_hash, format=parsed.format, entries=len(entries),
                            added_at=time.time(), warnings=list(parsed.warnings),
                            records=2 * len(entries) + len(flat_alts))
-            try:
-                idx.add_version(new, entries, q_emb, a_emb, alt_emb, progress)
-                fresh = idx.state()  # re-read under the lock: the pointer flip must not lose another writer's work
-                fresh.docs[doc_id] = new
-                fresh.version = max(fresh.version, state.version) + 1
-                idx.write_state(fresh)
-            except Exception:
-                with contextlib.suppress(Exception):
-                    idx.delete_version(new.version)
-                raise
-            with contextlib.suppress(Exception):  # old records are unreferenced now; a failure only leaves garbage
-                idx.delete_other_versions(doc_id, keep=new.version)
-        self._notify(company, fresh.version)
+            version = _publish(idx, state, new, lambda: idx.add_version(new, entries, q_emb, a_emb, alt_emb, progress))
+        self._notify(company, version)
         return _info(new, "replaced" if old else "added")
 
     def add_file(self, company: str, path: Path, progress: Callable[[int], None] | None = None) -> DocumentInfo:
@@ -357,23 +346,9 @@ class KnowledgeBase:
         new = DocState(id=LEARNED_DOC_ID, name=LEARNED_DOC_NAME, version=uuid.uuid4().hex[:16],
                        content_hash=hashlib.sha256(json.dumps([e for e, _ in examples]).encode()).hexdigest(),
                        format="learned", entries=0, added_at=time.time(), records=len(examples), kind="learned")
-        try:
-            if examples:
-                idx.add_examples_version(new, [e for e, _ in examples], np.asarray([v for _, v in examples]))
-            fresh = idx.state()
-            if examples:
-                fresh.docs[LEARNED_DOC_ID] = new
-            else:
-                fresh.docs.pop(LEARNED_DOC_ID, None)
-            fresh.version = max(fresh.version, state.version) + 1
-            idx.write_state(fresh)
-        except Exception:
-            with contextlib.suppress(Exception):
-                idx.delete_version(new.version)
-            raise
-        with contextlib.suppress(Exception):
-            idx.delete_other_versions(LEARNED_DOC_ID, keep=new.version if examples else None)
-        self._notify(company, fresh.version)
+        version = _publish(idx, state, new, lambda: examples and idx.add_examples_version(
+            new, [e for e, _ in examples], np.asarray([v for _, v in examples])), active=bool(examples))
+        self._notify(company, version)
 
     def stats(self, company: str) -> dict:
         idx = self._index(company)
@@ -398,6 +373,29 @@ class KnowledgeBase:
 
     def companies(self) -> list[str]:
         return list_companies(self.client)
+
+
+def _publish(idx: CompanyIndex, state: IndexState, new: DocState, write_records: Callable[[], object],
+             active: bool = True) -> int:
+    """Write a document version's records, flip the active-version pointer to it (``active=False``: drop the
+    document), then delete its older records. Returns the company's new index version. Called under the write lock.
+    A failure before the flip removes the half-written version and leaves the old one active."""
+    try:
+        write_records()
+        fresh = idx.state()  # re-read under the lock: the pointer flip must not lose another writer's work
+        if active:
+            fresh.docs[new.id] = new
+        else:
+            fresh.docs.pop(new.id, None)
+        fresh.version = max(fresh.version, state.version) + 1
+        idx.write_state(fresh)
+    except Exception:
+        with contextlib.suppress(Exception):
+            idx.delete_version(new.version)
+        raise
+    with contextlib.suppress(Exception):  # old records are unreferenced now; a failure only leaves garbage
+        idx.delete_other_versions(new.id, keep=new.version if active else None)
+    return fresh.version
 
 
 def _snapshot_with_learned(entries: list[Entry], records, version: int) -> Snapshot:

@@ -41,6 +41,16 @@ def _fail(message: str) -> None:
     sys.exit(1)
 
 
+def _checked(call, *args):
+    """``call(*args)``; a knowledge-base error ends the command with its plain-words message and exit 1."""
+    from knowledge.index import KnowledgeBaseError
+
+    try:
+        return call(*args)
+    except KnowledgeBaseError as exc:
+        _fail(str(exc))
+
+
 @click.group()
 def kb() -> None:
     """Company FAQ knowledge bases: add documents, list, remove, ask."""
@@ -111,12 +121,7 @@ def list_(company: str) -> None:
 @click.argument("document")
 def remove(company: str, document: str) -> None:
     """Remove DOCUMENT (name or id) from COMPANY's knowledge base."""
-    from knowledge.index import KnowledgeBaseError
-
-    try:
-        info = _kb().remove_document(company, document)
-    except KnowledgeBaseError as exc:
-        _fail(str(exc))
+    info = _checked(_kb().remove_document, company, document)
     click.echo(f"removed {info.name} ({info.entries} entries)")
 
 
@@ -173,12 +178,7 @@ def ask(company: str, question: str | None, jsonl: bool, language: str | None, k
 @click.argument("company")
 def stats(company: str) -> None:
     """Counts, index version, limits and decision threshold of COMPANY's knowledge base."""
-    from knowledge.index import KnowledgeBaseError
-
-    try:
-        click.echo(json.dumps(_kb().stats(company), indent=1))
-    except KnowledgeBaseError as exc:
-        _fail(str(exc))
+    click.echo(json.dumps(_checked(_kb().stats, company), indent=1))
 
 
 @kb.command("learn")
@@ -226,12 +226,7 @@ def learn(company: str, jsonl: bool) -> None:
 @click.option("--jsonl", is_flag=True, help="One JSON object per line, in the format `kb learn` reads.")
 def learned(company: str, jsonl: bool) -> None:
     """List COMPANY's learned caller questions."""
-    from knowledge.index import KnowledgeBaseError
-
-    try:
-        items = _kb().learned(company)
-    except KnowledgeBaseError as exc:
-        _fail(str(exc))
+    items = _checked(_kb().learned, company)
     for ex in items:
         if jsonl:
             click.echo(json.dumps({"question": ex.question, "entry_question": ex.entry_question,
@@ -247,12 +242,6 @@ def learned(company: str, jsonl: bool) -> None:
 @click.argument("question")
 def forget(company: str, question: str) -> None:
     """Drop one learned caller QUESTION from COMPANY's knowledge base."""
-    from knowledge.index import KnowledgeBaseError
-
-    try:
-        found = _kb().forget(company, question)
-    except KnowledgeBaseError as exc:
-        _fail(str(exc))
-    if not found:
+    if not _checked(_kb().forget, company, question):
         _fail(f"company {company!r} has no learned question {question!r}; see `receptionist kb learned {company}`")
     click.echo(f"forgot {question!r}")
