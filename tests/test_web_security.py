@@ -20,7 +20,7 @@ from bot.settings import Settings
 from bot.store import repo
 from bot.store.db import session_scope
 from bot.store.models import User
-from bot.web import documents, kb
+from bot.web import documents, kb, services
 from bot.web.app import create_app
 from bot.web.routes import iter_routes
 from tests.web_helpers import PASSWORD, World, csrf_from, login, make_world
@@ -76,6 +76,25 @@ class Ctx:
         name = f"doc-{self.n()}.md"
         documents.store_upload(self.settings, self.slug, name, FAQ)
         return name
+
+    def indexed(self) -> None:
+        """The scope's company has an FAQ in the knowledge base (labels need entries to refer to)."""
+        if not any(d["name"] == "matrix-faq.md" for d in documents.list_documents(self.settings, self.slug)):
+            documents.store_upload(self.settings, self.slug, "matrix-faq.md", FAQ)
+
+    def gap(self, question: str | None = None) -> int:
+        """A fresh open FAQ gap of the scope's company, whose FAQ is indexed."""
+        self.indexed()
+        with session_scope(self.settings) as db:
+            return repo.record_faq_gap(db, self.slug, question or f"Matrixfrage {self.n()}?", "de").id
+
+    def learned_question(self) -> str:
+        """A caller question the scope's company's knowledge base has learned (to be forgotten)."""
+        question = f"Gelernte Frage {self.n()}?"
+        gap_id = self.gap(question)
+        with session_scope(self.settings) as db:
+            services.label_gaps(db, self.settings, repo.get_company(db, self.slug), [gap_id], None)
+        return question
 
     def recording(self) -> int:
         """The scope's call, given a recording file under the data dir."""
@@ -141,6 +160,11 @@ ROUTES: dict[tuple[str, str], tuple[str, int, bool, Builder]] = {
     ("GET", "/api/v1/companies/{slug}/faq-gaps"): ("api_manage", 200, True, none),
     ("POST", "/api/v1/companies/{slug}/faq-entries"): ("api_manage", 200, True,
                                                         lambda c: {"json": {"question": f"Frage {c.n()}?", "answer": "Ja."}}),
+    ("POST", "/api/v1/companies/{slug}/faq-gaps/label"): ("api_manage", 200, True, lambda c: {"json": {
+        "gap_ids": [c.gap()], "entry_question": None}}),
+    ("GET", "/api/v1/companies/{slug}/learned"): ("api_manage", 200, True, none),
+    ("DELETE", "/api/v1/companies/{slug}/learned"): ("api_manage", 204, True,
+                                                     lambda c: {"json": {"question": c.learned_question()}}),
     ("GET", "/api/v1/calls"): ("api_manage_list", 200, False, none),
     ("GET", "/api/v1/calls/{call_id}"): ("api_view_obj", 200, True, lambda c: {"fmt": {"call_id": c.world.call[c.scope]}}),
     ("GET", "/api/v1/calls/{call_id}/recording"): ("api_view_obj", 200, True,
@@ -177,6 +201,10 @@ ROUTES: dict[tuple[str, str], tuple[str, int, bool, Builder]] = {
     ("GET", "/companies/{slug}/gaps"): ("ui_manage", 200, True, none),
     ("POST", "/companies/{slug}/gaps"): ("ui_manage", 303, True,
                                          lambda c: {"data": {"question": f"Frage {c.n()}?", "answer": "Ja."}}),
+    ("POST", "/companies/{slug}/gaps/label"): ("ui_manage", 303, True, lambda c: {"data": {
+        "gap_ids": str(c.gap()), "action": "not_covered"}}),
+    ("POST", "/companies/{slug}/gaps/forget"): ("ui_manage", 303, True,
+                                                lambda c: {"data": {"question": c.learned_question()}}),
     ("GET", "/calls"): ("ui_manage_list", 200, False, none),
     ("GET", "/calls/{call_id}"): ("ui_view_obj", 200, True, lambda c: {"fmt": {"call_id": c.world.call[c.scope]}}),
     ("GET", "/inbox"): ("ui_user", 200, False, none),

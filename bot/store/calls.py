@@ -208,6 +208,18 @@ def faq_gap_groups(session: Session, company: Company | str, limit: int = 100) -
     return result[:limit]
 
 
+def open_faq_gaps(session: Session, company: Company | str, gap_ids: Iterable[int]) -> list[FaqGap]:
+    """The company's still-open gaps among ``gap_ids``, oldest first; ids of other companies are ignored, so a
+    form or API call can never touch another company's caller questions."""
+    ids = [int(g) for g in gap_ids]
+    if not ids:
+        return []
+    row = resolve(session, company)
+    return list(session.scalars(select(FaqGap).where(FaqGap.id.in_(ids), FaqGap.company_id == row.id,
+                                                     FaqGap.resolved_at.is_(None))
+                                .order_by(FaqGap.created_at, FaqGap.id)))
+
+
 def resolve_faq_gaps(session: Session, gap_ids: Iterable[int], now: datetime | None = None,
                      commit: bool = True) -> int:
     """Mark gaps answered (an FAQ entry was added for them); returns how many were open."""

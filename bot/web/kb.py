@@ -70,6 +70,63 @@ def stats(settings: Settings, company: str) -> dict[str, Any]:
     return get_kb(settings).stats(company)
 
 
+class LearnRefused(ValueError):
+    """The knowledge base refused a label, in plain words (unknown entry, empty or over-long question, no FAQ yet)."""
+
+
+def learn(settings: Settings, company: str, questions: list[tuple[str, str | None]],
+          entry_question: str | None) -> dict[str, int]:
+    """Teach the knowledge base that callers' ``questions`` ((text, language) pairs) belonged to the entry
+    ``entry_question``, or (``None``) that the FAQ does not cover them and the hand-off was right.
+
+    All or nothing: raises :class:`LearnRefused` and writes nothing when any label is refused. Returns the
+    knowledge base's counts (``added``, ``relabelled``, ``unchanged``, totals ``phrasings`` and ``not_covered``).
+    """
+    from knowledge.index import KnowledgeBaseError
+    from knowledge.learned import LearnedExample, norm_question
+
+    unique: dict[str, LearnedExample] = {}
+    for text, language in questions:  # one wording asked twice is one example (the first language wins)
+        unique.setdefault(norm_question(text), LearnedExample(text, entry_question, language or None))
+    try:
+        return get_kb(settings).learn(company, list(unique.values()))
+    except KnowledgeBaseError as exc:
+        raise LearnRefused(str(exc)) from None
+
+
+def learned(settings: Settings, company: str) -> list[dict[str, Any]]:
+    """The company's labelled caller questions, newest first (``entry_question`` None: not covered)."""
+    if not available():
+        return []
+    return [{"question": e.question, "entry_question": e.entry_question, "language": e.language}
+            for e in reversed(get_kb(settings).learned(company))]
+
+
+def forget(settings: Settings, company: str, question: str) -> bool:
+    """Drop one learned caller question; False when there is none with that wording."""
+    return bool(question.strip()) and get_kb(settings).forget(company, question)
+
+
+def entry_questions(settings: Settings, company: str) -> list[str]:
+    """The company's distinct entry questions, alphabetically: what a caller question can be filed under."""
+    if not available():
+        return []
+    unique = {" ".join(e.question.split()).casefold(): e.question for e in get_kb(settings).entries(company)}
+    return sorted(unique.values(), key=str.casefold)
+
+
+def learned_summary(settings: Settings, company: str) -> dict[str, Any]:
+    """What the gap page shows about learning: counts, whether the learned model decides, and what it needs."""
+    if not available():
+        return {"available": False}
+    from knowledge.learned import MIN_MEAN_PHRASINGS, MIN_NOT_COVERED
+
+    s = stats(settings, company)
+    return {"available": True, "phrasings": s["learned_phrasings"], "not_covered": s["learned_not_covered"],
+            "model": s["learned_model"], "mean_phrasings": s["mean_phrasings_per_entry"],
+            "min_not_covered": MIN_NOT_COVERED, "min_mean_phrasings": MIN_MEAN_PHRASINGS}
+
+
 @dataclass
 class CallerAnswer:
     """What a caller would hear for one question: the spoken reply, and why."""

@@ -129,3 +129,21 @@ def stats(db: Session, company_ids: list[int] | None) -> dict[str, int]:
 
 __all__ = ["save_company", "delete_company", "call_dict", "message_dict", "user_dict", "update_user", "api_keys",
            "own_api_key", "stats", "median_latency"]
+
+
+def label_gaps(db: Session, settings: Settings, company: Company, gap_ids: list[int],
+               entry_question: str | None) -> dict[str, int]:
+    """Close the loop on the FAQ-gap page: the company's open gaps among ``gap_ids`` are filed under the entry
+    ``entry_question`` (``None``: not an FAQ topic, the hand-off was right) in the knowledge base, then resolved.
+
+    Gaps of other companies and already resolved ones are ignored. Raises :class:`bot.web.kb.LearnRefused` (plain
+    words) before anything is resolved when the knowledge base refuses the label, so no caller question is lost.
+    """
+    from bot.web import kb
+
+    gaps = repo.open_faq_gaps(db, company, gap_ids)
+    if not gaps:
+        return {"learned": 0, "resolved": 0}
+    counts = kb.learn(settings, company.slug, [(g.question, g.language) for g in gaps], entry_question)
+    resolved = repo.resolve_faq_gaps(db, [g.id for g in gaps])
+    return {"learned": counts["added"] + counts["relabelled"] + counts["unchanged"], "resolved": resolved}

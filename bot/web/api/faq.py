@@ -1,16 +1,18 @@
-"""FAQ documents (multi-file upload, list, delete), the test question, FAQ gaps and entries added by hand."""
+"""FAQ documents (multi-file upload, list, delete), the test question, FAQ gaps, entries added by hand, and the
+caller questions the knowledge base learned from labelled gaps."""
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Depends, File, HTTPException, Request, Response, UploadFile
+from fastapi import APIRouter, Body, Depends, File, HTTPException, Query, Request, Response, UploadFile
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
 from sqlalchemy.orm import Session
 
 from bot.store import repo
 from bot.store.models import User
-from bot.web import documents, kb
-from bot.web.api.schemas import AskIn, AskOut, DocumentOut, FaqEntryIn, GapGroupOut, UploadReport
+from bot.web import documents, kb, services
+from bot.web.api.schemas import (AskIn, AskOut, DocumentOut, FaqEntryIn, ForgetIn, GapGroupOut, GapLabelIn,
+                                 GapLabelOut, LearnedOut, UploadReport)
 from bot.web.deps import api_user, get_db
 from bot.web.security import company_for
 from knowledge.documents import IngestError
@@ -110,3 +112,49 @@ def add_faq_entry(slug: str, body: FaqEntryIn, request: Request, user: User = De
     out = {"name": result.name, "ok": result.ok, "status": result.status, "entries": result.entries,
            "replaced": result.replaced, "error": result.error, "warnings": list(result.warnings)}
     return JSONResponse({"results": [out]}, status_code=200 if result.ok else 422)
+
+
+@router.post("/faq-gaps/label", response_model=GapLabelOut,
+             responses={422: {"description": "The knowledge base refused the label (e.g. no such entry); no gap "
+                                             "was resolved"},
+                        503: {"description": "No knowledge base installed"}})
+def label_faq_gaps(slug: str, body: GapLabelIn, request: Request, user: User = Depends(api_user),
+                   db: Session = Depends(get_db)) -> dict:
+    """Label unanswered caller questions: filed under an existing entry they become one more way callers ask it;
+    with ``entry_question: null`` they teach the knowledge base what its FAQ does not cover. The gaps are resolved.
+    Gap ids of other companies, and resolved gaps, are ignored."""
+    company = company_for(db, user, slug)
+    try:
+        return services.label_gaps(db, request.app.state.settings, company, body.gap_ids, body.entry_question)
+    except kb.LearnRefused as exc:
+        raise HTTPException(422, str(exc)) from None
+    except kb.KnowledgeBaseUnavailable as exc:
+        raise HTTPException(503, str(exc)) from None
+
+
+@router.get("/learned", response_model=list[LearnedOut])
+def learned_questions(slug: str, request: Request, user: User = Depends(api_user),
+                      db: Session = Depends(get_db)) -> list[dict]:
+    """Caller questions the knowledge base learned from labelled gaps, newest first."""
+    company = company_for(db, user, slug)
+    return kb.learned(request.app.state.settings, company.slug)
+
+
+@router.delete("/learned", status_code=204, responses={404: {"description": "No learned question in these words"},
+                                                       422: {"description": "No question given"}})
+def forget_learned(slug: str, request: Request, question: str | None = Query(None, max_length=1000),
+                   body: ForgetIn | None = Body(None), user: User = Depends(api_user),
+                   db: Session = Depends(get_db)) -> Response:
+    """Forget one learned caller question (``?question=`` or a JSON body ``{"question": ...}``); its gap is not
+    reopened."""
+    company = company_for(db, user, slug)
+    text = (body.question if body else question) or ""
+    if not text.strip():
+        raise HTTPException(422, "Please give the learned question to forget.")
+    try:
+        found = kb.forget(request.app.state.settings, company.slug, text)
+    except kb.KnowledgeBaseUnavailable as exc:
+        raise HTTPException(503, str(exc)) from None
+    if not found:
+        raise HTTPException(404, f"The knowledge base has no learned question {text!r}.")
+    return Response(status_code=204)

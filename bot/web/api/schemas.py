@@ -124,6 +124,29 @@ class FaqEntryIn(BaseModel):
     gap_ids: list[int] = Field(default_factory=list, description="FAQ gaps this entry answers (marked resolved)")
 
 
+class GapLabelIn(BaseModel):
+    gap_ids: list[int] = Field(..., min_length=1, max_length=10000,
+                               description="FAQ gaps (one group's gap_ids) asked in these words")
+    entry_question: str | None = Field(..., max_length=1000, examples=["Wann haben Sie geöffnet?"],
+                                       description="The entry they belonged to, exactly as the FAQ words its "
+                                                   "question; null: not an FAQ topic, the hand-off was right")
+
+
+class GapLabelOut(BaseModel):
+    learned: int = Field(..., description="Distinct caller questions the knowledge base now knows with this label")
+    resolved: int = Field(..., description="Gaps closed")
+
+
+class LearnedOut(BaseModel):
+    question: str
+    entry_question: str | None = Field(..., description="null: labelled not covered by the FAQ")
+    language: str | None
+
+
+class ForgetIn(BaseModel):
+    question: str = Field(..., min_length=1, max_length=1000)
+
+
 class TurnOut(BaseModel):
     seq: int
     speaker: str

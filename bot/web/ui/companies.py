@@ -1,4 +1,5 @@
-"""Dashboard, companies (list, create, edit), FAQ page (documents, upload, test question) and FAQ gaps."""
+"""Dashboard, companies (list, create, edit), FAQ page (documents, upload, test question) and FAQ gaps (new
+entries, labelling gaps for the knowledge base to learn from, forgetting learned questions)."""
 
 from __future__ import annotations
 
@@ -18,6 +19,7 @@ from bot.web.security import company_for, managed_company_ids, require_role
 from bot.web.ui.common import redirect, render
 
 router = APIRouter()
+LEARNED_SHOWN = 200  # newest learned questions listed on the gap page; the API lists all
 TEXT_FIELDS = ("name", "greeting_de", "greeting_en", "timezone", "office_hours", "bundesland", "secretary_number",
                "secretary_name", "email", "webhook_url", "voice_de", "voice_en", "default_language")
 
@@ -167,8 +169,12 @@ async def ask(slug: str, request: Request, user: User = Depends(ui_user), db: Se
 @router.get("/companies/{slug}/gaps")
 def gaps_page(slug: str, request: Request, user: User = Depends(ui_user), db: Session = Depends(get_db)):
     company = company_for(db, user, slug)
+    settings = request.app.state.settings
+    learned = kb.learned(settings, company.slug)
     return render(request, "gaps.html", company=company, groups=repo.faq_gap_groups(db, company),
-                  manual=documents.manual_entries(request.app.state.settings, company.slug))
+                  manual=documents.manual_entries(settings, company.slug),
+                  entry_questions=kb.entry_questions(settings, company.slug), learning=kb.learned_summary(
+                      settings, company.slug), learned=learned[:LEARNED_SHOWN], learned_total=len(learned))
 
 
 @router.post("/companies/{slug}/gaps")
@@ -188,3 +194,39 @@ async def add_gap_entry(slug: str, request: Request, user: User = Depends(ui_use
     own = {gid for g in repo.faq_gap_groups(db, company, limit=10000) for gid in g.gap_ids}
     repo.resolve_faq_gaps(db, [g for g in gap_ids if g in own])
     return redirect(f"/companies/{slug}/gaps", ok=t("entry_added"))
+
+
+@router.post("/companies/{slug}/gaps/label")
+async def label_gap(slug: str, request: Request, user: User = Depends(ui_user), db: Session = Depends(get_db)):
+    """A gap group filed under an existing entry ("file") or marked as no FAQ topic ("not_covered"): the knowledge
+    base learns from it and the group closes."""
+    company = company_for(db, user, slug)
+    form = await request.form()
+    t = translator(request_lang(request))
+    gap_ids = [int(g) for g in str(form.get("gap_ids", "")).split(",") if g.strip().isdigit()]
+    not_covered = form.get("action") == "not_covered"
+    entry = None if not_covered else str(form.get("entry_question", "")).strip()
+    if entry == "":
+        return redirect(f"/companies/{slug}/gaps", ok=t("gap_choose_entry"))
+    try:
+        done = await run_in_threadpool(services.label_gaps, db, request.app.state.settings, company, gap_ids, entry)
+    except (kb.LearnRefused, kb.KnowledgeBaseUnavailable) as exc:
+        return redirect(f"/companies/{slug}/gaps", ok=str(exc))
+    if not done["resolved"]:
+        return redirect(f"/companies/{slug}/gaps", ok=t("gap_already_closed"))
+    return redirect(f"/companies/{slug}/gaps", ok=t("gap_not_covered_done") if not_covered
+                    else t("gap_filed", entry=entry))
+
+
+@router.post("/companies/{slug}/gaps/forget")
+async def forget_learned(slug: str, request: Request, user: User = Depends(ui_user), db: Session = Depends(get_db)):
+    """Take one learned caller question back (e.g. filed under the wrong entry by mistake)."""
+    company = company_for(db, user, slug)
+    question = str((await request.form()).get("question", ""))
+    t = translator(request_lang(request))
+    try:
+        found = await run_in_threadpool(kb.forget, request.app.state.settings, company.slug, question)
+    except kb.KnowledgeBaseUnavailable as exc:
+        return redirect(f"/companies/{slug}/gaps", ok=str(exc))
+    return redirect(f"/companies/{slug}/gaps", ok=t("learned_forgotten" if found else "learned_not_found",
+                                                     question=question))
