@@ -165,3 +165,11 @@ def test_cancelled_speculative_transcription_frees_the_engine(engine, shared_dat
         engine.transcribe(_clip(shared_data, "test.wav"), cancel=cancel)
     assert engine._lock.acquire(blocking=False)  # not left locked
     engine._lock.release()
+
+
+def test_trimmed_window_padding_shrinks_for_long_utterances_within_bounds():
+    from bot.pipeline.whisper_engine import default_pads
+
+    assert default_pads(150) == (500,)  # 1.5 s: the full +5 s
+    assert default_pads(560) == (240,)  # 5.6 s: an 8 s window
+    assert default_pads(1100) == (200,)  # 11 s: never under +2 s

@@ -50,3 +50,39 @@ def test_default_language_must_be_one_the_caller_may_speak():
 
     assert _service()._default_language == "de"
     assert LocalWhisperSTTService(engine=_Engine(), languages=("en",), default_language="de")._default_language == "en"
+
+
+@pytest.mark.slow
+def test_speculative_transcript_is_kept_while_quiet_and_called_off_when_the_caller_resumes():
+    """At the short pause the final transcription starts; a resumed caller drops it (its cancel flag stops the
+    engine between stages), and the next pause starts a new one over the longer audio."""
+    import numpy as np
+    import soxr
+
+    from bot.pipeline import registry
+    from bot.pipeline.stt import LocalWhisperSTTService
+    from bot.pipeline.tts import EspeakSynth, audio_to_float
+    from bot.settings import Settings
+
+    synth = EspeakSynth("de+f2", rate_wpm=150).synthesize("Wo kann ich parken?")
+    speech = soxr.resample(audio_to_float(synth.pcm), synth.sample_rate, 16000)
+    pcm = (np.concatenate([np.zeros(16000), speech]) * 32767).astype(np.int16).tobytes()
+
+    async def run():
+        stt = LocalWhisperSTTService(engine=registry.whisper_engine(Settings(_env_file=None)), languages=("de", "en"),
+                                     default_language="de")
+        stt._in_turn, stt._caller_speaking, stt._turn = True, True, bytearray(pcm[: int(len(pcm) * 0.8) // 2 * 2])
+        stt._speculate()
+        first = stt._spec
+        stt._turn = bytearray(pcm)
+        stt._drop_speculation()  # CallerResumedFrame
+        assert first.cancel.is_set() and stt._spec is None
+        stt._speculate()  # the next pause
+        second = stt._spec
+        assert second is not first and len(second.audio) == len(pcm)
+        result = await second.transcript
+        return stt, result
+
+    stt, result = asyncio.run(run())
+    assert stt.speculations == {"started": 2, "adopted": 0, "dropped": 1}
+    assert "parken" in result.text.lower() and result.language == "de"
