@@ -5,7 +5,8 @@
 Clips: Picovoice leopard (de, en), Whisper's JFK clip (en), Asterisk telephone prompts (en, 8 kHz), faster-whisper's
 multilingual clip (en then de; its reference is APPROXIMATE, reported apart). Transcripts are normalised (lower
 case, punctuation removed) before jiwer computes WER. Modes: ``full`` (classic 30 s window), ``trimmed`` (the
-product: utterance + 5 s, then the full window when a guard trips), ``trimmed_1s`` (utterance + 1 s first as the
+product: an 8 s window, at least utterance + 2 s and at most + 5 s, then the full window when a guard trips),
+``trimmed_5s`` (always utterance + 5 s, the product until the window became duration-dependent), ``trimmed_1s`` (utterance + 1 s first as the
 issue measured, then + 5 s, then full).
 Sources and licences: see ../shared/data/README.md.
 """
@@ -23,7 +24,8 @@ from pathlib import Path
 
 import jiwer
 
-MODES = {"full": {"trimmed": False}, "trimmed": {"trimmed": True}, "trimmed_1s": {"trimmed": True, "pads": (100, 500)}}
+MODES = {"full": {"trimmed": False}, "trimmed": {"trimmed": True}, "trimmed_5s": {"trimmed": True, "pads": (500,)},
+         "trimmed_1s": {"trimmed": True, "pads": (100, 500)}}
 
 
 def normalise(text: str) -> str:

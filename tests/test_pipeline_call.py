@@ -73,6 +73,7 @@ def test_paced_call_greets_answers_is_interrupted_and_hears_keys(settings, share
     reply = next(lat for lat in result.latencies if lat.kind == "reply")
     assert 0 < reply.end_of_turn_ms <= reply.stt_ms <= reply.brain_ms <= reply.first_audio_ms
     assert reply.early_stt and reply.stt_window
+    assert reply.speculative  # transcript and turn verdict started at the short pause were reused at the VAD stop
 
 
 def test_hang_up_action_ends_the_call_after_the_goodbye(settings, tmp_path):

@@ -114,3 +114,62 @@ def test_leading_silence_is_trimmed_to_a_short_margin():
 def test_silence_gives_no_text(engine):
     result = engine.transcribe(np.zeros(16000, dtype=np.float32))
     assert result.text == "" and result.window == "skipped"
+
+
+def test_language_detection_keeps_the_company_language_unless_the_other_clearly_wins():
+    from bot.pipeline.whisper_engine import SWITCH_PROBABILITY, pick_language
+
+    assert pick_language({"de": 0.33, "en": 0.67}, "de") == ("de", 0.33)  # unsure: stay with the company's
+    assert pick_language({"de": 0.02, "en": 0.98}, "de") == ("en", 0.98)  # an English caller is followed
+    assert pick_language({"de": 0.33, "en": 0.67}, None) == ("en", 0.67)  # no preference: plain argmax
+    assert pick_language({"de": 0.45, "en": 0.55}, "en") == ("en", 0.55)
+    assert 0.5 < SWITCH_PROBABILITY < 1.0
+
+
+def _espeak(text: str, voice: str) -> np.ndarray:
+    import soxr
+
+    from bot.pipeline.tts import EspeakSynth, audio_to_float
+
+    audio = EspeakSynth(voice, rate_wpm=150).synthesize(text)
+    return soxr.resample(audio_to_float(audio.pcm), audio.sample_rate, 16000).astype(np.float32)
+
+
+@pytest.mark.slow
+def test_german_espeak_caller_stays_german_for_a_german_company(engine):
+    """espeak-ng's German scored English (0.67) and came out as 'Relentine Earth from sighten'."""
+    audio = _espeak("Wie sind Ihre Öffnungszeiten?", "de+f2")
+    free = engine.transcribe(audio, languages=("de", "en"))
+    kept = engine.transcribe(audio, languages=("de", "en"), preferred="de")
+    assert free.language_scores["en"] > free.language_scores["de"]  # the detector alone picks English ...
+    assert kept.language == "de"  # ... the company's language is kept
+    english_caller = engine.transcribe(_espeak("Where can I park my car?", "en+f2"), preferred="de")
+    assert english_caller.language == "en" and "car" in english_caller.text.lower()  # a real switch still happens
+
+
+@pytest.mark.slow
+def test_english_recording_to_a_german_company_is_followed_in_english(engine, shared_data):
+    result = engine.transcribe(_clip(shared_data, "test.wav"), languages=("de", "en"), preferred="de")
+    assert result.language == "en" and "quilter" in result.text.lower()
+
+
+@pytest.mark.slow
+def test_cancelled_speculative_transcription_frees_the_engine(engine, shared_data):
+    import threading
+
+    from bot.pipeline.whisper_engine import TranscriptionCancelled
+
+    cancel = threading.Event()
+    cancel.set()
+    with pytest.raises(TranscriptionCancelled):
+        engine.transcribe(_clip(shared_data, "test.wav"), cancel=cancel)
+    assert engine._lock.acquire(blocking=False)  # not left locked
+    engine._lock.release()
+
+
+def test_trimmed_window_padding_shrinks_for_long_utterances_within_bounds():
+    from bot.pipeline.whisper_engine import default_pads
+
+    assert default_pads(150) == (500,)  # 1.5 s: the full +5 s
+    assert default_pads(560) == (240,)  # 5.6 s: an 8 s window
+    assert default_pads(1100) == (200,)  # 11 s: never under +2 s

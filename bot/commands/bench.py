@@ -129,7 +129,9 @@ async def _one_call(caller: Caller, settings: Settings, *, baseline: bool) -> di
             "stages_ms": None if reply is None else {
                 "end_of_turn": reply.end_of_turn_ms, "stt": reply.stt_ms, "brain": reply.brain_ms,
                 "first_audio": reply.first_audio_ms},
-            "stt_window": reply.stt_window if reply else None, "early_stt": reply.early_stt if reply else None}
+            "stt_window": reply.stt_window if reply else None, "early_stt": reply.early_stt if reply else None,
+            "speculative": reply.speculative if reply else None,
+            "turn_complete": reply.turn_complete if reply else None}
 
 
 def _presynthesise(settings: Settings) -> int:
@@ -188,6 +190,8 @@ def run_latency_bench(settings: Settings, calls: int, shared: Path, *, baseline:
         "greeting_ms": summary([r["greeting_ms"] for r in ours]),
         "stages_ms": {name: summary([r["stages_ms"][name] for r in ours if r["stages_ms"]]) for name in stage_names},
         "stt_windows": {w: sum(r["stt_window"] == w for r in ours) for w in {r["stt_window"] for r in ours}},
+        "smart_turn_incomplete": sum(r["turn_complete"] is False for r in ours),
+        "speculative_stt": sum(bool(r["speculative"]) for r in ours),
         "goal": GOAL,
         "per_call": ours,
     }

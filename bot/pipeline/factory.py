@@ -25,9 +25,10 @@ from bot.pipeline.brain_adapter import BrainAdapter, CallActions, CallRecorder, 
 from bot.pipeline.probes import FirstAudioTap, LatencyTracker, TurnLatency
 from bot.pipeline.stt import LocalWhisperSTTService
 from bot.pipeline.tts import LocalTTSService
+from bot.pipeline.vad import PauseAwareVADProcessor
 from bot.settings import Settings
 
-VAD_STOP_SECS = 0.2  # first silence: Smart Turn and transcription both start here
+VAD_STOP_SECS = 0.2  # the VAD's stop; Smart Turn and transcription start earlier, at a 0.1 s pause (bot.pipeline.vad)
 AUDIO_IN_RATE = 16000
 
 
@@ -66,9 +67,10 @@ def build_pipeline(transport, profile: CompanyProfile, responder: Responder, set
             on_latency(turn)
 
     tracker = LatencyTracker(on_turn=record)
-    vad = VADProcessor(vad_analyzer=registry.vad_analyzer(settings, stop_secs=VAD_STOP_SECS))
+    vad = PauseAwareVADProcessor(vad_analyzer=registry.vad_analyzer(settings, stop_secs=VAD_STOP_SECS))
     stt = LocalWhisperSTTService(engine=registry.whisper_engine(settings, english_only=profile.english_only),
-                                 smart_turn=registry.smart_turn(settings), languages=languages, tracker=tracker,
+                                 smart_turn=registry.smart_turn(settings), languages=languages,
+                                 default_language=profile.default_language, tracker=tracker,
                                  vad_stop_secs=VAD_STOP_SECS, early=early_transcription, trimmed=trimmed_window)
     adapter_kwargs = {} if silence_timeout_s is None else {"silence_timeout_s": silence_timeout_s}
     adapter = BrainAdapter(responder, actions=actions, tracker=tracker, recorder=call_recorder, **adapter_kwargs)

@@ -28,6 +28,8 @@ class TurnLatency:
     first_audio_ms: float | None = None  # first bot audio handed to the transport: the voice-to-voice latency
     stt_window: str = ""  # trimmed / trimmed-retry / full / fallback
     early_stt: bool = False  # the transcript started at the first silence was reused
+    speculative: bool = False  # ... and it was started at the short pause, before the VAD stop
+    turn_complete: bool | None = None  # Smart Turn's verdict (False: we waited for more speech)
     cached_audio: bool = False  # the first sentence came from the TTS cache
 
     def as_dict(self) -> dict:
