@@ -30,7 +30,7 @@ CALL_EXPECT_KEYS = {"outcome", "message", "transferred"}
 MESSAGE_KEYS = {"name", "number", "concern_contains", "urgency"}
 COMPANY_KEYS = {"demo", "slug", "name", "default_language", "languages", "greeting", "timezone", "bundesland",
                 "office_hours", "secretary_number", "secretary_name", "phone_numbers", "english_only", "faq",
-                "documents"}
+                "documents", "learned"}
 SCENARIO_KEYS = {"id", "title", "tags", "company", "caller", "at", "turns", "expect", "call", "note"}
 CALLER_KEYS = {"language", "caller_id", "name"}
 CALL_KEYS = {"transfer", "save"}
@@ -61,11 +61,15 @@ class CompanySpec:
     settings: dict[str, Any] = field(default_factory=dict)  # CompanyProfile fields, office_hours as text
     faq: tuple[FaqItem, ...] = ()
     documents: tuple[Path, ...] = ()  # absolute paths of extra FAQ documents
+    # labelled caller questions the company's knowledge base has learned (FAQ-gap page): (question, entry question
+    # or None = not covered); taught after its documents are indexed
+    learned: tuple[tuple[str, str | None], ...] = ()
 
     @property
     def key(self) -> str:
         """Stable identity: scenarios with the same company share one knowledge base within a run."""
-        return repr((self.demo, sorted(self.settings.items(), key=lambda kv: kv[0]), self.faq, self.documents))
+        return repr((self.demo, sorted(self.settings.items(), key=lambda kv: kv[0]), self.faq, self.documents,
+                     self.learned))
 
 
 @dataclass(frozen=True)
@@ -246,6 +250,18 @@ def _parse_company(ctx: _Ctx, value: Any, path: str) -> CompanySpec:
             if key not in item:
                 raise ctx.fail(p, f"missing {key!r}")
         faq.append(FaqItem(ctx.text(item["question"], f"{p}.question"), ctx.text(item["answer"], f"{p}.answer")))
+    learned_raw = raw.pop("learned", []) or []
+    if not isinstance(learned_raw, list):
+        raise ctx.fail(f"{path}.learned", f"expected a list of {{question, entry_question}}, got {_kind(learned_raw)}")
+    learned = []
+    for i, item in enumerate(learned_raw):
+        p = f"{path}.learned[{i}]"
+        item = ctx.mapping(item, p, {"question", "entry_question"})
+        if "question" not in item or "entry_question" not in item:
+            raise ctx.fail(p, "needs 'question' and 'entry_question' (null = not covered by the FAQ)")
+        target = item["entry_question"]
+        learned.append((ctx.text(item["question"], f"{p}.question"),
+                        None if target is None else ctx.text(target, f"{p}.entry_question")))
     docs = []
     for i, doc in enumerate(raw.pop("documents", []) or []):
         p = f"{path}.documents[{i}]"
@@ -273,7 +289,7 @@ def _parse_company(ctx: _Ctx, value: Any, path: str) -> CompanySpec:
         raise ctx.fail(path, "an inline company needs a 'slug' (or 'demo: <slug>' as its base)")
     if demo is None and not faq and not docs:
         raise ctx.fail(path, "an inline company needs 'faq' entries or 'documents' (or 'demo: <slug>' as its base)")
-    return CompanySpec(demo=demo, settings=raw, faq=tuple(faq), documents=tuple(docs))
+    return CompanySpec(demo=demo, settings=raw, faq=tuple(faq), documents=tuple(docs), learned=tuple(learned))
 
 
 def _check_slug(ctx: _Ctx, value: Any, path: str) -> str:

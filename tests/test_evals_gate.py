@@ -16,6 +16,9 @@ pytestmark = pytest.mark.slow
 
 GATES = {  # suite: (fail_under, measured at the time)
     "clinc150": (["task_success=0.70", "no_wrong_answer_rate=0.96", "handoff_recall=0.97"], "0.738 / 0.967 / 0.983"),
+    # the same company and callers after it labelled 100 train utterances per intent (learned model active)
+    "clinc150_learned": (["task_success=0.92", "no_wrong_answer_rate=0.98", "handoff_recall=0.97"],
+                         "0.946 / 0.992 / 0.992"),
     "banking77": (["task_success=0.30", "no_wrong_answer_rate=0.90", "handoff_recall=0.92"], "0.325 / 0.908 / 0.939"),
     "covidqa_de": (["task_success=0.19", "no_wrong_answer_rate=0.94", "handoff_recall=0.99"], "0.207 / 0.947 / 1.000"),
 }

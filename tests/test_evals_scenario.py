@@ -93,6 +93,9 @@ scenarios:
      "bad time span"),
     ({"id": "x", "company": "Praxis Berger", "turns": ["hi"]}, "company", "not a company slug"),
     ({"company": INLINE, "turns": ["hi"]}, "", "missing 'id'"),
+    ({"id": "x", "company": {**INLINE, "learned": [{"question": "open?"}]}, "turns": ["hi"]}, "company.learned[0]",
+     "needs 'question' and 'entry_question'"),
+    ({"id": "x", "company": {**INLINE, "learned": "all"}, "turns": ["hi"]}, "company.learned", "expected a list"),
 ])
 def test_errors_name_the_file_and_the_field(tmp_path, data, path_part, words):
     err = error_of(tmp_path, data)
@@ -165,6 +168,14 @@ def test_generated_suites_are_sampled_reproducibly(shared_data, monkeypatch):
     for s in covid.scenarios:
         expect = s.turns[0].expect
         assert (expect.answered_from[0] in covid_faq) if expect.answered_from else expect.hands_off
+
+    learned = resolve_suite("clinc150_learned")
+    assert [s.turns[0].text for s in learned.scenarios] == [s.turns[0].text for s in clinc.scenarios]  # same callers
+    history = learned.scenarios[0].company.learned
+    assert len(history) == 151 * 100 and sum(t is not None for _, t in history) == 45 * 100
+    assert {t for _, t in history if t} == faq_questions
+    assert not {q for q, _ in history} & {s.turns[0].text for s in learned.scenarios}  # train only, never a caller
+    assert learned.scenarios[0].company.key != clinc.scenarios[0].company.key
 
     speech = resolve_suite("speech")
     assert all(s.turns[0].kind == "audio" and s.turns[0].audio.is_file() and s.turns[0].text for s in speech.scenarios)

@@ -137,6 +137,10 @@ class TextDriver:
             kb_company = profile.slug if profile.slug not in used else f"{profile.slug}-{n}"
             try:
                 kb = self.knowledge_factory(self.work_dir / "kb", kb_company, docs)
+                if scenario.company.learned:
+                    from knowledge.learned import LearnedExample
+
+                    kb.learn(kb_company, [LearnedExample(q, t) for q, t in scenario.company.learned])
             except DriverUnavailable:
                 raise
             except Exception as exc:  # a document that does not ingest is a broken suite, not a finding

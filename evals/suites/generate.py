@@ -120,7 +120,27 @@ def clinc150(spec: dict, spec_file: Path, data: Path, full: bool) -> list[Scenar
                                       tags=["not_covered", "oos"]))
     company = {"slug": "clinc-scope", "name": "Northside Services", "default_language": "en", "languages": ["en"],
                "office_hours": "mon-fri 08:00-18:00", "secretary_number": "+4930555509900", "faq": faq}
+    if spec.get("history"):
+        company["slug"] = "clinc-scope-learned"
+        company["learned"] = _clinc_history(full_data, question_of, int(spec["history"]))
     return _document(company, scenarios, "en", spec_file)
+
+
+def _clinc_history(full_data: dict, question_of: dict[str, str], n: int) -> list[dict]:
+    """A labelled call history from the CLINC150 **train** split: ``n`` utterances of every intent and ``n`` ``oos``
+    ones, filed under their entry for in-scope intents, not covered otherwise (the same picks as
+    ``evals.kb_data.clinc_history``). Test utterances are never in it."""
+    from evals.kb_data import SEED
+
+    by_intent: dict[str, list[str]] = {}
+    for text, intent in full_data["train"]:
+        by_intent.setdefault(intent, []).append(text)
+    by_intent["oos"] = [text for text, _ in full_data["oos_train"]]
+    history = []
+    for intent, texts in sorted(by_intent.items()):
+        random.Random(f"{SEED}:{intent}").shuffle(texts)
+        history += [{"question": t, "entry_question": question_of.get(intent)} for t in texts[:n]]
+    return history
 
 
 def banking77(spec: dict, spec_file: Path, data: Path, full: bool) -> list[Scenario]:
