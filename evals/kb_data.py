@@ -84,16 +84,21 @@ def clinc_history(shared: Path, n: int | None = None) -> list:
     from knowledge.learned import LearnedExample
 
     data = json.loads((shared / "clinc150" / "data_full.json").read_text())
-    entries = clinc_faq()["entries"]
+    target_of = {intent: e["question"] for intent, e in clinc_faq()["entries"].items()}
+    return [LearnedExample(text, target, "en") for text, target in history_pairs(data, target_of, n)]
+
+
+def history_pairs(full_data: dict, target_of: dict[str, str], n: int | None) -> list[tuple[str, str | None]]:
+    """(utterance, entry question or None) for ``n`` seeded-random train utterances of every CLINC150 intent and
+    ``n`` ``oos`` ones; ``target_of`` maps the company's intents to their entry questions."""
     by_intent: dict[str, list[str]] = {}
-    for text, intent in data["train"]:
+    for text, intent in full_data["train"]:
         by_intent.setdefault(intent, []).append(text)
-    by_intent["oos"] = [text for text, _ in data["oos_train"]]
+    by_intent["oos"] = [text for text, _ in full_data["oos_train"]]
     out = []
     for intent, texts in sorted(by_intent.items()):
         random.Random(f"{SEED}:{intent}").shuffle(texts)
-        target = entries[intent]["question"] if intent in entries else None
-        out += [LearnedExample(t, target, "en") for t in texts[:n]]
+        out += [(t, target_of.get(intent)) for t in texts[:n]]
     return out
 
 

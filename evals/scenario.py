@@ -239,29 +239,13 @@ def _parse_company(ctx: _Ctx, value: Any, path: str) -> CompanySpec:
         return CompanySpec(demo=_check_slug(ctx, value, path))
     raw = dict(ctx.mapping(value, path, COMPANY_KEYS))
     demo = _check_slug(ctx, raw.pop("demo"), f"{path}.demo") if "demo" in raw else None
-    faq_raw = raw.pop("faq", [])
-    if not isinstance(faq_raw, list):
-        raise ctx.fail(f"{path}.faq", f"expected a list of {{question, answer}}, got {_kind(faq_raw)}")
-    faq = []
-    for i, item in enumerate(faq_raw):
-        p = f"{path}.faq[{i}]"
-        item = ctx.mapping(item, p, {"question", "answer"})
-        for key in ("question", "answer"):
-            if key not in item:
-                raise ctx.fail(p, f"missing {key!r}")
-        faq.append(FaqItem(ctx.text(item["question"], f"{p}.question"), ctx.text(item["answer"], f"{p}.answer")))
-    learned_raw = raw.pop("learned", []) or []
-    if not isinstance(learned_raw, list):
-        raise ctx.fail(f"{path}.learned", f"expected a list of {{question, entry_question}}, got {_kind(learned_raw)}")
-    learned = []
-    for i, item in enumerate(learned_raw):
-        p = f"{path}.learned[{i}]"
-        item = ctx.mapping(item, p, {"question", "entry_question"})
-        if "question" not in item or "entry_question" not in item:
-            raise ctx.fail(p, "needs 'question' and 'entry_question' (null = not covered by the FAQ)")
-        target = item["entry_question"]
-        learned.append((ctx.text(item["question"], f"{p}.question"),
-                        None if target is None else ctx.text(target, f"{p}.entry_question")))
+    faq = [FaqItem(ctx.text(item["question"], f"{p}.question"), ctx.text(item["answer"], f"{p}.answer"))
+           for p, item in _items(ctx, raw.pop("faq", []), f"{path}.faq", ("question", "answer"))]
+    # labelled caller questions: entry_question null = not covered by the FAQ
+    learned = [(ctx.text(item["question"], f"{p}.question"),
+                None if item["entry_question"] is None else ctx.text(item["entry_question"], f"{p}.entry_question"))
+               for p, item in _items(ctx, raw.pop("learned", []) or [], f"{path}.learned",
+                                     ("question", "entry_question"))]
     docs = []
     for i, doc in enumerate(raw.pop("documents", []) or []):
         p = f"{path}.documents[{i}]"
@@ -290,6 +274,21 @@ def _parse_company(ctx: _Ctx, value: Any, path: str) -> CompanySpec:
     if demo is None and not faq and not docs:
         raise ctx.fail(path, "an inline company needs 'faq' entries or 'documents' (or 'demo: <slug>' as its base)")
     return CompanySpec(demo=demo, settings=raw, faq=tuple(faq), documents=tuple(docs), learned=tuple(learned))
+
+
+def _items(ctx: _Ctx, value: Any, path: str, keys: tuple[str, ...]) -> list[tuple[str, dict]]:
+    """A list of mappings that each need exactly ``keys``: [(path of the item, item), ...]."""
+    if not isinstance(value, list):
+        raise ctx.fail(path, f"expected a list of {{{', '.join(keys)}}}, got {_kind(value)}")
+    out = []
+    for i, item in enumerate(value):
+        p = f"{path}[{i}]"
+        item = ctx.mapping(item, p, set(keys))
+        for key in keys:
+            if key not in item:
+                raise ctx.fail(p, f"missing {key!r}")
+        out.append((p, item))
+    return out
 
 
 def _check_slug(ctx: _Ctx, value: Any, path: str) -> str:

@@ -94,7 +94,7 @@ scenarios:
     ({"id": "x", "company": "Praxis Berger", "turns": ["hi"]}, "company", "not a company slug"),
     ({"company": INLINE, "turns": ["hi"]}, "", "missing 'id'"),
     ({"id": "x", "company": {**INLINE, "learned": [{"question": "open?"}]}, "turns": ["hi"]}, "company.learned[0]",
-     "needs 'question' and 'entry_question'"),
+     "missing 'entry_question'"),
     ({"id": "x", "company": {**INLINE, "learned": "all"}, "turns": ["hi"]}, "company.learned", "expected a list"),
 ])
 def test_errors_name_the_file_and_the_field(tmp_path, data, path_part, words):

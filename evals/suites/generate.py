@@ -127,20 +127,12 @@ def clinc150(spec: dict, spec_file: Path, data: Path, full: bool) -> list[Scenar
 
 
 def _clinc_history(full_data: dict, question_of: dict[str, str], n: int) -> list[dict]:
-    """A labelled call history from the CLINC150 **train** split: ``n`` utterances of every intent and ``n`` ``oos``
-    ones, filed under their entry for in-scope intents, not covered otherwise (the same picks as
-    ``evals.kb_data.clinc_history``). Test utterances are never in it."""
-    from evals.kb_data import SEED
+    """A labelled call history from the CLINC150 **train** split (``evals.kb_data.history_pairs``: ``n`` utterances
+    of every intent and ``n`` ``oos`` ones, filed under their entry for in-scope intents, not covered otherwise).
+    Test utterances are never in it."""
+    from evals.kb_data import history_pairs
 
-    by_intent: dict[str, list[str]] = {}
-    for text, intent in full_data["train"]:
-        by_intent.setdefault(intent, []).append(text)
-    by_intent["oos"] = [text for text, _ in full_data["oos_train"]]
-    history = []
-    for intent, texts in sorted(by_intent.items()):
-        random.Random(f"{SEED}:{intent}").shuffle(texts)
-        history += [{"question": t, "entry_question": question_of.get(intent)} for t in texts[:n]]
-    return history
+    return [{"question": t, "entry_question": q} for t, q in history_pairs(full_data, question_of, n)]
 
 
 def banking77(spec: dict, spec_file: Path, data: Path, full: bool) -> list[Scenario]:
