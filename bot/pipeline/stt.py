@@ -67,6 +67,11 @@ def looks_finished(text: str) -> bool:
     return len(text.split()) >= 2 and text[-1:] in ".?!" and not text.endswith("..")
 
 
+def _too_short(audio: bytes) -> bool:
+    """Less speech than a turn needs (the pre-roll plus :data:`MIN_SPEECH_S`): a click or a breath."""
+    return len(audio) / 2 / SAMPLE_RATE < MIN_SPEECH_S + PRE_ROLL_S
+
+
 def is_question(text: str) -> bool:
     """A finished question ("Wann haben Sie geöffnet?"): the caller now waits for us, whatever the prosody says."""
     return looks_finished(text) and text.strip().endswith("?")
@@ -213,7 +218,7 @@ class LocalWhisperSTTService(STTService):
         if not (self._early and self._in_turn and self._caller_speaking) or self._finalize_task is not None:
             return
         audio = bytes(self._turn)
-        if len(audio) / 2 / SAMPLE_RATE < MIN_SPEECH_S + PRE_ROLL_S:
+        if _too_short(audio):
             return
         self._drop_speculation()
         cancel = threading.Event()
@@ -248,7 +253,7 @@ class LocalWhisperSTTService(STTService):
 
     async def _finalize(self, audio: bytes, speech_end: float, turn_verdict: asyncio.Future | None = None) -> None:
         tracker = self._tracker
-        if len(audio) / 2 / SAMPLE_RATE < MIN_SPEECH_S + PRE_ROLL_S:
+        if _too_short(audio):
             self._reset_turn()
             return
         tracker.start("reply", origin=speech_end)
