@@ -276,7 +276,8 @@ class KnowledgeBase:
         return [LearnedExample(e["text"], e["target"] or None, e["language"] or None) for e in records.examples]
 
     def learn(self, company: str, examples: list[LearnedExample]) -> dict:
-        """Add labelled caller questions (a question asked again with a new label takes the new label).
+        """Add labelled caller questions (a question asked again with a new label takes the new label; within one
+        batch a repeated question counts once and its first label is used).
 
         Raises :class:`KnowledgeBaseError` (plain words, nothing written) when a question is empty or too long, or
         names an entry the company does not have. Returns counts: ``added``, ``relabelled``, ``unchanged`` and the
@@ -307,6 +308,8 @@ class KnowledgeBase:
                                                  f"{ex.entry_question!r}, which company {company!r} does not have; "
                                                  "use an entry question exactly as `kb ask` shows it.")
                 key = norm_question(text)
+                if key in fresh:  # the same question earlier in this batch
+                    continue
                 old = current.get(key)
                 if old is not None and old[0]["target"] == target:
                     counts["unchanged"] += 1

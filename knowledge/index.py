@@ -171,6 +171,10 @@ class CompanyIndex:
                 embs.append(alt_emb[pos][j])
                 texts.append(alt)
                 metas.append(dict(base, field="alt", alt=j))
+        return self._add_records(ids, embs, texts, metas, progress)
+
+    def _add_records(self, ids: list[str], embs, texts: list[str], metas: list[dict], progress=None) -> int:
+        """Add records in batches the client accepts; ``progress(records written so far)`` after each batch."""
         batch = max(2, min(self.client.get_max_batch_size(), 4000))
         for i in range(0, len(ids), batch):
             self.collection.add(ids=ids[i:i + batch], embeddings=np.asarray(embs[i:i + batch]),
@@ -189,11 +193,7 @@ class CompanyIndex:
         metas = [{"doc_id": doc.id, "ver": doc.version, "field": "ex", "pos": i, "text": e["text"],
                   "target": e.get("target") or "", "language": e.get("language") or ""}
                  for i, e in enumerate(examples)]
-        batch = max(2, min(self.client.get_max_batch_size(), 4000))
-        for i in range(0, len(ids), batch):
-            self.collection.add(ids=ids[i:i + batch], embeddings=np.asarray(emb[i:i + batch]),
-                                documents=[e["text"] for e in examples[i:i + batch]], metadatas=metas[i:i + batch])
-        return len(ids)
+        return self._add_records(ids, emb, [e["text"] for e in examples], metas)
 
     def delete_version(self, version: str) -> None:
         self.collection.delete(where={"ver": version})

@@ -14,7 +14,7 @@ snapshot fits a :class:`LearnedModel`: a softmax regression over the query embed
 one "not covered" class, class-balanced, L2-regularised, full-batch Adam from zeros (deterministic: the same history
 gives the same model in every worker). Its probability joins the general answerable classifier: an entry is stated
 only when both agree on the entry and their mean confidence reaches the calibrated ``learned_threshold``
-(``knowledge/calibration.json``, fitted on development data by ``evals/calibrate.py``).
+(``knowledge/calibration.json``, fitted on development data by ``evals/calibrate_learned.py``).
 """
 
 from __future__ import annotations

@@ -68,6 +68,11 @@ def test_relabel_forget_and_bad_input_change_nothing_else(kb: KnowledgeBase) -> 
         assert [e.question for e in kb.learned("werkstatt")] == ["Habt ihr am Samstag auf"]
     with pytest.raises(KnowledgeBaseError, match="no FAQ documents"):
         kb.learn("leer", [LearnedExample("Hallo", None)])
+    twice = kb.learn("werkstatt", [LearnedExample("Gibt es Ersatzwagen", None, "de"),
+                                   LearnedExample("gibt es  ersatzwagen", "Wann ist die Werkstatt geöffnet?", "en")])
+    assert (twice["added"], twice["relabelled"], twice["not_covered"]) == (1, 0, 2)  # one question, counted once
+    assert kb.learned("werkstatt")[-1] == LearnedExample("Gibt es Ersatzwagen", None, "de")  # its first label
+    assert kb.forget("werkstatt", "Gibt es Ersatzwagen")
     assert kb.forget("werkstatt", "HABT IHR AM SAMSTAG AUF") is True
     assert kb.learned("werkstatt") == [] and kb.forget("werkstatt", "Habt ihr am Samstag auf") is False
     assert kb.stats("werkstatt")["learned_not_covered"] == 0

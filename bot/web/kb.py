@@ -83,13 +83,11 @@ def learn(settings: Settings, company: str, questions: list[tuple[str, str | Non
     knowledge base's counts (``added``, ``relabelled``, ``unchanged``, totals ``phrasings`` and ``not_covered``).
     """
     from knowledge.index import KnowledgeBaseError
-    from knowledge.learned import LearnedExample, norm_question
+    from knowledge.learned import LearnedExample
 
-    unique: dict[str, LearnedExample] = {}
-    for text, language in questions:  # one wording asked twice is one example (the first language wins)
-        unique.setdefault(norm_question(text), LearnedExample(text, entry_question, language or None))
-    try:
-        return get_kb(settings).learn(company, list(unique.values()))
+    try:  # one wording asked twice is one example, with its first language (KnowledgeBase.learn)
+        return get_kb(settings).learn(company, [LearnedExample(text, entry_question, language or None)
+                                                for text, language in questions])
     except KnowledgeBaseError as exc:
         raise LearnRefused(str(exc)) from None
 
@@ -111,7 +109,9 @@ def entry_questions(settings: Settings, company: str) -> list[str]:
     """The company's distinct entry questions, alphabetically: what a caller question can be filed under."""
     if not available():
         return []
-    unique = {" ".join(e.question.split()).casefold(): e.question for e in get_kb(settings).entries(company)}
+    from knowledge.learned import norm_question
+
+    unique = {norm_question(e.question): e.question for e in get_kb(settings).entries(company)}
     return sorted(unique.values(), key=str.casefold)
 
 
