@@ -100,8 +100,27 @@ class PiperSynth(Synth):
         return Audio(pcm, self.sample_rate)
 
 
+# C0/C1 control characters (NUL ends espeak-ng's text early; U+0001 starts an inline speed/pitch/volume command),
+# spoken as a space. Newlines and tabs stay: they are ordinary white space to espeak-ng.
+_CONTROL_CHARS = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+
+
+def espeak_stdin_text(text: str) -> bytes:
+    """The bytes espeak-ng reads on stdin for ``text``: plain text only, never an option, file name or command.
+
+    Company greetings, FAQ answers and caller names reach this voice, so the text never goes on the command
+    line (a sentence such as ``-f/etc/passwd`` would be an option there and make espeak-ng read that file
+    aloud). Markup stays literal text too: espeak-ng only parses SSML with ``-m``, which is never passed.
+    """
+    return (_CONTROL_CHARS.sub(" ", text) + "\n").encode("utf-8")
+
+
 class EspeakSynth(Synth):
-    """espeak-ng as a subprocess (``--stdout`` gives a WAV); robotic but instant and always available."""
+    """espeak-ng as a subprocess (``--stdout`` gives a WAV); robotic but instant and always available.
+
+    The text goes in on stdin (``--stdin``: read it all as one text), never as an argument; see
+    :func:`espeak_stdin_text`.
+    """
 
     def __init__(self, language: str = "de", rate_wpm: int = ESPEAK_RATE_WPM):
         self._binary = str(espeak_ng_binary())
@@ -112,8 +131,8 @@ class EspeakSynth(Synth):
         self.voice_id = f"espeak-ng:{language}:{rate_wpm}:{match.group(0) if match else 'unknown'}"
 
     def synthesize(self, text: str) -> Audio:
-        proc = subprocess.run([self._binary, "--stdout", "-v", self.language, "-s", str(self._rate), text],
-                              capture_output=True, timeout=30)
+        proc = subprocess.run([self._binary, "--stdout", "-v", self.language, "-s", str(self._rate), "--stdin"],
+                              input=espeak_stdin_text(text), capture_output=True, timeout=30)
         if proc.returncode != 0 or not proc.stdout.startswith(b"RIFF"):
             raise RuntimeError(f"espeak-ng failed ({proc.returncode}): {proc.stderr.decode(errors='replace')[:200]}")
         return _read_wav_bytes(proc.stdout)
