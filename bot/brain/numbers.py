@@ -157,6 +157,27 @@ def to_e164(digits: str, region: str = "DE") -> str | None:
     return phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)
 
 
+# Numbers a message must not promise a call back to: the call would cost the company a premium or shared-cost rate
+# (the audit's toll-fraud route: a caller leaves 0900 … and the secretary dials it), or would reach no person.
+# 0700 personal numbers are ordinary forwarding numbers and stay allowed, as do toll-free 0800 numbers.
+NO_CALLBACK_TYPES = frozenset({phonenumbers.PhoneNumberType.PREMIUM_RATE, phonenumbers.PhoneNumberType.SHARED_COST,
+                               phonenumbers.PhoneNumberType.UAN, phonenumbers.PhoneNumberType.VOICEMAIL})
+# German mass-traffic (0137) and service (0180) numbers, refused whatever type the number metadata gives them.
+NO_CALLBACK_PREFIXES = ("+49137", "+49180")
+
+
+def is_callback_number(e164: str) -> bool:
+    """May a secretary be asked to call ``e164`` back? False for premium-rate, shared-cost, UAN and voicemail
+    numbers (any country) and German 0137/0180 numbers; True for ordinary fixed, mobile, VoIP, personal numbers."""
+    if e164.startswith(NO_CALLBACK_PREFIXES):
+        return False
+    try:
+        parsed = phonenumbers.parse(e164, None)
+    except phonenumbers.NumberParseException:
+        return False
+    return phonenumbers.number_type(parsed) not in NO_CALLBACK_TYPES
+
+
 def digit_groups(number: str, region: str = "DE") -> list[str]:
     """The number split the way people read it out: area code, then blocks of 2-4 digits.
 

@@ -20,7 +20,7 @@ from bot.brain.hours import office_status
 from bot.brain.intents import (QUESTION, IntentClassifier, IntentScore, default_classifier, extract_name, is_followup,
                                is_noise, normalise, urgency_of)
 from bot.brain.language import caller_language
-from bot.brain.numbers import apply_correction, parse_spoken_digits, speak_digits, to_e164
+from bot.brain.numbers import apply_correction, is_callback_number, parse_spoken_digits, speak_digits, to_e164
 from bot.brain.profile import CompanyProfile
 from bot.brain.speech import for_speech
 from bot.brain.types import BotTurn, CallerInput, CallMessage, HangUp, SaveMessage, Transfer
@@ -225,9 +225,11 @@ class CallSession:
         })
 
     def _valid_caller_id(self, number: str | None) -> str | None:
+        """The caller ID as E.164 when it may be offered as the callback number (never a premium/service number)."""
         if not number:
             return None
-        return to_e164(number, self.r.region)
+        e164 = to_e164(number, self.r.region)
+        return e164 if e164 is not None and is_callback_number(e164) else None
 
     def _classify(self, text: str, allowed: set[str] | None = None) -> IntentScore:
         return self.r.classifier.classify(text, allowed)
@@ -575,6 +577,8 @@ class CallSession:
             return self._number_failed()
         e164 = to_e164(self.draft.digits, self.r.region)
         if e164 is not None and (finished or not keypad):
+            if not is_callback_number(e164):
+                return self._number_refused(e164)
             self.state = "confirm_number"
             say = self._p("confirm_number", digits=speak_digits(e164, self.language, self.r.region))
             return self._turn(say, "number", reask=say, expecting="confirm_number", digits=self.draft.digits,
@@ -611,6 +615,16 @@ class CallSession:
             say = self._p("number_invalid")
         return self._turn(say, "number_invalid", reask=self._p("ask_number_again"), expecting="number",
                           heard=heard)
+
+    def _number_refused(self, e164: str) -> BotTurn:
+        """A valid number nobody should be asked to dial (premium-rate, service, shared-cost): ask for another."""
+        assert self.draft is not None
+        self.draft.digits = ""
+        self.draft.last_heard = ""  # not a misheard number to correct digit by digit
+        self.state = "number"
+        say = self._p("number_refused_premium", digits=speak_digits(e164, self.language, self.r.region))
+        return self._turn(say, "number_refused", reask=self._p("ask_number_again"), expecting="number",
+                          refused=e164)
 
     def _spell(self, digits: str) -> str:
         phrases = prompts.load(self.language, "phrases")

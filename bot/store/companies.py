@@ -29,8 +29,9 @@ class AlreadyExists(validate.InvalidInput):
     """A company (or user) with this identifier exists already."""
 
 
-def _optional_phone(value: str | None) -> str | None:
-    return validate.phone_number(value) if value and value.strip() else None
+def _transfer_number(value: str | None) -> str | None:
+    """The number calls are transferred to; never a premium-rate or service number (the operator pays the leg)."""
+    return validate.callback_number(value, what="transfer number") if value and value.strip() else None
 
 
 def _flag(value: Any) -> bool:
@@ -52,7 +53,7 @@ FIELDS: dict[str, Callable[[Any], Any]] = {
     "timezone": validate.timezone_name,
     "office_hours": validate.office_hours,
     "bundesland": validate.bundesland,
-    "secretary_number": _optional_phone,
+    "secretary_number": _transfer_number,
     "secretary_name": lambda v: validate.text(v, "secretary name", 200),
     "email": validate.email,
     "webhook_url": validate.webhook_url,

@@ -43,9 +43,10 @@ def save_message(session: Session, company_slug: Company | str, message: CallMes
                  *, now: datetime | None = None) -> Message:
     """Store a caller's message with its e-mail/webhook outbox rows and COMMIT; returns the committed row.
 
-    Raises (and stores nothing) only for a programming error (unknown company, urgency or language) or when the
-    database fails; an unknown ``call_id`` is logged and the message saved without the link. On an exception
-    the carrier reports the failed action instead of claiming a save.
+    Raises (and stores nothing) only for a programming error (unknown company, urgency or language; a premium-rate
+    or service callback number, which the brain never accepts) or when the database fails; an unknown ``call_id``
+    is logged and the message saved without the link. On an exception the carrier reports the failed action
+    instead of claiming a save.
     """
     if message.urgency not in URGENCIES:
         raise ValueError(f"unknown urgency {message.urgency!r}; use one of {', '.join(URGENCIES)}")
@@ -57,7 +58,9 @@ def save_message(session: Session, company_slug: Company | str, message: CallMes
         log.warning("save_message: call %s does not exist; saving the message without a call link", call_id)
         call_id = None
     # The brain validated the number already; should it still not parse, keep what was heard rather than lose it.
-    number = validate.phone_number_or_none(message.number) or message.number.strip()[:20]
+    # A premium-rate or service number is refused (InvalidInput, nothing stored): nobody may be asked to dial it.
+    e164 = validate.phone_number_or_none(message.number)
+    number = validate.callback_number(e164) if e164 else message.number.strip()[:20]
     row = Message(company_id=company.id, call_id=call_id, caller_name=(message.name or "").strip()[:200],
                   caller_number=number, concern=message.concern or "", urgency=message.urgency,
                   language=message.language, status="new", created_at=now or utcnow())

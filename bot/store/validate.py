@@ -11,6 +11,7 @@ from functools import lru_cache
 from urllib.parse import urlparse
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
+from bot.brain.numbers import is_callback_number
 from bot.brain.profile import WEEKDAYS, parse_office_hours
 
 SLUG_RE = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,62}[a-z0-9])?$")
@@ -46,6 +47,16 @@ def phone_number(value: str, region: str = "DE") -> str:
         raise InvalidInput(f"{value!r} is not a valid phone number (wrong length or unknown area code); "
                            "write it like +49 30 1234567")
     return phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)
+
+
+def callback_number(value: str, region: str = "DE", what: str = "callback number") -> str:
+    """:func:`phone_number`, refusing numbers nobody should be made to dial: premium-rate, shared-cost (0137,
+    0180), UAN and voicemail numbers. Used for callers' callback numbers and the company's transfer number."""
+    e164 = phone_number(value, region)
+    if not is_callback_number(e164):
+        raise InvalidInput(f"{value!r} is a premium-rate or service number and cannot be the {what}; "
+                           "use an ordinary landline or mobile number")
+    return e164
 
 
 def phone_number_or_none(value: str | None, region: str = "DE") -> str | None:
