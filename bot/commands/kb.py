@@ -1,8 +1,9 @@
 """`receptionist kb …`: manage and query a company's FAQ knowledge base from the shell.
 
 Contract (used by users for batch checks and by the quality checks):
-  kb add COMPANY FILE…        index files (creates the company's index if new); non-zero exit listing per-file
-                              errors if any file failed, the others are still added
+  kb add COMPANY FILE…        index files; a new COMPANY is created too, with default settings (a note on
+                              stderr), so `receptionist call COMPANY` answers from it at once; non-zero exit
+                              listing per-file errors if any file failed, the others are still added
   kb list COMPANY             the company's documents
   kb remove COMPANY DOCUMENT  remove a document by name or id
   kb ask COMPANY "question"   answer, source, score and the decision
@@ -56,6 +57,26 @@ def kb() -> None:
     """Company FAQ knowledge bases: add documents, list, remove, ask."""
 
 
+def _ensure_company(company: str) -> None:
+    """The company in the store, created with the store's defaults (name from the slug, German first, Berlin time,
+    standard greetings from prompts/) when new: a knowledge base nobody can call would be a dead end."""
+    from bot.store import repo
+    from bot.store.db import init_db, session_scope
+    from bot.store.validate import InvalidInput
+
+    settings = Settings()
+    try:
+        init_db(settings)
+        with session_scope(settings) as session:
+            created = repo.get_company(session, company) is None
+            name = repo.ensure_company(session, company).name
+    except InvalidInput as exc:
+        _fail(str(exc))
+    if created:
+        click.echo(f"created company {company} ({name}) with default settings; change them with "
+                   f"`receptionist company set {company} …`", err=True)
+
+
 @kb.command("add")
 @click.argument("company")
 @click.argument("files", nargs=-1, required=True, type=click.Path(path_type=Path))
@@ -63,14 +84,17 @@ def add(company: str, files: tuple[Path, ...]) -> None:
     """Add (or replace) FILES in COMPANY's knowledge base. Re-adding identical files changes nothing."""
     from tqdm import tqdm
 
+    from bot.store.validate import InvalidInput, slug
     from knowledge.documents import IngestError
     from knowledge.index import KnowledgeBaseError, check_company
 
     try:
         check_company(company)
-    except KnowledgeBaseError as exc:
+        slug(company)  # the store's rule too: the company is created there (stricter: no '_')
+    except (KnowledgeBaseError, InvalidInput) as exc:
         _fail(str(exc))
     base = _kb()
+    indexed = 0
     errors: list[str] = []
     show = len(files) > 1 or any(p.is_file() and p.stat().st_size > 1_000_000 for p in files)
     bar = tqdm(total=len(files), unit="file", disable=not show, file=sys.stderr, desc=f"kb add {company}")
@@ -83,6 +107,7 @@ def add(company: str, files: tuple[Path, ...]) -> None:
             took = time.perf_counter() - started
             note = f" ({len(info.warnings)} warning(s): {'; '.join(info.warnings)})" if info.warnings else ""
             bar.write(f"{info.status:9} {info.name}: {info.entries} entries, {took:.1f} s{note}")
+            indexed += 1
         except (IngestError, KnowledgeBaseError) as exc:
             errors.append(str(exc))
         except ImportError as exc:
@@ -91,6 +116,8 @@ def add(company: str, files: tuple[Path, ...]) -> None:
             errors.append(f"{path.name}: unexpected error while indexing: {exc}")
         bar.update(1)
     bar.close()
+    if indexed:
+        _ensure_company(company)
     if errors:
         click.echo(f"{len(errors)} of {len(files)} file(s) failed:", err=True)
         for e in errors:
