@@ -67,7 +67,7 @@ def test_kb_add_creates_a_new_company_that_answers_calls_from_the_faq(env: dict,
     assert greeting["intent"] == "greeting" and "New Co" in greeting["bot"]
     assert answer["intent"] == "faq" and answer["entry_question"] == "Wann haben Sie geöffnet?"
     assert "7 bis 16 Uhr" in answer["bot"]
-    assert final["outcome"] == "answered"
+    assert bye["intent"] == "goodbye" and final["outcome"] == "answered"
     # The store's defaults for a new company: name from the slug, German, Berlin time, the standard greeting.
     assert companies(env) == [("new-co", "New Co", "de", "Europe/Berlin", None)]
     assert "created company new-co (New Co) with default settings" in added.stderr
