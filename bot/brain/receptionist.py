@@ -72,16 +72,6 @@ class Receptionist:
         self.classifier = classifier or default_classifier()
         self.region = region
 
-    @classmethod
-    def from_settings(cls, profile: CompanyProfile, lookup: Lookup, settings: object) -> "Receptionist":
-        """FAQ mode, or LLM mode when ``settings.llm_enabled`` (an OpenAI-compatible endpoint is configured)."""
-        llm = None
-        if getattr(settings, "llm_enabled", False):
-            from bot.brain.llm import LLMBrain
-
-            llm = LLMBrain.from_settings(settings)
-        return cls(profile, lookup, llm=llm)
-
     def session(self, *, caller_id: str | None = None, call_id: str | None = None) -> "CallSession":
         """A fresh per-call session (LLM-backed when an LLM was given, same interface)."""
         faq = CallSession(self, caller_id=caller_id, call_id=call_id)

@@ -11,6 +11,17 @@ from zoneinfo import ZoneInfo
 import click
 
 from bot.settings import Settings
+from bot.brain.receptionist import Receptionist
+from bot.pipeline.brain_adapter import CallActions, SessionResponder
+from bot.runtime.companies import ProfileError, demo_profile, load_profile
+from bot.runtime.knowledge import make_lookup
+from bot.runtime.documents import seed_demo_documents
+from bot.runtime.live_calls import StoreCallLog
+from bot.runtime.text_call import TextCallOptions, run_text_call_sync
+from bot.store import repo
+from bot.store.db import init_db, session_scope
+from bot.store.recorder import CallRecorder
+from bot.store.seed import seed_companies
 
 
 def _resolve_profile(settings: Settings, company: str, profile_file: str | None):
@@ -18,10 +29,6 @@ def _resolve_profile(settings: Settings, company: str, profile_file: str | None)
 
     Either way the company exists in the database afterwards, so messages and the call record can be saved.
     """
-    from bot.calls.profiles import ProfileError, demo_profile, load_profile
-    from bot.store import repo
-    from bot.store.db import init_db, session_scope
-    from bot.store.seed import seed_companies
 
     init_db(settings)
     if profile_file:
@@ -35,7 +42,6 @@ def _resolve_profile(settings: Settings, company: str, profile_file: str | None)
     with session_scope(settings) as session:
         row = repo.get_company(session, company)
         if row is None and demo_profile(company) is not None:
-            from bot.web.kb import seed_demo_documents
 
             seed_companies(settings)
             seed_demo_documents(settings)  # a demo company comes with its FAQ documents, as under `serve --demo`
@@ -48,18 +54,13 @@ def _resolve_profile(settings: Settings, company: str, profile_file: str | None)
 
 
 def _resolve_lookup(settings: Settings, company: str, factory: str | None):
-    from bot.calls.lookup import KnowledgeUnavailable, make_lookup
-
     if factory:
         module, _, attr = factory.partition(":")
         try:
             return getattr(importlib.import_module(module), attr)(settings, company)
         except (ImportError, AttributeError) as exc:
             raise click.ClickException(f"--lookup {factory}: {exc}") from None
-    try:
-        return make_lookup(settings, company)
-    except KnowledgeUnavailable as exc:
-        raise click.ClickException(str(exc)) from None
+    return make_lookup(settings, company)
 
 
 def _parse_at(at: str | None, tz: str) -> datetime:
@@ -78,10 +79,7 @@ def _wav_call(company: str, wav: str, out: str | None, profile_file: str | None,
     """The whole call through the real voice pipeline, recorded in the store like a phone call."""
     import uuid
 
-    from bot.calls.live import StoreCallLog
     from bot.commands.call_wav import run_wav_call
-    from bot.pipeline.brain_adapter import CallActions, SessionResponder
-    from bot.brain.receptionist import Receptionist
 
     settings = Settings()
     profile = _resolve_profile(settings, company, profile_file)
@@ -116,9 +114,6 @@ def call(company: str, text_mode: bool, wav: str | None, out: str | None, at_: s
         raise click.UsageError("--out needs --wav")
     if not text_mode:
         raise click.UsageError("choose --text (caller turns on stdin) or --wav FILE")
-    from bot.brain.receptionist import Receptionist
-    from bot.calls.text import TextCallOptions, run_text_call_sync
-    from bot.store.recorder import CallRecorder
 
     settings = Settings()
     profile = _resolve_profile(settings, company, profile_file)

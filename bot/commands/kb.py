@@ -26,11 +26,14 @@ from pathlib import Path
 import click
 
 from bot.settings import Settings
+from knowledge.base import KnowledgeBase
+from knowledge.documents import IngestError
+from knowledge.index import KnowledgeBaseError
+from knowledge.index import KnowledgeBaseError, check_company
+from knowledge.learned import LearnedExample
 
 
 def _kb():
-    from knowledge.base import KnowledgeBase
-
     s = Settings()
     return KnowledgeBase(s.resolved_data_dir, chroma_host=s.chroma_host, chroma_port=s.chroma_port,
                          embedding=s.embedding_model)
@@ -43,7 +46,6 @@ def _fail(message: str) -> None:
 
 def _checked(call, *args):
     """``call(*args)``; a knowledge-base error ends the command with its plain-words message and exit 1."""
-    from knowledge.index import KnowledgeBaseError
 
     try:
         return call(*args)
@@ -63,8 +65,6 @@ def add(company: str, files: tuple[Path, ...]) -> None:
     """Add (or replace) FILES in COMPANY's knowledge base. Re-adding identical files changes nothing."""
     from tqdm import tqdm
 
-    from knowledge.documents import IngestError
-    from knowledge.index import KnowledgeBaseError, check_company
 
     try:
         check_company(company)
@@ -102,7 +102,6 @@ def add(company: str, files: tuple[Path, ...]) -> None:
 @click.argument("company")
 def list_(company: str) -> None:
     """List COMPANY's documents."""
-    from knowledge.index import KnowledgeBaseError
 
     try:
         docs = _kb().list_documents(company)
@@ -144,7 +143,6 @@ def _record(question: str, result) -> dict:
 @click.option("-k", default=3, show_default=True, help="How many candidates to show.")
 def ask(company: str, question: str | None, jsonl: bool, language: str | None, k: int) -> None:
     """Ask COMPANY's knowledge base a QUESTION (or many with --jsonl)."""
-    from knowledge.index import KnowledgeBaseError
 
     if jsonl == bool(question):
         _fail('give either one QUESTION or --jsonl (questions on stdin), e.g. kb ask acme "Wann habt ihr offen?"')
@@ -191,8 +189,6 @@ def learn(company: str, jsonl: bool) -> None:
     All lines are checked first; one bad line (not JSON, no question, an unknown entry) fails the whole batch with
     its line number, and nothing is learned.
     """
-    from knowledge.index import KnowledgeBaseError
-    from knowledge.learned import LearnedExample
 
     examples = []
     for n, line in enumerate(sys.stdin, 1):

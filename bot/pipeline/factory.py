@@ -27,6 +27,7 @@ from bot.pipeline.stt import LocalWhisperSTTService
 from bot.pipeline.tts import LocalTTSService
 from bot.pipeline.vad import PauseAwareVADProcessor
 from bot.settings import Settings
+from bot.models import piper_voice, whisper_base_dir, whisper_tiny_en_dir
 
 VAD_STOP_SECS = 0.2  # the VAD's stop; Smart Turn and transcription start earlier, at a 0.1 s pause (bot.pipeline.vad)
 AUDIO_IN_RATE = 16000
@@ -87,7 +88,6 @@ def build_baseline_pipeline(transport, profile: CompanyProfile, responder: Respo
     from pipecat.services.whisper.stt import WhisperSTTService
     from pipecat.transcriptions.language import Language
 
-    from bot.models import piper_voice, whisper_base_dir, whisper_tiny_en_dir
 
     tracker = LatencyTracker(on_turn=on_latency)
     model_dir = whisper_tiny_en_dir(settings) if profile.english_only else whisper_base_dir(settings)

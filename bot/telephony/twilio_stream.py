@@ -25,7 +25,7 @@ from bot.settings import Settings
 from bot.telephony.carrier import CarrierResponder, run_until_disconnect
 from bot.telephony.masking import mask_number
 from bot.telephony.serializer import CallSerializer
-from bot.telephony.services import CallInfo, CallServices, CarrierHooks, LiveCall
+from bot.runtime.carrier_services import CallInfo, CallServices, CarrierHooks, LiveCall
 from bot.telephony.transfer_control import TransferController
 
 log = logging.getLogger(__name__)

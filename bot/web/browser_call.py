@@ -18,7 +18,7 @@ from pydantic import BaseModel, Field
 
 from bot.settings import Settings
 from bot.telephony.carrier import CarrierResponder, run_until_disconnect
-from bot.telephony.services import CallInfo, CallServices, CarrierHooks, get_services
+from bot.runtime.carrier_services import CallInfo, CallServices, CarrierHooks, get_services
 
 log = logging.getLogger(__name__)
 
