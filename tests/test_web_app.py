@@ -3,7 +3,6 @@ gaps, calls, inbox, DSGVO erasure, retention, languages."""
 
 from __future__ import annotations
 
-import json
 import os
 import subprocess
 import sys

@@ -15,7 +15,6 @@ import pytest
 from bot.brain.types import CallMessage
 from bot.store import repo
 from bot.store.db import session_scope
-from bot.runtime import knowledge as kb
 from bot.web.app import create_app
 from tests.web_helpers import PASSWORD, LiveServer, make_world
 

@@ -21,7 +21,6 @@ from bot.store import repo
 from bot.store.db import session_scope
 from bot.store.models import User
 from bot.runtime import documents
-from bot.runtime import knowledge as kb
 from bot.web import services
 from bot.web.app import create_app
 from bot.web.routes import iter_routes

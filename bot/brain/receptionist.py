@@ -17,8 +17,17 @@ import phonenumbers
 
 import prompts
 from bot.brain.hours import office_status
-from bot.brain.intents import (QUESTION, IntentClassifier, IntentScore, default_classifier, extract_name, is_followup,
-                               is_noise, normalise, urgency_of)
+from bot.brain.intents import (
+    QUESTION,
+    IntentClassifier,
+    IntentScore,
+    default_classifier,
+    extract_name,
+    is_followup,
+    is_noise,
+    normalise,
+    urgency_of,
+)
 from bot.brain.language import caller_language
 from bot.brain.numbers import apply_correction, parse_spoken_digits, speak_digits, to_e164
 from bot.brain.profile import CompanyProfile

@@ -25,18 +25,13 @@ from pathlib import Path
 import click
 import numpy as np
 
-from bot.settings import Settings, get_settings
 from bot.brain.profile import CompanyProfile
 from bot.pipeline import registry
 from bot.pipeline.phone_line import HangUpStep, Say, WaitForBot, WhenBotSpeaks
-from bot.pipeline.responders import BENCH_REPLIES
-from bot.pipeline.responders import FixedReplies
-from bot.pipeline.responders import FixedReplies, FixedResponder
-from bot.pipeline.tts import EspeakSynth, audio_to_float
-from bot.pipeline.tts import presynthesise
-from bot.runtime.wav_call import load_audio, split_utterances
-from bot.runtime.wav_call import run_call, to_pcm16
-from bot.runtime.wav_call import split_utterances
+from bot.pipeline.responders import BENCH_REPLIES, FixedReplies, FixedResponder
+from bot.pipeline.tts import EspeakSynth, audio_to_float, presynthesise
+from bot.runtime.wav_call import load_audio, run_call, split_utterances, to_pcm16
+from bot.settings import Settings, get_settings
 
 GOAL = {"voice_to_voice_p50_ms": 500, "voice_to_voice_p95_ms": 900, "greeting_ms": 250}
 

@@ -10,14 +10,14 @@ from zoneinfo import ZoneInfo
 
 import click
 
-from bot.settings import Settings
-from bot.brain.receptionist import Receptionist
+from bot.runtime.call_sessions import open_session
 from bot.pipeline.brain_adapter import CallActions, SessionResponder
 from bot.runtime.companies import ProfileError, demo_profile, load_profile
-from bot.runtime.knowledge import make_lookup
 from bot.runtime.documents import seed_demo_documents
+from bot.runtime.knowledge import make_lookup
 from bot.runtime.live_calls import StoreCallLog
 from bot.runtime.text_call import TextCallOptions, run_text_call_sync
+from bot.settings import Settings
 from bot.store import repo
 from bot.store.db import init_db, session_scope
 from bot.store.recorder import CallRecorder
@@ -84,7 +84,7 @@ def _wav_call(company: str, wav: str, out: str | None, profile_file: str | None,
     settings = Settings()
     profile = _resolve_profile(settings, company, profile_file)
     lookup = _resolve_lookup(settings, profile.slug, lookup_factory)
-    responder = SessionResponder(Receptionist.from_settings(profile, lookup, settings).session(caller_id=caller_id))
+    responder = SessionResponder(open_session(settings, profile, lookup, caller_id=caller_id))
     call_log = StoreCallLog(settings, f"cli-{uuid.uuid4().hex}", profile.slug, "cli", caller_id)
     run_wav_call(profile, wav, out, settings, responder=responder, recorder=call_log,
                  actions=CallActions(save_message=call_log.save_message))
@@ -118,7 +118,7 @@ def call(company: str, text_mode: bool, wav: str | None, out: str | None, at_: s
     settings = Settings()
     profile = _resolve_profile(settings, company, profile_file)
     lookup = _resolve_lookup(settings, profile.slug, lookup_factory)
-    session = Receptionist.from_settings(profile, lookup, settings).session(caller_id=caller_id)
+    session = open_session(settings, profile, lookup, caller_id=caller_id)
     options = TextCallOptions(start=_parse_at(at_, profile.timezone), language=lang, caller_id=caller_id,
                               transfer_answers=not transfer_fails)
     recorder = CallRecorder(settings, profile.slug, channel="cli", caller_number=caller_id, language=lang)

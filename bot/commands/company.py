@@ -13,12 +13,16 @@ from typing import Any
 import click
 
 from bot.settings import Settings
-from bot.store.companies import NotFound
-from bot.store.companies import company_to_dict, create_company
-from bot.store.companies import company_to_dict, ensure_company, get_company
-from bot.store.companies import company_to_dict, list_companies
-from bot.store.companies import company_to_dict, resolve
-from bot.store.companies import company_to_dict, update_company
+from bot.store.companies import (
+    NotFound,
+    company_to_dict,
+    create_company,
+    ensure_company,
+    get_company,
+    list_companies,
+    resolve,
+    update_company,
+)
 from bot.store.db import init_db, session_scope
 from bot.store.validate import InvalidInput
 

@@ -5,11 +5,9 @@ from __future__ import annotations
 import click
 
 from bot.settings import Settings
-from bot.store.db import current_revision, get_engine, head_revision
-from bot.store.db import current_revision, get_engine, upgrade as run_upgrade
-from bot.store.db import init_db, session_scope
-from bot.store.privacy import delete_caller_data
-from bot.store.privacy import purge_expired
+from bot.store.db import current_revision, get_engine, head_revision, init_db, session_scope
+from bot.store.db import upgrade as run_upgrade
+from bot.store.privacy import delete_caller_data, purge_expired
 from bot.store.seed import seed_demo as run_seed
 from bot.store.validate import InvalidInput
 

@@ -28,7 +28,6 @@ import click
 from bot.settings import Settings
 from knowledge.base import KnowledgeBase
 from knowledge.documents import IngestError
-from knowledge.index import KnowledgeBaseError
 from knowledge.index import KnowledgeBaseError, check_company
 from knowledge.learned import LearnedExample
 

@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import click
 
-from bot.settings import Settings
 from bot.runtime.outbox import run_once
-from bot.store.db import init_db
+from bot.settings import Settings
 from bot.store.db import init_db, session_scope
 from bot.store.outbox import pending
 

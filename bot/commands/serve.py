@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import click
 
-from bot.settings import Settings
 from bot.runtime.documents import seed_demo_documents
 from bot.runtime.live_calls import prepare_voice
+from bot.settings import Settings
 from bot.store.db import init_db
 from bot.store.seed import seed_demo
 from bot.web.app import create_app

@@ -7,9 +7,9 @@ import sys
 
 import click
 
+from bot.runtime.carrier_services import default_services
 from bot.settings import Settings
 from bot.telephony.check import check_twilio
-from bot.runtime.carrier_services import default_services
 
 
 @click.group()

@@ -20,6 +20,7 @@ from pipecat.processors.audio.vad_processor import VADProcessor
 from pipecat.workers.runner import WorkerRunner
 
 from bot.brain.profile import CompanyProfile
+from bot.models import piper_voice, whisper_base_dir, whisper_tiny_en_dir
 from bot.pipeline import registry
 from bot.pipeline.brain_adapter import BrainAdapter, CallActions, CallRecorder, Responder
 from bot.pipeline.probes import FirstAudioTap, LatencyTracker, TurnLatency
@@ -27,7 +28,6 @@ from bot.pipeline.stt import LocalWhisperSTTService
 from bot.pipeline.tts import LocalTTSService
 from bot.pipeline.vad import PauseAwareVADProcessor
 from bot.settings import Settings
-from bot.models import piper_voice, whisper_base_dir, whisper_tiny_en_dir
 
 VAD_STOP_SECS = 0.2  # the VAD's stop; Smart Turn and transcription start earlier, at a 0.1 s pause (bot.pipeline.vad)
 AUDIO_IN_RATE = 16000

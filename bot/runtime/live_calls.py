@@ -8,30 +8,28 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import threading
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
 from typing import Any
 
 from bot.brain.profile import CompanyProfile
-from bot.brain.types import BotTurn, CallerInput, SaveMessage
-from bot.settings import Settings
-from bot.brain.receptionist import Receptionist
 from bot.brain.speech import for_speech
-from bot.pipeline.brain_adapter import CallActions
-from bot.pipeline.brain_adapter import SessionResponder
+from bot.brain.types import BotTurn, CallerInput, SaveMessage
+from bot.pipeline.brain_adapter import CallActions, SessionResponder
 from bot.pipeline.factory import build_pipeline
 from bot.pipeline.registry import warm_up
 from bot.pipeline.tts import presynthesise
+from bot.runtime.call_sessions import open_session
+from bot.runtime.carrier_services import CallServices
+from bot.runtime.knowledge import get_kb, make_lookup
+from bot.runtime.store_adapters import StoreRecorder, StoreResolver
+from bot.settings import Settings
 from bot.store import repo
-from bot.store.calls import add_turn
-from bot.store.calls import add_turn, record_faq_gap
-from bot.store.calls import call_by_sid, start_call
-from bot.store.calls import finish_call
-from bot.store.calls import update_turn_latency
+from bot.store.calls import add_turn, call_by_sid, finish_call, record_faq_gap, start_call, update_turn_latency
 from bot.store.db import session_scope
 from bot.store.messages import save_message
 from bot.store.seed import DEMO_DIR
-from bot.runtime.carrier_services import CallServices
 
 log = logging.getLogger(__name__)
 
@@ -125,11 +123,8 @@ class StoreCallLog:
 
 def make_responder(settings: Settings, profile: CompanyProfile, caller: str | None, call_id: str | None):
     """A fresh brain session for one call, answering from the company's knowledge base."""
-    from bot.runtime.knowledge import make_lookup
-
-    session = Receptionist.from_settings(profile, make_lookup(settings, profile.slug), settings).session(
-        caller_id=caller, call_id=call_id)
-    return SessionResponder(session)
+    return SessionResponder(open_session(settings, profile, make_lookup(settings, profile.slug), caller_id=caller,
+                                         call_id=call_id))
 
 
 def demo_slugs() -> set[str]:
@@ -143,7 +138,6 @@ def call_services(settings: Settings, *, browser_companies=None):
 
     Heavy modules (pipecat, models) load on the first call, not when the app is created.
     """
-    from bot.runtime.store_adapters import StoreRecorder, StoreResolver
 
     resolver = StoreResolver(settings)
 
@@ -169,8 +163,6 @@ def presynthesise_answers(settings: Settings, company: str) -> int:
 
     The cache is keyed by voice + sentence, so a changed answer gets new audio and stale audio is never played.
     """
-    from bot.runtime.knowledge import get_kb
-
     with session_scope(settings) as session:
         row = repo.get_company(session, company)
         default = repo.company_profile(row).default_language if row else "de"
@@ -187,10 +179,6 @@ def prepare_voice(settings: Settings) -> None:
     Registers a knowledge-base change hook so that an upload or a replaced document is synthesised right after
     indexing, without waiting for the first caller to ask.
     """
-    import threading
-
-    from bot.runtime.knowledge import get_kb
-
     kb = get_kb(settings)
     lock = threading.Lock()  # one synthesis job at a time: the CPU also serves calls
 

@@ -10,13 +10,10 @@ from __future__ import annotations
 import logging
 
 from bot.brain.profile import CompanyProfile
-from bot.settings import Settings
 from bot.runtime.carrier_services import CallInfo
-from bot.store.calls import call_by_sid, finish_call
-from bot.store.calls import call_by_sid, start_call
-from bot.store.companies import company_for_number, company_profile
-from bot.store.companies import company_profile, get_company
-from bot.store.companies import company_profile, list_companies
+from bot.settings import Settings
+from bot.store.calls import call_by_sid, finish_call, start_call
+from bot.store.companies import company_for_number, company_profile, get_company, list_companies
 from bot.store.db import session_scope
 
 log = logging.getLogger(__name__)

@@ -15,12 +15,12 @@ from pathlib import Path
 import numpy as np
 
 from bot.brain.profile import CompanyProfile
-from bot.pipeline.phone_line import HangUpStep, LineRecord, PhoneLine, Say, WaitForBot
 from bot.pipeline.brain_adapter import CallActions, CallLog, CallRecorder, Responder
 from bot.pipeline.factory import build_baseline_pipeline, build_pipeline, run_worker
+from bot.pipeline.phone_line import HangUpStep, LineRecord, PhoneLine, Say, WaitForBot
 from bot.pipeline.probes import TurnLatency
-from bot.settings import Settings
 from bot.pipeline.responders import FixedReplies, FixedResponder
+from bot.settings import Settings
 
 RATE = 16000
 

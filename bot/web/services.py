@@ -12,13 +12,12 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from bot.settings import Settings
-from bot.store import repo
-from bot.store.models import ApiKey, Call, Company, Message, User
 from bot.runtime import documents
 from bot.runtime import knowledge as kb
+from bot.settings import Settings
+from bot.store import repo
 from bot.store.companies import resolve
-from bot.store.models import utcnow
+from bot.store.models import ApiKey, Call, Company, Message, User, utcnow
 from bot.store.validate import phone_number
 
 SECRET_PREFIX = "whsec_"

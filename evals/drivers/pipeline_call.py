@@ -27,6 +27,7 @@ import numpy as np
 
 from bot.brain.types import BotTurn, CallerInput, SaveMessage, Transfer
 from bot.pipeline.phone_line import HangUpStep, Keys, Mark, Pause, Say, WaitForBot, WhenBotSpeaks
+from bot.runtime.call_sessions import open_session
 from bot.runtime.wav_call import run_call, to_pcm16
 from bot.pipeline.brain_adapter import CallActions, SessionResponder
 from bot.pipeline.probes import TurnLatency
@@ -176,11 +177,9 @@ def _step_at(marks: list[tuple[float, int]], t: float) -> int:
 
 
 async def arun_eval_call(request: AudioCallRequest) -> AudioCallResponse:
-    from bot.brain.receptionist import Receptionist
-
     settings = request.settings or Settings()
     tape = _Tape()
-    session = Receptionist.from_settings(request.profile, request.lookup, settings).session(caller_id=request.caller_id)
+    session = open_session(settings, request.profile, request.lookup, caller_id=request.caller_id)
     responder = _ClockedResponder(session, tape, request.at, request.caller_id)
     steps = caller_steps(request.turns)
     spoken_s = sum(len(t.audio) / 16000 for t in request.turns if t.audio is not None)

@@ -9,9 +9,9 @@ from __future__ import annotations
 from alembic import context
 from sqlalchemy import text
 
+from bot.settings import Settings
 from bot.store.db import _PG_MIGRATION_LOCK, make_engine
 from bot.store.models import Base, UTCDateTime
-from bot.settings import Settings
 
 config = context.config
 target_metadata = Base.metadata

@@ -8,13 +8,23 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
 from sqlalchemy.orm import Session
 
-from bot.store import repo
-from bot.store.models import User
 from bot.runtime import documents
 from bot.runtime import knowledge as kb
+from bot.store import repo
+from bot.store.models import User
 from bot.web import services
-from bot.web.api.schemas import (AskIn, AskOut, DocumentOut, FaqEntryIn, ForgetIn, GapGroupOut, GapLabelIn,
-                                 GapLabelOut, LearnedOut, UploadReport)
+from bot.web.api.schemas import (
+    AskIn,
+    AskOut,
+    DocumentOut,
+    FaqEntryIn,
+    ForgetIn,
+    GapGroupOut,
+    GapLabelIn,
+    GapLabelOut,
+    LearnedOut,
+    UploadReport,
+)
 from bot.web.deps import api_user, get_db
 from bot.web.security import company_for
 from knowledge.documents import IngestError

@@ -9,11 +9,11 @@ from fastapi import APIRouter, Depends, HTTPException, Request
 from fastapi.concurrency import run_in_threadpool
 from sqlalchemy.orm import Session
 
+from bot.runtime import documents
+from bot.runtime import knowledge as kb
 from bot.store import repo
 from bot.store.models import User
 from bot.store.validate import InvalidInput, bundesland_codes
-from bot.runtime import documents
-from bot.runtime import knowledge as kb
 from bot.web import services
 from bot.web.deps import get_db, ui_user
 from bot.web.i18n import request_lang, translator
