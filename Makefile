@@ -11,7 +11,7 @@ SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: install system-packages run test models-check clean
+.PHONY: install system-packages run test test-fast lint models-check clean
 
 install: system-packages $(STAMP) models-check
 
@@ -39,5 +39,14 @@ run: install
 test: install
 	$(BIN)/python -m pytest -q
 
+# The quick loop while coding: no speech models, no browser (tests marked `slow` are left out).
+test-fast: $(STAMP)
+	$(BIN)/python -m pytest -q -m "not slow"
+
+lint: $(STAMP)
+	$(BIN)/ruff check bot knowledge evals tests prompts
+
+# Build outputs and the virtualenv only: ./data holds user data (companies, calls, messages, the index) and stays.
 clean:
-	rm -rf $(VENV) data
+	rm -rf $(VENV) build *.egg-info test-output .pytest_cache .ruff_cache
+	find . -name __pycache__ -type d -prune -not -path './data/*' -exec rm -rf {} +

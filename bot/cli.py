@@ -1,13 +1,16 @@
 """The `receptionist` command line: one group, subcommands registered from small modules.
 
 Subcommand modules each define a click command or group and are listed in :data:`SUBCOMMANDS`; keeping the list
-here (and not auto-discovering) makes the contract visible in one place.
+here (and not auto-discovering) makes the contract visible in one place. Commands that live outside the product
+(``receptionist eval``, in ``evals/``, which the product never imports) plug in through the entry-point group
+:data:`PLUGIN_GROUP` declared in ``pyproject.toml``.
 """
 
 from __future__ import annotations
 
 import importlib
 import logging
+from importlib.metadata import entry_points
 
 import click
 
@@ -15,7 +18,6 @@ from bot import __version__
 
 # (module, attribute) of each subcommand; the module is imported lazily so `receptionist --help` stays fast.
 SUBCOMMANDS: dict[str, tuple[str, str]] = {
-    "eval": ("bot.commands.eval", "eval_group"),
     "company": ("bot.commands.company", "company"),
     "db": ("bot.commands.db", "db"),
     "call": ("bot.commands.call", "call"),
@@ -28,17 +30,26 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
 }
 
 
+PLUGIN_GROUP = "receptionist.commands"
+
+
+def _plugins() -> dict[str, object]:
+    """Installed plugin commands by name (entry points; loaded only when run)."""
+    return {ep.name: ep for ep in entry_points(group=PLUGIN_GROUP) if ep.name not in SUBCOMMANDS}
+
+
 class LazyGroup(click.Group):
     """A click group that imports a subcommand's module only when that subcommand runs."""
 
     def list_commands(self, ctx: click.Context) -> list[str]:
-        return sorted(SUBCOMMANDS)
+        return sorted([*SUBCOMMANDS, *_plugins()])
 
     def get_command(self, ctx: click.Context, name: str) -> click.Command | None:
-        if name not in SUBCOMMANDS:
-            return None
-        module, attr = SUBCOMMANDS[name]
-        return getattr(importlib.import_module(module), attr)
+        if name in SUBCOMMANDS:
+            module, attr = SUBCOMMANDS[name]
+            return getattr(importlib.import_module(module), attr)
+        plugin = _plugins().get(name)
+        return plugin.load() if plugin is not None else None
 
 
 @click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})

@@ -59,7 +59,7 @@ def clips(shared: Path, limit: int | None) -> list[dict]:
 
 
 def run(shared: Path, limit: int | None = None) -> dict:
-    from bot.calls.wav import load_audio, split_utterances
+    from bot.runtime.wav_call import load_audio, split_utterances
     from bot.pipeline import registry
     from bot.settings import Settings
 

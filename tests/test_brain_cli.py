@@ -149,10 +149,6 @@ def test_unknown_company_is_a_clear_error(tmp_path: Path) -> None:
 
 
 def test_with_the_real_knowledge_base(tmp_path: Path) -> None:
-    from bot.calls.lookup import knowledge_available
-
-    if not knowledge_available():
-        pytest.skip("knowledge.base is not importable in this build (knowledge-base branch not merged yet)")
     proc = run_call(tmp_path, ["Wann haben Sie geöffnet?"], "--at", "2026-12-01T10:00", lookup=False)
     turns, final = parse(proc)
     # an empty index answers nothing: the caller is offered a hand-off, never an invented fact

@@ -278,9 +278,10 @@ async def test_real_server_timeout_falls_back(llama_server: str) -> None:
     assert turn.details["llm_fallback"] == "timeout" and turn.entry.id == "de:1"
 
 
-def test_from_settings_picks_the_mode(settings) -> None:
+def test_the_wiring_picks_the_mode(settings) -> None:
     from bot.brain.receptionist import CallSession
+    from bot.runtime.call_sessions import open_session
 
-    assert type(Receptionist.from_settings(profile(), KeywordLookup(), settings).session()) is CallSession
+    assert type(open_session(settings, profile(), KeywordLookup())) is CallSession
     settings.openai_api_key = "sk-test"
-    assert isinstance(Receptionist.from_settings(profile(), KeywordLookup(), settings).session(), LLMCallSession)
+    assert isinstance(open_session(settings, profile(), KeywordLookup()), LLMCallSession)

@@ -16,8 +16,8 @@ from fastapi.testclient import TestClient
 
 from bot.brain.profile import CompanyProfile
 from bot.settings import Settings
-from bot.telephony.resolver import StaticResolver
-from bot.telephony.services import CallServices, MemoryRecorder
+from bot.runtime.resolver import StaticResolver
+from bot.runtime.carrier_services import CallServices, MemoryRecorder
 from bot.web.app import create_app
 from tests.caller_audio import caller_wav_16k
 from tests.servers import serve
@@ -73,8 +73,8 @@ def test_browser_calls_are_limited_to_what_the_machine_can_carry(settings: Setti
 
 
 def real_pipeline(settings: Settings):
-    """The product's voice pipeline (bot.pipeline), once merged; skips the test until then."""
-    factory = pytest.importorskip("bot.pipeline.factory", reason="needs bot.pipeline: runs once merged")
+    """The product's voice pipeline (bot.pipeline)."""
+    from bot.pipeline import factory
     from bot.pipeline.brain_adapter import CallActions
 
     async def save(action) -> None:  # the store's save_message at merge
@@ -179,7 +179,7 @@ async def test_browser_call_to_a_demo_company_with_the_real_brain(tmp_path: Path
     playwright_api = pytest.importorskip("playwright.async_api")
     from bot.store.db import init_db
     from bot.store.seed import seed_companies
-    from bot.web.kb import seed_demo_documents
+    from bot.runtime.documents import seed_demo_documents
 
     init_db(settings)
     seed_companies(settings)

@@ -6,7 +6,7 @@ from datetime import datetime, timezone
 
 from bot.brain.types import BotTurn, CallerInput, CallMessage, HangUp, SaveMessage, Transfer
 from bot.telephony.carrier import CarrierResponder, turn_outcome
-from bot.telephony.services import CallInfo, LiveCall
+from bot.runtime.carrier_services import CallInfo, LiveCall
 from knowledge.types import Entry
 
 AT = datetime(2026, 11, 30, 10, 0, tzinfo=timezone.utc)

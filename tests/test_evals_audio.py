@@ -1,5 +1,5 @@
 """Audio mode: caller audio preparation, judging on what was heard and caller WER (with a runner double, fast), then
-the real thing: ``bot.pipeline.eval_runner.run_eval_call`` on a short caller, and the audio_smoke suite as a CI gate
+the real thing: ``evals.drivers.pipeline_call.run_eval_call`` on a short caller, and the audio_smoke suite as a CI gate
 through the real pipeline, brain and knowledge base (slow: real time, real models)."""
 
 from __future__ import annotations
@@ -77,7 +77,7 @@ def test_audio_mode_without_the_pipeline_says_what_is_missing(settings, monkeypa
         AudioDriver(settings)
 
 
-# --- the real pipeline (bot.pipeline.eval_runner) -------------------------------------------------------------------
+# --- the real pipeline (evals.drivers.pipeline_call) -------------------------------------------------------------------
 def _synth(settings, text: str, lang: str = "en") -> np.ndarray:
     from bot.pipeline.tts import get_synth
 
@@ -93,7 +93,7 @@ def test_run_eval_call_plays_speech_and_keys_through_the_real_pipeline_on_the_sc
     from zoneinfo import ZoneInfo
 
     from bot.brain.profile import CompanyProfile, parse_office_hours
-    from bot.pipeline.eval_runner import run_eval_call
+    from evals.drivers.pipeline_call import run_eval_call
     from evals.drivers.audio import AudioCallRequest, CallerAudioTurn
 
     asked: list[str] = []

@@ -7,8 +7,7 @@ import re
 
 import pytest
 
-from evals.report import (build_result, diff_metrics, load_result, parse_thresholds, render_html,
-                          threshold_violations, write_report)
+from evals.report import (build_result, diff_metrics, load_result, parse_thresholds, threshold_violations, write_report)
 from evals.transcript import CallResult, Failure, TurnRecord
 
 

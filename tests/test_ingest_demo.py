@@ -104,7 +104,7 @@ def test_build_script_regenerates_identical_content(tmp_path: Path) -> None:
     copy = tmp_path / "demo"
     shutil.copytree(DEMO_DIR, copy, ignore=shutil.ignore_patterns("__pycache__", "*.pdf", "*.docx", "*.xlsx"))
     root = Path(__file__).resolve().parents[1]
-    code = ("import sys, bot.demo.build_documents as b; from pathlib import Path; "
+    code = ("import sys, evals.build_demo_documents as b; from pathlib import Path; "
             f"b.DEMO_DIR = Path({str(copy)!r}); sys.exit(b.main())")
     result = subprocess.run([sys.executable, "-c", code], cwd=root, capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stderr

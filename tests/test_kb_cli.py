@@ -96,7 +96,6 @@ def test_remove_then_list(env: dict) -> None:
 
 
 def test_add_files_reports_per_file_errors_and_keeps_the_good_ones(env: dict, tmp_path: Path) -> None:
-    pytest.importorskip("knowledge.ingest", reason="knowledge.ingest (parsers) is not merged yet")
     good = tmp_path / "oeffnungszeiten.md"
     good.write_text("# FAQ\n\n## Haben Sie samstags geöffnet?\n\nJa, samstags von 9 bis 12 Uhr.\n", encoding="utf-8")
     bad = tmp_path / "kaputt.pdf"

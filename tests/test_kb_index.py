@@ -227,7 +227,6 @@ def test_a_different_embedding_model_cannot_silently_open_an_index(tmp_path: Pat
 
 
 def test_add_file_uses_the_ingest_parsers(kb: KnowledgeBase, tmp_path: Path) -> None:
-    pytest.importorskip("knowledge.ingest", reason="knowledge.ingest (parsers) is not merged yet")
     md = tmp_path / "faq.md"
     md.write_text("# FAQ\n\n## Wann ist die Praxis geöffnet?\n\nMontag bis Freitag 8 bis 18 Uhr.\n\n"
                   "## Wo kann ich parken?\n\nIm Hof hinter dem Haus.\n", encoding="utf-8")

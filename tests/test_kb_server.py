@@ -9,7 +9,6 @@ from __future__ import annotations
 from pathlib import Path
 
 import chromadb
-import pytest
 
 from knowledge.base import KnowledgeBase
 from knowledge.documents import ParsedDocument, ParsedEntry

@@ -7,7 +7,7 @@ import json
 import pytest
 from click.testing import CliRunner
 
-from bot.calls.transport import LineRecord
+from bot.pipeline.phone_line import LineRecord
 from bot.commands.bench import _line_v2v, summary
 
 

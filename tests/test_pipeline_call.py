@@ -11,8 +11,8 @@ import numpy as np
 import pytest
 
 from bot.brain.profile import CompanyProfile
-from bot.calls.transport import HangUpStep, Keys, Say, WaitForBot, WhenBotSpeaks
-from bot.calls.wav import load_audio, run_call, split_utterances, to_pcm16
+from bot.pipeline.phone_line import HangUpStep, Keys, Say, WaitForBot, WhenBotSpeaks
+from bot.runtime.wav_call import load_audio, run_call, split_utterances, to_pcm16
 from bot.pipeline.responders import FixedReplies, FixedResponder
 
 pytestmark = pytest.mark.slow
@@ -78,7 +78,7 @@ def test_paced_call_greets_answers_is_interrupted_and_hears_keys(settings, share
 
 def test_hang_up_action_ends_the_call_after_the_goodbye(settings, tmp_path):
     """A synthesised caller says goodbye; the bot says goodbye in full, then the pipeline ends by itself."""
-    from bot.calls.wav import write_wav
+    from bot.runtime.wav_call import write_wav
     from bot.commands.call_wav import run_wav_call
     from bot.pipeline.tts import EspeakSynth
 

@@ -27,7 +27,7 @@ def engine():
 
 
 def _clip(shared_data, name):
-    from bot.calls.wav import load_audio
+    from bot.runtime.wav_call import load_audio
 
     return load_audio(shared_data / "speech_picovoice_leopard" / name)
 

@@ -11,11 +11,11 @@ pytestmark = pytest.mark.slow
 
 def test_answers_are_synthesised_ahead_and_a_changed_answer_gets_new_audio(settings: Settings, tmp_path) -> None:
     from bot.brain.speech import for_speech
-    from bot.calls.live import presynthesise_answers
+    from bot.runtime.live_calls import presynthesise_answers
     from bot.pipeline.tts import TtsCache, get_synth, split_sentences
     from bot.store.companies import create_company
     from bot.store.db import init_db, session_scope
-    from bot.web.kb import get_kb
+    from bot.runtime.knowledge import get_kb
     from knowledge.ingest import parse_bytes
 
     init_db(settings)

@@ -5,9 +5,8 @@ from __future__ import annotations
 import pytest
 
 from bot.settings import Settings
-from bot.telephony.services import CallInfo
+from bot.runtime.carrier_services import CallInfo
 
-store = pytest.importorskip("bot.store.db", reason="needs bot.store (store branch): enable at merge")
 
 
 @pytest.fixture
@@ -23,7 +22,7 @@ def db(settings: Settings) -> Settings:
 
 
 def test_resolver_finds_the_company_by_any_written_form_of_its_number(db: Settings) -> None:
-    from bot.telephony.store_adapters import StoreResolver
+    from bot.runtime.store_adapters import StoreResolver
 
     resolver = StoreResolver(db)
     assert resolver.for_number("+49 30 555501200").slug == "praxis-a"
@@ -35,7 +34,7 @@ def test_resolver_finds_the_company_by_any_written_form_of_its_number(db: Settin
 def test_recorder_opens_and_completes_call_rows(db: Settings) -> None:
     from bot.store.calls import call_by_sid
     from bot.store.db import session_scope
-    from bot.telephony.store_adapters import StoreRecorder
+    from bot.runtime.store_adapters import StoreRecorder
 
     recorder = StoreRecorder(db)
     recorder.call_started(CallInfo("CA1", "twilio", "praxis-a", caller="+4917612345678"))

@@ -21,8 +21,8 @@ from twilio.request_validator import RequestValidator
 
 from bot.brain.profile import CompanyProfile
 from bot.settings import Settings
-from bot.telephony.resolver import StaticResolver
-from bot.telephony.services import CallServices, MemoryRecorder
+from bot.runtime.resolver import StaticResolver
+from bot.runtime.carrier_services import CallServices, MemoryRecorder
 from bot.web.app import create_app
 from tests.caller_audio import caller_ulaw, to_ulaw_8k
 from tests.conftest import SHARED_DATA, free_port
@@ -74,7 +74,7 @@ class Pipelines:
     def __enter__(self) -> "Pipelines":
         services = self.env["services"]
         if self.kind == "bot.pipeline":
-            factory = pytest.importorskip("bot.pipeline.factory", reason="needs bot.pipeline: runs once merged")
+            from bot.pipeline import factory
             from bot.pipeline.brain_adapter import CallActions
 
             async def save(action) -> None:
@@ -252,7 +252,7 @@ async def test_full_pipeline_call_with_the_real_brain(tmp_path: Path) -> None:
     from bot.store import repo
     from bot.store.db import init_db, session_scope
     from bot.store.seed import seed_companies
-    from bot.web.kb import seed_demo_documents
+    from bot.runtime.documents import seed_demo_documents
 
     api = MockTwilioAPI(ACCOUNT, TOKEN)
     with serve(api.app) as api_base:

@@ -11,7 +11,7 @@ from bot.brain.profile import CompanyProfile
 from bot.cli import cli
 from bot.settings import Settings
 from bot.telephony.check import check_twilio
-from bot.telephony.resolver import StaticResolver
+from bot.runtime.resolver import StaticResolver
 from tests.servers import MockTwilioAPI, serve
 
 ACCOUNT, TOKEN = "AC" + "f" * 32, "check-token"

@@ -12,8 +12,8 @@ from twilio.request_validator import RequestValidator
 from bot.brain.profile import CompanyProfile
 from bot.settings import Settings
 from bot.telephony.masking import mask_number
-from bot.telephony.resolver import StaticResolver, demo_resolver, normalize_number
-from bot.telephony.services import CallInfo, CallServices, LiveCall, MemoryRecorder
+from bot.runtime.resolver import StaticResolver, demo_resolver, normalize_number
+from bot.runtime.carrier_services import CallInfo, CallServices, LiveCall, MemoryRecorder
 from bot.telephony.twilio_stream import call_token
 from bot.web.app import create_app
 

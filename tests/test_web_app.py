@@ -3,7 +3,6 @@ gaps, calls, inbox, DSGVO erasure, retention, languages."""
 
 from __future__ import annotations
 
-import json
 import os
 import subprocess
 import sys
@@ -263,7 +262,7 @@ def test_multi_file_upload_reports_each_file(client, admin, settings) -> None:
 
 
 def test_upload_over_the_size_limit_is_413_with_a_plain_message(client, admin, monkeypatch) -> None:
-    from bot.web import documents
+    from bot.runtime import documents
     from knowledge.documents import IngestLimits
 
     monkeypatch.setattr(documents, "limits", lambda: IngestLimits(max_file_bytes=1000))
@@ -450,7 +449,7 @@ def test_serve_demo_prints_the_login_and_it_works(tmp_path) -> None:
 
 
 def test_deleting_a_company_removes_its_calls_messages_and_documents(client, admin, settings, world) -> None:
-    from bot.web import documents
+    from bot.runtime import documents
 
     documents.store_upload(settings, "beta-ag", "faq.md", FAQ_MD.encode())
     assert client.delete("/api/v1/companies/beta-ag", headers={"X-CSRF-Token": admin}).status_code == 204
@@ -462,7 +461,7 @@ def test_deleting_a_company_removes_its_calls_messages_and_documents(client, adm
 
 def test_core_flow_on_both_databases(db_settings) -> None:
     """Login, companies, inbox, mark done, delivery bookkeeping: on SQLite and on a real PostgreSQL server."""
-    from bot.web import notify
+    from bot.runtime import outbox as notify
 
     world = make_world(db_settings)
     with TestClient(create_app(db_settings, background=False)) as c:

@@ -15,7 +15,6 @@ import pytest
 from bot.brain.types import CallMessage
 from bot.store import repo
 from bot.store.db import session_scope
-from bot.web import kb
 from bot.web.app import create_app
 from tests.web_helpers import PASSWORD, LiveServer, make_world
 
@@ -115,9 +114,7 @@ def test_multi_file_upload_shows_progress_and_results(page, server, tmp_path, te
 
 
 def test_test_question_shows_what_a_caller_hears(page, server, test_output) -> None:
-    if not kb.available():
-        pytest.skip("needs knowledge.base (branch retrieval not merged yet)")
-    from bot.web import documents
+    from bot.runtime import documents
 
     faq = "## Wann haben Sie geöffnet?\nMontag bis Freitag von 8 bis 18 Uhr.\n\n## Wo kann ich parken?\nIm Hof.\n"
     documents.store_upload(server.settings, "alpha-gmbh", "faq.md", faq.encode())

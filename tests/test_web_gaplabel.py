@@ -12,12 +12,11 @@ from html import unescape
 import pytest
 from fastapi.testclient import TestClient
 
-pytest.importorskip("knowledge.base", reason="needs knowledge.base")
 
 from bot.settings import Settings  # noqa: E402
 from bot.store import repo  # noqa: E402
 from bot.store.db import dispose_engines, session_scope  # noqa: E402
-from bot.web import kb  # noqa: E402
+from bot.runtime import knowledge as kb  # noqa: E402
 from bot.web.app import create_app  # noqa: E402
 from tests.web_helpers import csrf_from, login, make_world  # noqa: E402
 

@@ -7,10 +7,10 @@ from __future__ import annotations
 import pytest
 from fastapi.testclient import TestClient
 
-pytest.importorskip("knowledge.base", reason="needs knowledge.base (branch retrieval not merged yet)")
 
 from bot.store.seed import seed_demo  # noqa: E402
-from bot.web import documents, kb  # noqa: E402
+from bot.runtime import documents  # noqa: E402
+from bot.runtime import knowledge as kb  # noqa: E402
 from bot.web.app import create_app  # noqa: E402
 from tests.web_helpers import login, make_world  # noqa: E402
 
@@ -59,9 +59,9 @@ def test_entry_added_on_gap_page_becomes_answerable(client, settings) -> None:
 
 def test_seed_demo_documents_indexes_every_demo_company(settings) -> None:
     seed_demo(settings)
-    done = kb.seed_demo_documents(settings)
+    done = documents.seed_demo_documents(settings)
     assert set(done) == {"kfz-huber", "praxis-berger", "keller-wright"} and all(v > 0 for v in done.values())
-    assert kb.seed_demo_documents(settings) == {slug: 0 for slug in done}  # idempotent
+    assert documents.seed_demo_documents(settings) == {slug: 0 for slug in done}  # idempotent
     for slug in done:
         docs = documents.list_documents(settings, slug)
         assert docs and all(d["status"] == "indexed" for d in docs), docs

@@ -28,7 +28,7 @@ from bot.settings import Settings
 from bot.store import repo
 from bot.store.db import init_db, session_scope
 from bot.store.models import Outbox, utcnow
-from bot.web import notify
+from bot.runtime import outbox as notify
 from bot.web.app import create_app
 from bot.web.logfilter import PiiFilter, mask
 from tests.conftest import free_port

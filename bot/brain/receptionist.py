@@ -17,8 +17,17 @@ import phonenumbers
 
 import prompts
 from bot.brain.hours import office_status
-from bot.brain.intents import (QUESTION, IntentClassifier, IntentScore, default_classifier, extract_name, is_followup,
-                               is_noise, normalise, urgency_of)
+from bot.brain.intents import (
+    QUESTION,
+    IntentClassifier,
+    IntentScore,
+    default_classifier,
+    extract_name,
+    is_followup,
+    is_noise,
+    normalise,
+    urgency_of,
+)
 from bot.brain.language import caller_language
 from bot.brain.numbers import apply_correction, is_callback_number, parse_spoken_digits, speak_digits, to_e164
 from bot.brain.profile import CompanyProfile
@@ -71,16 +80,6 @@ class Receptionist:
         self.llm = llm  # a bot.brain.llm.LLMBrain; None = FAQ mode only
         self.classifier = classifier or default_classifier()
         self.region = region
-
-    @classmethod
-    def from_settings(cls, profile: CompanyProfile, lookup: Lookup, settings: object) -> "Receptionist":
-        """FAQ mode, or LLM mode when ``settings.llm_enabled`` (an OpenAI-compatible endpoint is configured)."""
-        llm = None
-        if getattr(settings, "llm_enabled", False):
-            from bot.brain.llm import LLMBrain
-
-            llm = LLMBrain.from_settings(settings)
-        return cls(profile, lookup, llm=llm)
 
     def session(self, *, caller_id: str | None = None, call_id: str | None = None) -> "CallSession":
         """A fresh per-call session (LLM-backed when an LLM was given, same interface)."""

@@ -25,6 +25,12 @@ from pathlib import Path
 import click
 import numpy as np
 
+from bot.brain.profile import CompanyProfile
+from bot.pipeline import registry
+from bot.pipeline.phone_line import HangUpStep, Say, WaitForBot, WhenBotSpeaks
+from bot.pipeline.responders import BENCH_REPLIES, FixedReplies, FixedResponder
+from bot.pipeline.tts import EspeakSynth, audio_to_float, presynthesise
+from bot.runtime.wav_call import load_audio, run_call, split_utterances, to_pcm16
 from bot.settings import Settings, get_settings
 
 GOAL = {"voice_to_voice_p50_ms": 500, "voice_to_voice_p95_ms": 900, "greeting_ms": 250}
@@ -52,8 +58,6 @@ def summary(values: list[float]) -> dict:
 
 
 def recorded_callers(shared: Path) -> list[Caller]:
-    from bot.calls.wav import load_audio, split_utterances
-
     picks = [
         ("leopard test_de.wav", "de", shared / "speech_picovoice_leopard" / "test_de.wav"),
         ("leopard test.wav", "en", shared / "speech_picovoice_leopard" / "test.wav"),
@@ -84,8 +88,6 @@ def synthesised_callers(texts: dict[str, list[str]]) -> list[Caller]:
     """Questions spoken by espeak-ng (a different voice from the bot's), resampled to 16 kHz."""
     import soxr
 
-    from bot.calls.wav import split_utterances
-    from bot.pipeline.tts import EspeakSynth, audio_to_float
 
     callers = []
     for lang, questions in texts.items():
@@ -108,11 +110,6 @@ def _line_v2v(record) -> float | None:
 
 
 async def _one_call(caller: Caller, settings: Settings, *, baseline: bool) -> dict:
-    from bot.brain.profile import CompanyProfile
-    from bot.calls.transport import HangUpStep, Say, WaitForBot, WhenBotSpeaks
-    from bot.calls.wav import run_call, to_pcm16
-    from bot.pipeline.responders import FixedReplies, FixedResponder
-
     profile = CompanyProfile(slug="bench", name="Bench", default_language=caller.language)
     responder = FixedResponder(FixedReplies.load(), language=caller.language)
     steps = [WaitForBot(quiet_s=0.4), Say(to_pcm16(caller.audio), pause_s=0.0, label=caller.label),
@@ -135,17 +132,11 @@ async def _one_call(caller: Caller, settings: Settings, *, baseline: bool) -> di
 
 
 def _presynthesise(settings: Settings) -> int:
-    from bot.pipeline.responders import FixedReplies
-    from bot.pipeline.tts import presynthesise
-
     replies = FixedReplies.load()
     return sum(presynthesise(replies.all_texts(lang), lang, settings) for lang in ("de", "en"))
 
 
 def run_latency_bench(settings: Settings, calls: int, shared: Path, *, baseline: bool = True, echo=print) -> dict:
-    from bot.pipeline import registry
-    from bot.pipeline.responders import BENCH_REPLIES
-
     import yaml
 
     load_start = os.getloadavg()

@@ -10,7 +10,18 @@ from zoneinfo import ZoneInfo
 
 import click
 
+from bot.runtime.call_sessions import open_session
+from bot.pipeline.brain_adapter import CallActions, SessionResponder
+from bot.runtime.companies import ProfileError, demo_profile, load_profile
+from bot.runtime.documents import seed_demo_documents
+from bot.runtime.knowledge import make_lookup
+from bot.runtime.live_calls import StoreCallLog
+from bot.runtime.text_call import TextCallOptions, run_text_call_sync
 from bot.settings import Settings
+from bot.store import repo
+from bot.store.db import init_db, session_scope
+from bot.store.recorder import CallRecorder
+from bot.store.seed import seed_companies
 
 
 def _resolve_profile(settings: Settings, company: str, profile_file: str | None):
@@ -18,10 +29,6 @@ def _resolve_profile(settings: Settings, company: str, profile_file: str | None)
 
     Either way the company exists in the database afterwards, so messages and the call record can be saved.
     """
-    from bot.calls.profiles import ProfileError, demo_profile, load_profile
-    from bot.store import repo
-    from bot.store.db import init_db, session_scope
-    from bot.store.seed import seed_companies
 
     init_db(settings)
     if profile_file:
@@ -35,7 +42,6 @@ def _resolve_profile(settings: Settings, company: str, profile_file: str | None)
     with session_scope(settings) as session:
         row = repo.get_company(session, company)
         if row is None and demo_profile(company) is not None:
-            from bot.web.kb import seed_demo_documents
 
             seed_companies(settings)
             seed_demo_documents(settings)  # a demo company comes with its FAQ documents, as under `serve --demo`
@@ -48,18 +54,13 @@ def _resolve_profile(settings: Settings, company: str, profile_file: str | None)
 
 
 def _resolve_lookup(settings: Settings, company: str, factory: str | None):
-    from bot.calls.lookup import KnowledgeUnavailable, make_lookup
-
     if factory:
         module, _, attr = factory.partition(":")
         try:
             return getattr(importlib.import_module(module), attr)(settings, company)
         except (ImportError, AttributeError) as exc:
             raise click.ClickException(f"--lookup {factory}: {exc}") from None
-    try:
-        return make_lookup(settings, company)
-    except KnowledgeUnavailable as exc:
-        raise click.ClickException(str(exc)) from None
+    return make_lookup(settings, company)
 
 
 def _parse_at(at: str | None, tz: str) -> datetime:
@@ -78,15 +79,12 @@ def _wav_call(company: str, wav: str, out: str | None, profile_file: str | None,
     """The whole call through the real voice pipeline, recorded in the store like a phone call."""
     import uuid
 
-    from bot.calls.live import StoreCallLog
     from bot.commands.call_wav import run_wav_call
-    from bot.pipeline.brain_adapter import CallActions, SessionResponder
-    from bot.brain.receptionist import Receptionist
 
     settings = Settings()
     profile = _resolve_profile(settings, company, profile_file)
     lookup = _resolve_lookup(settings, profile.slug, lookup_factory)
-    responder = SessionResponder(Receptionist.from_settings(profile, lookup, settings).session(caller_id=caller_id))
+    responder = SessionResponder(open_session(settings, profile, lookup, caller_id=caller_id))
     call_log = StoreCallLog(settings, f"cli-{uuid.uuid4().hex}", profile.slug, "cli", caller_id)
     run_wav_call(profile, wav, out, settings, responder=responder, recorder=call_log,
                  actions=CallActions(save_message=call_log.save_message))
@@ -116,14 +114,11 @@ def call(company: str, text_mode: bool, wav: str | None, out: str | None, at_: s
         raise click.UsageError("--out needs --wav")
     if not text_mode:
         raise click.UsageError("choose --text (caller turns on stdin) or --wav FILE")
-    from bot.brain.receptionist import Receptionist
-    from bot.calls.text import TextCallOptions, run_text_call_sync
-    from bot.store.recorder import CallRecorder
 
     settings = Settings()
     profile = _resolve_profile(settings, company, profile_file)
     lookup = _resolve_lookup(settings, profile.slug, lookup_factory)
-    session = Receptionist.from_settings(profile, lookup, settings).session(caller_id=caller_id)
+    session = open_session(settings, profile, lookup, caller_id=caller_id)
     options = TextCallOptions(start=_parse_at(at_, profile.timezone), language=lang, caller_id=caller_id,
                               transfer_answers=not transfer_fails)
     recorder = CallRecorder(settings, profile.slug, channel="cli", caller_number=caller_id, language=lang)

@@ -10,8 +10,8 @@ from pathlib import Path
 
 import click
 
-from bot.calls.wav import AudioInputError, CallResult
-from bot.calls.wav import run_wav_call as _run_wav_call
+from bot.runtime.wav_call import AudioInputError, CallResult
+from bot.runtime.wav_call import run_wav_call as _run_wav_call
 from bot.settings import Settings
 
 

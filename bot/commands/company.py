@@ -13,6 +13,18 @@ from typing import Any
 import click
 
 from bot.settings import Settings
+from bot.store.companies import (
+    NotFound,
+    company_to_dict,
+    create_company,
+    ensure_company,
+    get_company,
+    list_companies,
+    resolve,
+    update_company,
+)
+from bot.store.db import init_db, session_scope
+from bot.store.validate import InvalidInput
 
 # (option name, click type, help). Each becomes --option-name for `add` and `set`.
 _OPTIONS: list[tuple[str, Any, str]] = [
@@ -70,9 +82,6 @@ def _fields(options: dict[str, Any]) -> dict[str, Any]:
 
 def _run(action: Callable[[Any], Any]) -> Any:
     """Run ``action(session)`` on a migrated database; store errors become a clean CLI error (exit 1)."""
-    from bot.store.companies import NotFound
-    from bot.store.db import init_db, session_scope
-    from bot.store.validate import InvalidInput
 
     settings = Settings()
     init_db(settings)
@@ -117,7 +126,6 @@ def company() -> None:
 @_company_options(for_set=False)
 def add(slug: str, phones: tuple[str, ...], **options: Any) -> None:
     """Create company SLUG (lower-case letters, digits, hyphens); unset options get sensible defaults."""
-    from bot.store.companies import company_to_dict, create_company
 
     data = _run(lambda s: company_to_dict(create_company(s, slug, phones=phones, **_fields(options))))
     click.echo(f"created company {data['slug']}")
@@ -129,7 +137,6 @@ def add(slug: str, phones: tuple[str, ...], **options: Any) -> None:
 @_company_options(for_set=True)
 def set_(slug: str, phones: tuple[str, ...], remove_phones: tuple[str, ...], **options: Any) -> None:
     """Change settings of company SLUG; options not given stay as they are (an empty value clears one)."""
-    from bot.store.companies import company_to_dict, update_company
 
     fields = _fields(options)
     if not fields and not phones and not remove_phones:
@@ -145,7 +152,6 @@ def set_(slug: str, phones: tuple[str, ...], remove_phones: tuple[str, ...], **o
 @click.option("--json", "as_json", is_flag=True, help="Print the settings as one JSON object.")
 def show(slug: str, as_json: bool) -> None:
     """Show all settings of company SLUG."""
-    from bot.store.companies import company_to_dict, resolve
 
     data = _run(lambda s: company_to_dict(resolve(s, slug)))
     click.echo(json.dumps(data, ensure_ascii=False, indent=2) if as_json else _describe(data))
@@ -155,7 +161,6 @@ def show(slug: str, as_json: bool) -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object per company.")
 def list_(as_json: bool) -> None:
     """List all companies with their numbers."""
-    from bot.store.companies import company_to_dict, list_companies
 
     rows = _run(lambda s: [company_to_dict(c) for c in list_companies(s)])
     if as_json:
@@ -175,7 +180,6 @@ def list_(as_json: bool) -> None:
 @click.option("--name", default=None, help="Name if the company has to be created (default: from the slug).")
 def ensure(slug: str, name: str | None) -> None:
     """Create company SLUG with defaults unless it exists; never changes an existing one (for scripts)."""
-    from bot.store.companies import company_to_dict, ensure_company, get_company
 
     def action(session):  # type: ignore[no-untyped-def]
         existed = get_company(session, slug) is not None

@@ -5,6 +5,11 @@ from __future__ import annotations
 import click
 
 from bot.settings import Settings
+from bot.store.db import current_revision, get_engine, head_revision, init_db, session_scope
+from bot.store.db import upgrade as run_upgrade
+from bot.store.privacy import delete_caller_data, purge_expired
+from bot.store.seed import seed_demo as run_seed
+from bot.store.validate import InvalidInput
 
 
 @click.group()
@@ -15,7 +20,6 @@ def db() -> None:
 @db.command("upgrade")
 def upgrade() -> None:
     """Migrate the database to the newest schema (also done automatically at every start)."""
-    from bot.store.db import current_revision, get_engine, upgrade as run_upgrade
 
     engine = get_engine(Settings())
     before = current_revision(engine)
@@ -26,7 +30,6 @@ def upgrade() -> None:
 @db.command("current")
 def current() -> None:
     """Show the schema revision of the database and the newest one known."""
-    from bot.store.db import current_revision, get_engine, head_revision
 
     rev, head = current_revision(get_engine(Settings())), head_revision()
     click.echo(f"database revision {rev or 'none (empty database)'}, newest {head}")
@@ -37,8 +40,6 @@ def current() -> None:
 @db.command("seed-demo")
 def seed_demo() -> None:
     """Create the demo companies and the demo admin if missing, and print the demo login."""
-    from bot.store.seed import seed_demo as run_seed
-    from bot.store.validate import InvalidInput
 
     try:
         report = run_seed(Settings())
@@ -54,8 +55,6 @@ def seed_demo() -> None:
 @db.command("purge")
 def purge() -> None:
     """Delete transcripts, messages and recordings past each company's retention period."""
-    from bot.store.db import init_db, session_scope
-    from bot.store.privacy import purge_expired
 
     settings = Settings()
     init_db(settings)
@@ -71,9 +70,6 @@ def purge() -> None:
 @click.argument("number")
 def forget_caller(number: str) -> None:
     """Erase everything about the caller with phone NUMBER (DSGVO Art. 17)."""
-    from bot.store.db import init_db, session_scope
-    from bot.store.privacy import delete_caller_data
-    from bot.store.validate import InvalidInput
 
     settings = Settings()
     init_db(settings)

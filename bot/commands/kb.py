@@ -25,16 +25,20 @@ import time
 from pathlib import Path
 
 import click
+from tqdm import tqdm
 
+from bot.runtime.knowledge import get_kb
 from bot.settings import Settings
+from bot.store import repo
+from bot.store.db import init_db, session_scope
+from bot.store.validate import InvalidInput, slug
+from knowledge.documents import IngestError
+from knowledge.index import KnowledgeBaseError, check_company
+from knowledge.learned import LearnedExample
 
 
 def _kb():
-    from knowledge.base import KnowledgeBase
-
-    s = Settings()
-    return KnowledgeBase(s.resolved_data_dir, chroma_host=s.chroma_host, chroma_port=s.chroma_port,
-                         embedding=s.embedding_model)
+    return get_kb(Settings())
 
 
 def _fail(message: str) -> None:
@@ -44,7 +48,6 @@ def _fail(message: str) -> None:
 
 def _checked(call, *args):
     """``call(*args)``; a knowledge-base error ends the command with its plain-words message and exit 1."""
-    from knowledge.index import KnowledgeBaseError
 
     try:
         return call(*args)
@@ -60,10 +63,6 @@ def kb() -> None:
 def _ensure_company(company: str) -> None:
     """The company in the store, created with the store's defaults (name from the slug, German first, Berlin time,
     standard greetings from prompts/) when new: a knowledge base nobody can call would be a dead end."""
-    from bot.store import repo
-    from bot.store.db import init_db, session_scope
-    from bot.store.validate import InvalidInput
-
     settings = Settings()
     try:
         init_db(settings)
@@ -82,12 +81,6 @@ def _ensure_company(company: str) -> None:
 @click.argument("files", nargs=-1, required=True, type=click.Path(path_type=Path))
 def add(company: str, files: tuple[Path, ...]) -> None:
     """Add (or replace) FILES in COMPANY's knowledge base. Re-adding identical files changes nothing."""
-    from tqdm import tqdm
-
-    from bot.store.validate import InvalidInput, slug
-    from knowledge.documents import IngestError
-    from knowledge.index import KnowledgeBaseError, check_company
-
     try:
         check_company(company)
         slug(company)  # the store's rule too: the company is created there (stricter: no '_')
@@ -129,7 +122,6 @@ def add(company: str, files: tuple[Path, ...]) -> None:
 @click.argument("company")
 def list_(company: str) -> None:
     """List COMPANY's documents."""
-    from knowledge.index import KnowledgeBaseError
 
     try:
         docs = _kb().list_documents(company)
@@ -171,7 +163,6 @@ def _record(question: str, result) -> dict:
 @click.option("-k", default=3, show_default=True, help="How many candidates to show.")
 def ask(company: str, question: str | None, jsonl: bool, language: str | None, k: int) -> None:
     """Ask COMPANY's knowledge base a QUESTION (or many with --jsonl)."""
-    from knowledge.index import KnowledgeBaseError
 
     if jsonl == bool(question):
         _fail('give either one QUESTION or --jsonl (questions on stdin), e.g. kb ask acme "Wann habt ihr offen?"')
@@ -218,8 +209,6 @@ def learn(company: str, jsonl: bool) -> None:
     All lines are checked first; one bad line (not JSON, no question, an unknown entry) fails the whole batch with
     its line number, and nothing is learned.
     """
-    from knowledge.index import KnowledgeBaseError
-    from knowledge.learned import LearnedExample
 
     examples = []
     for n, line in enumerate(sys.stdin, 1):

@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import click
 
+from bot.runtime.outbox import run_once
 from bot.settings import Settings
+from bot.store.db import init_db, session_scope
+from bot.store.outbox import pending
 
 
 @click.group()
@@ -19,8 +22,6 @@ def run(once: bool, interval: float) -> None:
     """Deliver due notifications; failed ones are retried with backoff and never dropped."""
     import time
 
-    from bot.store.db import init_db
-    from bot.web.notify import run_once
 
     settings = Settings()
     init_db(settings)
@@ -35,8 +36,6 @@ def run(once: bool, interval: float) -> None:
 @outbox.command("status")
 def status() -> None:
     """How many notifications are waiting, and the last error of each."""
-    from bot.store.db import init_db, session_scope
-    from bot.store.outbox import pending
 
     settings = Settings()
     init_db(settings)

@@ -4,7 +4,12 @@ from __future__ import annotations
 
 import click
 
+from bot.runtime.documents import seed_demo_documents
+from bot.runtime.live_calls import prepare_voice
 from bot.settings import Settings
+from bot.store.db import init_db
+from bot.store.seed import seed_demo
+from bot.web.app import create_app
 
 
 @click.command()
@@ -18,14 +23,10 @@ def serve(host: str | None, port: int | None, demo: bool, no_background: bool) -
     """Start the web server: API, web UI, inbox, notification outbox and retention jobs."""
     import uvicorn
 
-    from bot.store.db import init_db
-    from bot.web.app import create_app
 
     settings = Settings()
     init_db(settings)
     if demo:
-        from bot.store.seed import seed_demo
-        from bot.web.kb import seed_demo_documents
 
         report = seed_demo(settings)
         indexed = seed_demo_documents(settings)
@@ -37,7 +38,6 @@ def serve(host: str | None, port: int | None, demo: bool, no_background: bool) -
     if not no_background:  # warm models and pre-synthesise answer audio while the server already answers
         import threading
 
-        from bot.calls.live import prepare_voice
 
         threading.Thread(target=prepare_voice, args=(settings,), name="prepare-voice", daemon=True).start()
     host, port = host or settings.host, port or settings.port

@@ -7,7 +7,9 @@ import sys
 
 import click
 
+from bot.runtime.carrier_services import default_services
 from bot.settings import Settings
+from bot.telephony.check import check_twilio
 
 
 @click.group()
@@ -19,8 +21,6 @@ def twilio() -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
 def check(as_json: bool) -> None:
     """Check public URL and credentials against the Twilio API; print the webhook URLs and the numbers served."""
-    from bot.telephony.check import check_twilio
-    from bot.telephony.services import default_services
 
     result = check_twilio(Settings(), default_services().resolver)
     if as_json:

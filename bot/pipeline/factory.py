@@ -20,6 +20,7 @@ from pipecat.processors.audio.vad_processor import VADProcessor
 from pipecat.workers.runner import WorkerRunner
 
 from bot.brain.profile import CompanyProfile
+from bot.models import piper_voice, whisper_base_dir, whisper_tiny_en_dir
 from bot.pipeline import registry
 from bot.pipeline.brain_adapter import BrainAdapter, CallActions, CallRecorder, Responder
 from bot.pipeline.probes import FirstAudioTap, LatencyTracker, TurnLatency
@@ -87,7 +88,6 @@ def build_baseline_pipeline(transport, profile: CompanyProfile, responder: Respo
     from pipecat.services.whisper.stt import WhisperSTTService
     from pipecat.transcriptions.language import Language
 
-    from bot.models import piper_voice, whisper_base_dir, whisper_tiny_en_dir
 
     tracker = LatencyTracker(on_turn=on_latency)
     model_dir = whisper_tiny_en_dir(settings) if profile.english_only else whisper_base_dir(settings)

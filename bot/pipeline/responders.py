@@ -14,7 +14,7 @@ import yaml
 
 from bot.brain.types import BotTurn, CallerInput, HangUp
 
-BENCH_REPLIES = Path(__file__).resolve().parents[2] / "evals" / "fixtures" / "pipeline_replies.yaml"
+BENCH_REPLIES = Path(__file__).resolve().parent / "bench_replies.yaml"  # the benchmark's and tests' replies
 
 
 @dataclass

@@ -15,7 +15,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import replace
 
 from bot.brain.types import BotTurn, CallerInput, HangUp, SaveMessage, Transfer
-from bot.telephony.services import LiveCall, Responder
+from bot.runtime.carrier_services import LiveCall, Responder
 
 log = logging.getLogger(__name__)
 

@@ -6,8 +6,8 @@ from dataclasses import dataclass, field
 
 import httpx
 
+from bot.runtime.resolver import CompanyResolver
 from bot.settings import Settings
-from bot.telephony.resolver import CompanyResolver
 from bot.telephony.signature import websocket_base
 
 

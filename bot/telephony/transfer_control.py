@@ -23,9 +23,9 @@ from pipecat.frames.frames import BotStartedSpeakingFrame, BotStoppedSpeakingFra
 from pipecat.observers.base_observer import BaseObserver, FramePushed
 
 from bot.brain.types import CallerInput, Transfer
+from bot.runtime.carrier_services import CallServices, LiveCall
 from bot.settings import Settings
 from bot.telephony.serializer import CallSerializer
-from bot.telephony.services import CallServices, LiveCall
 from bot.telephony.transfer import TransferError, redirect_to_dial
 
 log = logging.getLogger(__name__)

@@ -21,11 +21,11 @@ from pipecat.serializers.twilio import TwilioFrameSerializer
 from pipecat.transports.websocket.fastapi import FastAPIWebsocketParams, FastAPIWebsocketTransport
 
 from bot.brain.types import CallerInput
+from bot.runtime.carrier_services import CallInfo, CallServices, CarrierHooks, LiveCall
 from bot.settings import Settings
 from bot.telephony.carrier import CarrierResponder, run_until_disconnect
 from bot.telephony.masking import mask_number
 from bot.telephony.serializer import CallSerializer
-from bot.telephony.services import CallInfo, CallServices, CarrierHooks, LiveCall
 from bot.telephony.transfer_control import TransferController
 
 log = logging.getLogger(__name__)

@@ -20,10 +20,13 @@ from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from bot import __version__
+from bot.runtime import outbox, retention
+from bot.runtime.live_calls import call_services
 from bot.settings import Settings
 from bot.store.companies import NotFound
+from bot.store.db import init_db
 from bot.store.validate import InvalidInput
-from bot.web import browser_call, logfilter, twilio_routes
+from bot.web import api, browser_call, logfilter, twilio_routes, ui
 from bot.web.deps import LoginRequired
 from bot.web.ratelimit import LoginThrottle
 from bot.web.security import SessionCodec, load_secret, write_cookie
@@ -88,16 +91,13 @@ def create_app(settings: Settings | None = None, *, background: bool = True, ses
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        from bot.store.db import init_db
-        from bot.web import jobs, notify
-
         logfilter.install()
         await asyncio.to_thread(init_db, settings)
         stop = asyncio.Event()
         tasks = []
         if background:
-            tasks = [asyncio.create_task(notify.worker(settings, stop, outbox_interval_s)),
-                     asyncio.create_task(jobs.retention_loop(settings, stop))]
+            tasks = [asyncio.create_task(outbox.worker(settings, stop, outbox_interval_s)),
+                     asyncio.create_task(retention.retention_loop(settings, stop))]
         try:
             yield
         finally:
@@ -119,11 +119,7 @@ def create_app(settings: Settings | None = None, *, background: bool = True, ses
     app.mount("/static", StaticFiles(directory=str(WEB_DIR / "static")), name="static")
     app.include_router(twilio_routes.router)
     app.include_router(browser_call.router)
-    from bot.calls.live import call_services
-
     app.state.call_services = call_services(settings)  # real brain, store and voice pipeline for every carrier
-
-    from bot.web import api, ui
 
     app.include_router(api.router)
     app.include_router(ui.router)

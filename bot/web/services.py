@@ -12,9 +12,13 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from bot.runtime import documents
+from bot.runtime import knowledge as kb
 from bot.settings import Settings
 from bot.store import repo
-from bot.store.models import ApiKey, Call, Company, Message, User
+from bot.store.companies import resolve
+from bot.store.models import ApiKey, Call, Company, Message, User, utcnow
+from bot.store.validate import phone_number
 
 SECRET_PREFIX = "whsec_"
 
@@ -33,7 +37,6 @@ def save_company(db: Session, fields: dict[str, Any], *, slug: str | None = None
         return repo.create_company(db, slug or "", fields.pop("name", None), phones=phones or [], **fields)
     add, remove = [], []
     if phones is not None:
-        from bot.store.validate import phone_number
 
         wanted = [phone_number(p) for p in phones if p and p.strip()]
         add = [p for p in wanted if p not in company.phone_numbers]
@@ -42,8 +45,6 @@ def save_company(db: Session, fields: dict[str, Any], *, slug: str | None = None
 
 
 def delete_company(db: Session, settings: Settings, company: Company) -> None:
-    from bot.web import documents
-
     slug = company.slug
     db.delete(company)
     db.commit()
@@ -93,7 +94,6 @@ def update_user(db: Session, user: User, *, name: str | None = None, role: str |
     if active is not None:
         user.active = active
     if companies is not None:
-        from bot.store.companies import resolve
 
         user.companies = [resolve(db, slug) for slug in companies]
     if password:
@@ -115,7 +115,6 @@ def stats(db: Session, company_ids: list[int] | None) -> dict[str, int]:
     """Dashboard figures: open messages, calls today and this week."""
     from datetime import timedelta
 
-    from bot.store.models import utcnow
 
     now = utcnow()
     day = now.replace(hour=0, minute=0, second=0, microsecond=0)
@@ -136,10 +135,9 @@ def label_gaps(db: Session, settings: Settings, company: Company, gap_ids: list[
     """Close the loop on the FAQ-gap page: the company's open gaps among ``gap_ids`` are filed under the entry
     ``entry_question`` (``None``: not an FAQ topic, the hand-off was right) in the knowledge base, then resolved.
 
-    Gaps of other companies and already resolved ones are ignored. Raises :class:`bot.web.kb.LearnRefused` (plain
+    Gaps of other companies and already resolved ones are ignored. Raises :class:`bot.runtime.knowledge.LearnRefused` (plain
     words) before anything is resolved when the knowledge base refuses the label, so no caller question is lost.
     """
-    from bot.web import kb
 
     gaps = repo.open_faq_gaps(db, company, gap_ids)
     if not gaps:

@@ -7,10 +7,10 @@ import logging
 from fastapi import APIRouter, Depends, Request, Response, WebSocket
 
 import prompts
+from bot.runtime.carrier_services import get_services
 from bot.settings import Settings
 from bot.telephony import twiml
 from bot.telephony.masking import mask_number
-from bot.telephony.services import get_services
 from bot.telephony.signature import verified_form, websocket_base
 from bot.telephony.twilio_stream import call_token, run_twilio_stream
 

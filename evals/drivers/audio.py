@@ -33,7 +33,7 @@ from evals.scenario import Scenario
 from evals.transcript import CallResult, TurnRecord
 
 SAMPLE_RATE = 16000
-RUNNER = ("bot.pipeline.eval_runner", "run_eval_call")  # module, function: the pipeline's side of the contract
+RUNNER = ("evals.drivers.pipeline_call", "run_eval_call")  # module, function: the pipeline's side of the contract
 
 
 @dataclass

@@ -9,6 +9,7 @@ from __future__ import annotations
 from alembic import context
 from sqlalchemy import text
 
+from bot.settings import Settings
 from bot.store.db import _PG_MIGRATION_LOCK, make_engine
 from bot.store.models import Base, UTCDateTime
 
@@ -46,7 +47,6 @@ def run_migrations_online() -> None:
     url = config.get_main_option("sqlalchemy.url")
     if not url:
         from bot.store.db import database_url
-        from bot.settings import Settings
 
         url = database_url(Settings())
     engine = make_engine(url)

@@ -8,11 +8,23 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
 from sqlalchemy.orm import Session
 
+from bot.runtime import documents
+from bot.runtime import knowledge as kb
 from bot.store import repo
 from bot.store.models import User
-from bot.web import documents, kb, services
-from bot.web.api.schemas import (AskIn, AskOut, DocumentOut, FaqEntryIn, ForgetIn, GapGroupOut, GapLabelIn,
-                                 GapLabelOut, LearnedOut, UploadReport)
+from bot.web import services
+from bot.web.api.schemas import (
+    AskIn,
+    AskOut,
+    DocumentOut,
+    FaqEntryIn,
+    ForgetIn,
+    GapGroupOut,
+    GapLabelIn,
+    GapLabelOut,
+    LearnedOut,
+    UploadReport,
+)
 from bot.web.deps import api_user, get_db
 from bot.web.security import company_for
 from knowledge.documents import IngestError
@@ -80,15 +92,12 @@ def delete_document(slug: str, name: str, request: Request, user: User = Depends
     return Response(status_code=204)
 
 
-@router.post("/ask", response_model=AskOut, responses={503: {"description": "No knowledge base installed"}})
+@router.post("/ask", response_model=AskOut)
 def ask(slug: str, body: AskIn, request: Request, user: User = Depends(api_user), db: Session = Depends(get_db)):
     """Ask a test question: exactly what a caller would hear (answer with source and confidence, or the
     hand-off)."""
     company = company_for(db, user, slug)
-    try:
-        answer = kb.caller_answer(request.app.state.settings, company, body.question, body.language)
-    except kb.KnowledgeBaseUnavailable as exc:
-        raise HTTPException(503, str(exc)) from None
+    answer = kb.caller_answer(request.app.state.settings, company, body.question, body.language)
     return answer.__dict__
 
 
@@ -116,8 +125,7 @@ def add_faq_entry(slug: str, body: FaqEntryIn, request: Request, user: User = De
 
 @router.post("/faq-gaps/label", response_model=GapLabelOut,
              responses={422: {"description": "The knowledge base refused the label (e.g. no such entry); no gap "
-                                             "was resolved"},
-                        503: {"description": "No knowledge base installed"}})
+                                             "was resolved"}})
 def label_faq_gaps(slug: str, body: GapLabelIn, request: Request, user: User = Depends(api_user),
                    db: Session = Depends(get_db)) -> dict:
     """Label unanswered caller questions: filed under an existing entry they become one more way callers ask it;
@@ -128,8 +136,6 @@ def label_faq_gaps(slug: str, body: GapLabelIn, request: Request, user: User = D
         return services.label_gaps(db, request.app.state.settings, company, body.gap_ids, body.entry_question)
     except kb.LearnRefused as exc:
         raise HTTPException(422, str(exc)) from None
-    except kb.KnowledgeBaseUnavailable as exc:
-        raise HTTPException(503, str(exc)) from None
 
 
 @router.get("/learned", response_model=list[LearnedOut])
@@ -151,10 +157,7 @@ def forget_learned(slug: str, request: Request, question: str | None = Query(Non
     text = (body.question if body else question) or ""
     if not text.strip():
         raise HTTPException(422, "Please give the learned question to forget.")
-    try:
-        found = kb.forget(request.app.state.settings, company.slug, text)
-    except kb.KnowledgeBaseUnavailable as exc:
-        raise HTTPException(503, str(exc)) from None
+    found = kb.forget(request.app.state.settings, company.slug, text)
     if not found:
         raise HTTPException(404, f"The knowledge base has no learned question {text!r}.")
     return Response(status_code=204)

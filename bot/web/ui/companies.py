@@ -9,10 +9,12 @@ from fastapi import APIRouter, Depends, HTTPException, Request
 from fastapi.concurrency import run_in_threadpool
 from sqlalchemy.orm import Session
 
+from bot.runtime import documents
+from bot.runtime import knowledge as kb
 from bot.store import repo
 from bot.store.models import User
 from bot.store.validate import InvalidInput, bundesland_codes
-from bot.web import documents, kb, services
+from bot.web import services
 from bot.web.deps import get_db, ui_user
 from bot.web.i18n import request_lang, translator
 from bot.web.security import company_for, managed_company_ids, require_role
@@ -129,7 +131,7 @@ def delete_company(slug: str, request: Request, user: User = Depends(ui_user), d
 def faq_page(slug: str, request: Request, user: User = Depends(ui_user), db: Session = Depends(get_db)):
     company = company_for(db, user, slug)
     docs = documents.list_documents(request.app.state.settings, company.slug)
-    return render(request, "faq.html", company=company, documents=docs, kb_available=kb.available(),
+    return render(request, "faq.html", company=company, documents=docs,
                   max_mb=documents.limits().max_file_bytes // (1024 * 1024))
 
 
@@ -159,10 +161,7 @@ async def ask(slug: str, request: Request, user: User = Depends(ui_user), db: Se
     language = str(form.get("language", "")) or None
     if not question:
         return render(request, "_answer.html", answer=None, error=translator(request_lang(request))("ask_empty"))
-    try:
-        answer = await run_in_threadpool(kb.caller_answer, request.app.state.settings, company, question, language)
-    except kb.KnowledgeBaseUnavailable as exc:
-        return render(request, "_answer.html", answer=None, error=str(exc))
+    answer = await run_in_threadpool(kb.caller_answer, request.app.state.settings, company, question, language)
     return render(request, "_answer.html", answer=answer, error=None)
 
 
@@ -210,7 +209,7 @@ async def label_gap(slug: str, request: Request, user: User = Depends(ui_user), 
         return redirect(f"/companies/{slug}/gaps", ok=t("gap_choose_entry"))
     try:
         done = await run_in_threadpool(services.label_gaps, db, request.app.state.settings, company, gap_ids, entry)
-    except (kb.LearnRefused, kb.KnowledgeBaseUnavailable) as exc:
+    except kb.LearnRefused as exc:
         return redirect(f"/companies/{slug}/gaps", ok=str(exc))
     if not done["resolved"]:
         return redirect(f"/companies/{slug}/gaps", ok=t("gap_already_closed"))
@@ -224,9 +223,6 @@ async def forget_learned(slug: str, request: Request, user: User = Depends(ui_us
     company = company_for(db, user, slug)
     question = str((await request.form()).get("question", ""))
     t = translator(request_lang(request))
-    try:
-        found = await run_in_threadpool(kb.forget, request.app.state.settings, company.slug, question)
-    except kb.KnowledgeBaseUnavailable as exc:
-        return redirect(f"/companies/{slug}/gaps", ok=str(exc))
+    found = await run_in_threadpool(kb.forget, request.app.state.settings, company.slug, question)
     return redirect(f"/companies/{slug}/gaps", ok=t("learned_forgotten" if found else "learned_not_found",
                                                      question=question))

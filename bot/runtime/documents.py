@@ -1,8 +1,9 @@
-"""A company's FAQ documents as the web app shows them: every upload, its status, entry count and errors.
+"""A company's FAQ documents: every upload, its status, entry count and errors, whoever added it.
 
-The knowledge base indexes what parses; this registry also remembers what did not (with the plain-words reason),
-keeps the uploaded original (``DATA_DIR/documents/<slug>/files/``) so a document can be re-indexed, and records
-each document's state in ``manifest.json`` (written atomically, under a lock per company).
+The knowledge base's own document list is the registry: a document added with ``receptionist kb add`` shows on the
+FAQ page and can be deleted there like an upload. Beside it, ``manifest.json`` (written atomically, under a lock per
+company) remembers what the index cannot: uploads that failed (with the plain-words reason), size and upload time,
+and the uploaded original (``DATA_DIR/documents/<slug>/files/``) so a document can be re-indexed.
 """
 
 from __future__ import annotations
@@ -11,14 +12,16 @@ import fcntl
 import json
 import logging
 import os
+import shutil
 import time
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path, PurePath
 from typing import Any, Iterator
 
+from bot.runtime import knowledge as kb
 from bot.settings import Settings
-from bot.web import kb
+from bot.store.seed import DEMO_DIR
 from knowledge.documents import IngestError, IngestLimits
 from knowledge.ingest import check_size, parse_bytes
 
@@ -62,12 +65,32 @@ def safe_name(filename: str) -> str:
     return name.lstrip(".") or "document"
 
 
-def list_documents(settings: Settings, slug: str) -> list[dict[str, Any]]:
+def _manifest(settings: Settings, slug: str) -> dict[str, dict[str, Any]]:
     path = settings.resolved_data_dir / "documents" / slug / "manifest.json"
-    if not path.is_file():
-        return []
-    docs = json.loads(path.read_text("utf-8"))["documents"].values()
-    return sorted(docs, key=lambda d: d["name"].lower())
+    return json.loads(path.read_text("utf-8"))["documents"] if path.is_file() else {}
+
+
+def _indexed_row(info: Any) -> dict[str, Any]:
+    """A document the index has but no upload recorded (added with ``receptionist kb add``)."""
+    return {"name": info.name, "ok": True, "status": "indexed", "entries": info.entries, "size": None,
+            "format": info.format, "error": None, "warnings": list(info.warnings), "uploaded_at": info.added_at}
+
+
+def list_documents(settings: Settings, slug: str) -> list[dict[str, Any]]:
+    """Every document of the company: what the index holds (entry counts from the index), plus failed uploads.
+
+    An upload the manifest records as indexed but the index no longer has (removed with ``kb remove``) is gone.
+    """
+    recorded = _manifest(settings, slug)
+    rows: dict[str, dict[str, Any]] = {}
+    for info in kb.get_kb(settings).list_documents(slug):
+        row = dict(recorded.get(info.name) or _indexed_row(info))
+        row.update(ok=True, status="indexed", entries=info.entries)
+        rows[info.name] = row
+    for name, row in recorded.items():
+        if name not in rows and not row.get("ok"):
+            rows[name] = row
+    return sorted(rows.values(), key=lambda d: d["name"].lower())
 
 
 def limits() -> IngestLimits:
@@ -81,13 +104,9 @@ def store_upload(settings: Settings, slug: str, filename: str, data: bytes) -> U
     try:
         check_size(len(data), name, limits())
         parsed = parse_bytes(data, name, limits=limits())
-        if kb.available():
-            info = kb.index_document(settings, slug, parsed)
-            result = UploadResult(name, True, "indexed", info.entries, info.status == "replaced",
-                                  warnings=tuple(info.warnings))
-        else:
-            # the FAQ page says once, above the list, that nothing is searchable without the index
-            result = UploadResult(name, True, "parsed", len(parsed.entries), warnings=tuple(parsed.warnings))
+        info = kb.index_document(settings, slug, parsed)
+        result = UploadResult(name, True, "indexed", info.entries, info.status == "replaced",
+                              warnings=tuple(info.warnings))
     except IngestError as exc:
         result = UploadResult(name, False, "error", error=exc.message if hasattr(exc, "message") else str(exc))
     except Exception as exc:  # the index failed (disk, Chroma server): say so, keep the file for a retry
@@ -116,12 +135,13 @@ def remove(settings: Settings, slug: str, name: str) -> bool:
     """Delete a document everywhere (index, kept file, list); False when there was no such document."""
     name = safe_name(name)
     with _locked(settings, slug) as manifest:
-        if name not in manifest["documents"]:
+        indexed = any(d.name == name for d in kb.get_kb(settings).list_documents(slug))
+        if name not in manifest["documents"] and not indexed:
             return False
-        if kb.available():
+        if indexed:
             kb.remove_document(settings, slug, name)
         (_folder(settings, slug) / "files" / name).unlink(missing_ok=True)
-        del manifest["documents"][name]
+        manifest["documents"].pop(name, None)
     return True
 
 
@@ -142,7 +162,21 @@ def add_manual_entry(settings: Settings, slug: str, question: str, answer: str,
 
 
 def delete_company(settings: Settings, slug: str) -> None:
-    import shutil
-
     kb.delete_company(settings, slug)
     shutil.rmtree(settings.resolved_data_dir / "documents" / slug, ignore_errors=True)
+
+
+def seed_demo_documents(settings: Settings) -> dict[str, int]:
+    """Index the demo companies' FAQ documents (``bot/demo/<slug>/``) that are not indexed yet.
+
+    Returns {slug: documents indexed now}.
+    """
+    done: dict[str, int] = {}
+    for folder in sorted(p for p in DEMO_DIR.iterdir() if (p / "company.yaml").is_file()):
+        slug, count = folder.name, 0
+        have = {d["name"] for d in list_documents(settings, slug)}
+        for path in sorted(folder.iterdir()):
+            if path.is_file() and path.name != "company.yaml" and path.name not in have:
+                count += store_upload(settings, slug, path.name, path.read_bytes()).ok
+        done[slug] = count
+    return done

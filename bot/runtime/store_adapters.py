@@ -10,8 +10,11 @@ from __future__ import annotations
 import logging
 
 from bot.brain.profile import CompanyProfile
+from bot.runtime.carrier_services import CallInfo
 from bot.settings import Settings
-from bot.telephony.services import CallInfo
+from bot.store.calls import call_by_sid, finish_call, start_call
+from bot.store.companies import company_for_number, company_profile, get_company, list_companies
+from bot.store.db import session_scope
 
 log = logging.getLogger(__name__)
 
@@ -21,24 +24,16 @@ class StoreResolver:
         self._settings = settings
 
     def _with(self, fn):
-        from bot.store.db import session_scope
-
         with session_scope(self._settings) as session:
             return fn(session)
 
     def for_number(self, number: str) -> CompanyProfile | None:
-        from bot.store.companies import company_for_number, company_profile
-
         return self._with(lambda s: (lambda c: company_profile(c) if c else None)(company_for_number(s, number)))
 
     def for_slug(self, slug: str) -> CompanyProfile | None:
-        from bot.store.companies import company_profile, get_company
-
         return self._with(lambda s: (lambda c: company_profile(c) if c else None)(get_company(s, slug)))
 
     def companies(self) -> list[CompanyProfile]:
-        from bot.store.companies import company_profile, list_companies
-
         profiles = self._with(lambda s: [company_profile(c) for c in list_companies(s)])
         return sorted(profiles, key=lambda p: p.name.lower())
 
@@ -50,9 +45,6 @@ class StoreRecorder:
         self._settings = settings
 
     def call_started(self, call: CallInfo) -> None:
-        from bot.store.calls import call_by_sid, start_call
-        from bot.store.db import session_scope
-
         with session_scope(self._settings) as session:
             if call_by_sid(session, call.call_id) is None:
                 start_call(session, call.company, channel=call.channel, call_sid=call.call_id,
@@ -60,8 +52,6 @@ class StoreRecorder:
 
     def _finish(self, call_id: str, outcome: str, *, transferred_to: str | None = None,
                 only_if_open: bool = False) -> None:
-        from bot.store.calls import call_by_sid, finish_call
-        from bot.store.db import session_scope
 
         with session_scope(self._settings) as session:
             row = call_by_sid(session, call_id)

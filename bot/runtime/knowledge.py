@@ -1,8 +1,8 @@
-"""Every call the web app makes into the knowledge base, in one place.
+"""The knowledge base as the product runs it: one :class:`KnowledgeBase` per process, and every call into it.
 
-The knowledge base (:mod:`knowledge.base`) is optional at import time so that the web app runs, and its tests run,
-where the index is not installed; :func:`available` says whether it is. Nothing else in ``bot.web`` imports
-``knowledge.base``.
+Carriers (web, CLI, telephony) and the live-call wiring all come here, so one server holds one set of snapshots in
+memory and one Chroma client. The brain only knows a ``Lookup`` (``(question, language) -> SearchResult``);
+:func:`make_lookup` binds it to a company.
 """
 
 from __future__ import annotations
@@ -10,34 +10,26 @@ from __future__ import annotations
 import logging
 import threading
 from dataclasses import dataclass, field
-from typing import Any
+from datetime import datetime, timezone
+from typing import Any, Callable
 
+from bot.brain.types import CallerInput
+from bot.runtime.call_sessions import open_session
 from bot.settings import Settings
+from bot.store.companies import company_profile
+from knowledge.base import KnowledgeBase
+from knowledge.index import KnowledgeBaseError
+from knowledge.learned import MIN_MEAN_PHRASINGS, MIN_NOT_COVERED, LearnedExample, norm_question
+from knowledge.types import SearchResult
 
 log = logging.getLogger(__name__)
-_kbs: dict[tuple, Any] = {}
+Lookup = Callable[[str, str | None], SearchResult]
+_kbs: dict[tuple, KnowledgeBase] = {}
 _kbs_lock = threading.Lock()
-UNAVAILABLE = "The knowledge base is not installed in this deployment, so documents cannot be searched yet."
 
 
-class KnowledgeBaseUnavailable(RuntimeError):
-    """``knowledge.base`` cannot be imported here."""
-
-
-def available() -> bool:
-    try:
-        import knowledge.base  # noqa: F401
-    except ImportError:
-        return False
-    return True
-
-
-def get_kb(settings: Settings) -> Any:
+def get_kb(settings: Settings) -> KnowledgeBase:
     """The process-wide :class:`knowledge.base.KnowledgeBase` for these settings (one per data dir / server)."""
-    try:
-        from knowledge.base import KnowledgeBase
-    except ImportError:
-        raise KnowledgeBaseUnavailable(UNAVAILABLE) from None
     key = (str(settings.resolved_data_dir), settings.chroma_host, settings.chroma_port, settings.embedding_model)
     with _kbs_lock:
         kb = _kbs.get(key)
@@ -45,6 +37,16 @@ def get_kb(settings: Settings) -> Any:
             kb = _kbs[key] = KnowledgeBase(settings.resolved_data_dir, chroma_host=settings.chroma_host,
                                            chroma_port=settings.chroma_port, embedding=settings.embedding_model)
         return kb
+
+
+def make_lookup(settings: Settings, company: str) -> Lookup:
+    """A lookup bound to one company's FAQ, as the brain wants it."""
+    kb = get_kb(settings)
+
+    def lookup(question: str, language: str | None) -> SearchResult:
+        return kb.ask(company, question, language)
+
+    return lookup
 
 
 def index_document(settings: Settings, company: str, parsed: Any) -> Any:
@@ -62,8 +64,7 @@ def remove_document(settings: Settings, company: str, name: str) -> None:
 
 
 def delete_company(settings: Settings, company: str) -> None:
-    if available():
-        get_kb(settings).delete_company(company)
+    get_kb(settings).delete_company(company)
 
 
 def stats(settings: Settings, company: str) -> dict[str, Any]:
@@ -82,9 +83,6 @@ def learn(settings: Settings, company: str, questions: list[tuple[str, str | Non
     All or nothing: raises :class:`LearnRefused` and writes nothing when any label is refused. Returns the
     knowledge base's counts (``added``, ``relabelled``, ``unchanged``, totals ``phrasings`` and ``not_covered``).
     """
-    from knowledge.index import KnowledgeBaseError
-    from knowledge.learned import LearnedExample
-
     try:  # one wording asked twice is one example, with its first language (KnowledgeBase.learn)
         return get_kb(settings).learn(company, [LearnedExample(text, entry_question, language or None)
                                                 for text, language in questions])
@@ -94,8 +92,6 @@ def learn(settings: Settings, company: str, questions: list[tuple[str, str | Non
 
 def learned(settings: Settings, company: str) -> list[dict[str, Any]]:
     """The company's labelled caller questions, newest first (``entry_question`` None: not covered)."""
-    if not available():
-        return []
     return [{"question": e.question, "entry_question": e.entry_question, "language": e.language}
             for e in reversed(get_kb(settings).learned(company))]
 
@@ -107,20 +103,12 @@ def forget(settings: Settings, company: str, question: str) -> bool:
 
 def entry_questions(settings: Settings, company: str) -> list[str]:
     """The company's distinct entry questions, alphabetically: what a caller question can be filed under."""
-    if not available():
-        return []
-    from knowledge.learned import norm_question
-
     unique = {norm_question(e.question): e.question for e in get_kb(settings).entries(company)}
     return sorted(unique.values(), key=str.casefold)
 
 
 def learned_summary(settings: Settings, company: str) -> dict[str, Any]:
     """What the gap page shows about learning: counts, whether the learned model decides, and what it needs."""
-    if not available():
-        return {"available": False}
-    from knowledge.learned import MIN_MEAN_PHRASINGS, MIN_NOT_COVERED
-
     s = stats(settings, company)
     return {"available": True, "phrasings": s["learned_phrasings"], "not_covered": s["learned_not_covered"],
             "model": s["learned_model"], "mean_phrasings": s["mean_phrasings_per_entry"],
@@ -140,79 +128,31 @@ class CallerAnswer:
     location: str | None = None
     entry_question: str | None = None
     intent: str = "faq"
-    phrased_by: str = "knowledge-base"  # "brain" when bot.brain's receptionist phrased it
+    phrased_by: str = "brain"  # who phrased ``say`` (the receptionist, as on a call)
     alternatives: list[dict[str, Any]] = field(default_factory=list)
 
 
-def _brain_reply(company_row: Any, question: str, language: str, lookup: Any) -> Any | None:
-    """The receptionist's turn for ``question`` in a fresh call, or None when the brain is not installed."""
-    try:
-        from datetime import datetime, timezone
-
-        from bot.brain.receptionist import Receptionist
-        from bot.brain.types import CallerInput
-        from bot.store.companies import company_profile
-    except ImportError:
-        return None
-    session = Receptionist(company_profile(company_row), lookup).session()
-    now = datetime.now(timezone.utc)
-    session.handle(CallerInput(kind="connect", at=now, language=language))
-    return session.handle(CallerInput(kind="speech", at=now, text=question, language=language))
-
-
 def caller_answer(settings: Settings, company_row: Any, question: str, language: str | None = None) -> CallerAnswer:
-    """Exactly what a caller gets for ``question``: the brain's phrasing when it is installed, else the answer
-    the knowledge base would let the bot give (or the hand-off)."""
-    import prompts
-
+    """Exactly what a caller gets for ``question`` as the first question of a call: the brain's reply (LLM mode
+    included when configured, through the same wiring as a live call), with the knowledge base's view beside it."""
     kb = get_kb(settings)
     lang = language or company_row.default_language or "de"
-    results: list[Any] = []
+    results: list[SearchResult] = []
 
-    def lookup(text: str, lang_hint: str | None = None) -> Any:
+    def lookup(text: str, lang_hint: str | None = None) -> SearchResult:
         results.append(kb.ask(company_row.slug, text, language=lang_hint))
         return results[-1]
 
-    turn = _brain_reply(company_row, question, lang, lookup)
+    session = open_session(settings, company_profile(company_row), lookup)
+    now = datetime.now(timezone.utc)
+    session.handle(CallerInput(kind="connect", at=now, language=lang))
+    turn = session.handle(CallerInput(kind="speech", at=now, text=question, language=lang))
     result = results[-1] if results else kb.ask(company_row.slug, question, language=lang)
-    best = result.best
     alternatives = [{"question": h.entry.question, "source": h.entry.source, "score": round(h.score, 3)}
                     for h in result.hits[:3]]
-    if turn is not None:
-        entry = turn.entry
-        return CallerAnswer(question=question, language=turn.language, say=turn.say, answered=turn.intent == "faq",
-                            confidence=round(result.confidence, 3), source=entry.source if entry else None,
-                            location=entry.location if entry else None,
-                            entry_question=entry.question if entry else None, intent=turn.intent,
-                            phrased_by="brain", alternatives=alternatives)
-    if result.answerable and best is not None:
-        return CallerAnswer(question=question, language=lang, say=best.answer, answered=True,
-                            confidence=round(result.confidence, 3), source=best.source, location=best.location,
-                            entry_question=best.question, alternatives=alternatives)
-    phrases = prompts.load(lang, "phrases")
-    handoff = phrases.get("not_covered_closed") or ""  # the brain's wording once it is merged
-    return CallerAnswer(question=question, language=lang, say=str(handoff), answered=False,
-                        confidence=round(result.confidence, 3), intent="handoff", alternatives=alternatives)
-
-
-def seed_demo_documents(settings: Settings) -> dict[str, int]:
-    """Index the demo companies' FAQ documents (``bot/demo/<slug>/``) that are not indexed yet.
-
-    Returns {slug: documents indexed now}. Without ``knowledge.base`` it logs why and indexes nothing.
-    """
-    if not available():
-        log.warning("demo FAQ documents not indexed: knowledge.base is not installed")
-        return {}
-    from bot.store.seed import DEMO_DIR
-    from bot.web import documents
-
-    done: dict[str, int] = {}
-    for folder in sorted(p for p in DEMO_DIR.iterdir() if (p / "company.yaml").is_file()):
-        slug, count = folder.name, 0
-        have = {d["name"] for d in documents.list_documents(settings, slug)}
-        for path in sorted(folder.iterdir()):
-            if path.is_file() and path.name != "company.yaml" and path.name not in have:
-                result = documents.store_upload(settings, slug, path.name, path.read_bytes())
-                count += result.ok
-        done[slug] = count
-    return done
+    entry = turn.entry
+    return CallerAnswer(question=question, language=turn.language, say=turn.say, answered=turn.intent == "faq",
+                        confidence=round(result.confidence, 3), source=entry.source if entry else None,
+                        location=entry.location if entry else None,
+                        entry_question=entry.question if entry else None, intent=turn.intent,
+                        phrased_by="brain", alternatives=alternatives)

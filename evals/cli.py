@@ -9,6 +9,7 @@ from __future__ import annotations
 import sys
 
 import click
+from evals.runner import execute
 
 GREEDY = ("--fail-under", "--fail-over")
 
@@ -67,7 +68,6 @@ def eval_group() -> None:
 def run(suites: tuple[str, ...], mode: str, repeat: int, report_dir: str | None, baseline: str | None,
         fail_under: tuple[str, ...], fail_over: tuple[str, ...], llm: bool, full: bool) -> None:
     """Run SUITE… (a folder name under evals/suites, or a path to a YAML file or folder)."""
-    from evals.runner import execute
 
     outcome = execute(list(suites), mode=mode, repeat=repeat, report_dir=report_dir, baseline=baseline,
                       fail_under=fail_under, fail_over=fail_over, llm=llm, full=full, echo=click.echo)

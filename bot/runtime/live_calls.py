@@ -1,6 +1,6 @@
 """Live calls wired for real: the brain answers, the store records, the voice pipeline carries the audio.
 
-The carriers (Twilio, browser) take a :class:`bot.telephony.services.CallServices`; this module builds the one the
+The carriers (Twilio, browser) take a :class:`bot.runtime.carrier_services.CallServices`; this module builds the one the
 server runs with. It is the only place where telephony, pipeline, brain, knowledge base and store meet.
 """
 
@@ -8,13 +8,28 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import threading
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
 from typing import Any
 
 from bot.brain.profile import CompanyProfile
+from bot.brain.speech import for_speech
 from bot.brain.types import BotTurn, CallerInput, SaveMessage
+from bot.pipeline.brain_adapter import CallActions, SessionResponder
+from bot.pipeline.factory import build_pipeline
+from bot.pipeline.registry import warm_up
+from bot.pipeline.tts import presynthesise
+from bot.runtime.call_sessions import open_session
+from bot.runtime.carrier_services import CallServices
+from bot.runtime.knowledge import get_kb, make_lookup
+from bot.runtime.store_adapters import StoreRecorder, StoreResolver
 from bot.settings import Settings
+from bot.store import repo
+from bot.store.calls import add_turn, call_by_sid, finish_call, record_faq_gap, start_call, update_turn_latency
+from bot.store.db import session_scope
+from bot.store.messages import save_message
+from bot.store.seed import DEMO_DIR
 
 log = logging.getLogger(__name__)
 
@@ -36,13 +51,9 @@ class StoreCallLog:
 
     # --- executor helpers -------------------------------------------------------------------------------------
     def _session(self):
-        from bot.store.db import session_scope
-
         return session_scope(self.settings)
 
     def _ensure_call(self, session) -> int:
-        from bot.store.calls import call_by_sid, start_call
-
         if self._call_id is None:
             row = call_by_sid(session, self.call_sid)
             if row is None:
@@ -62,8 +73,6 @@ class StoreCallLog:
 
     # --- the pipeline's CallRecorder protocol ------------------------------------------------------------------
     def caller(self, event: CallerInput) -> None:
-        from bot.store.calls import add_turn
-
         if event.kind == "speech" and event.text:
             self._submit(lambda s: add_turn(s, self._ensure_call(s), "caller", event.text, language=event.language,
                                             at=event.at))
@@ -72,8 +81,6 @@ class StoreCallLog:
                                             at=event.at))
 
     def bot(self, turn: BotTurn, at: datetime) -> None:
-        from bot.store.calls import add_turn, record_faq_gap
-
         def write(session) -> None:
             call_id = self._ensure_call(session)
             row = add_turn(session, call_id, "bot", turn.say, language=turn.language, intent=turn.intent,
@@ -88,8 +95,6 @@ class StoreCallLog:
             self._submit(write)
 
     def latency(self, record: Any) -> None:
-        from bot.store.calls import update_turn_latency
-
         def write(session) -> None:
             if self._last_bot_turn is None:
                 return
@@ -101,8 +106,6 @@ class StoreCallLog:
         self._submit(write)
 
     def ended(self, outcome: str, at: datetime) -> None:
-        from bot.store.calls import finish_call
-
         if outcome == "transferred" and self.channel == "twilio":
             return  # the dial result decides: answered by the secretary, or back to the bot
         self._submit(lambda s: finish_call(s, self._ensure_call(s), outcome, ended_at=at))
@@ -110,7 +113,6 @@ class StoreCallLog:
 
     async def save_message(self, action: SaveMessage) -> None:
         """Durable before it returns (the bot confirms only afterwards); raises when the store refuses."""
-        from bot.store.messages import save_message
 
         def write() -> None:
             with self._session() as session:
@@ -121,18 +123,12 @@ class StoreCallLog:
 
 def make_responder(settings: Settings, profile: CompanyProfile, caller: str | None, call_id: str | None):
     """A fresh brain session for one call, answering from the company's knowledge base."""
-    from bot.brain.receptionist import Receptionist
-    from bot.calls.lookup import make_lookup
-    from bot.pipeline.brain_adapter import SessionResponder
-
-    session = Receptionist.from_settings(profile, make_lookup(settings, profile.slug), settings).session(
-        caller_id=caller, call_id=call_id)
-    return SessionResponder(session)
+    return SessionResponder(open_session(settings, profile, make_lookup(settings, profile.slug), caller_id=caller,
+                                         call_id=call_id))
 
 
 def demo_slugs() -> set[str]:
     """Slugs of the demo companies shipped in ``bot/demo`` (the public browser-call page offers only these)."""
-    from bot.store.seed import DEMO_DIR
 
     return {p.parent.name for p in DEMO_DIR.glob("*/company.yaml")}
 
@@ -142,8 +138,6 @@ def call_services(settings: Settings, *, browser_companies=None):
 
     Heavy modules (pipecat, models) load on the first call, not when the app is created.
     """
-    from bot.telephony.services import CallServices
-    from bot.telephony.store_adapters import StoreRecorder, StoreResolver
 
     resolver = StoreResolver(settings)
 
@@ -151,9 +145,6 @@ def call_services(settings: Settings, *, browser_companies=None):
         return make_responder(settings, profile, call.caller, call.call_id)
 
     def pipeline(transport, profile: CompanyProfile, responder, call, hooks):
-        from bot.pipeline.brain_adapter import CallActions
-        from bot.pipeline.factory import build_pipeline
-
         call_log = StoreCallLog(settings, call.call_id, profile.slug, call.channel, call.caller)
         return build_pipeline(transport, profile, responder, settings, call_recorder=call_log,
                               actions=CallActions(save_message=call_log.save_message, transfer=hooks.transfer))
@@ -172,12 +163,6 @@ def presynthesise_answers(settings: Settings, company: str) -> int:
 
     The cache is keyed by voice + sentence, so a changed answer gets new audio and stale audio is never played.
     """
-    from bot.brain.speech import for_speech
-    from bot.pipeline.tts import presynthesise
-    from bot.store import repo
-    from bot.store.db import session_scope
-    from bot.web.kb import get_kb
-
     with session_scope(settings) as session:
         row = repo.get_company(session, company)
         default = repo.company_profile(row).default_language if row else "de"
@@ -194,11 +179,6 @@ def prepare_voice(settings: Settings) -> None:
     Registers a knowledge-base change hook so that an upload or a replaced document is synthesised right after
     indexing, without waiting for the first caller to ask.
     """
-    import threading
-
-    from bot.pipeline.registry import warm_up
-    from bot.web.kb import get_kb
-
     kb = get_kb(settings)
     lock = threading.Lock()  # one synthesis job at a time: the CPU also serves calls
 

@@ -15,10 +15,11 @@ from pathlib import Path
 import numpy as np
 
 from bot.brain.profile import CompanyProfile
-from bot.calls.transport import HangUpStep, LineRecord, PhoneLine, Say, WaitForBot
 from bot.pipeline.brain_adapter import CallActions, CallLog, CallRecorder, Responder
 from bot.pipeline.factory import build_baseline_pipeline, build_pipeline, run_worker
+from bot.pipeline.phone_line import HangUpStep, LineRecord, PhoneLine, Say, WaitForBot
 from bot.pipeline.probes import TurnLatency
+from bot.pipeline.responders import FixedReplies, FixedResponder
 from bot.settings import Settings
 
 RATE = 16000
@@ -154,7 +155,6 @@ def run_wav_call(company: str | CompanyProfile, wav: Path, out: Path | None, set
     ``company`` is a slug or a loaded :class:`CompanyProfile` (the store resolves slugs at merge). ``responder``
     defaults to the fixed-replies stand-in until the brain is wired in.
     """
-    from bot.pipeline.responders import FixedReplies, FixedResponder
 
     profile = company if isinstance(company, CompanyProfile) else default_profile(company)
     audio = load_audio(Path(wav))

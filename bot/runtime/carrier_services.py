@@ -16,7 +16,7 @@ from typing import Any, Literal, Protocol
 
 from bot.brain.profile import CompanyProfile
 from bot.brain.types import BotTurn, CallerInput
-from bot.telephony.resolver import CompanyResolver, demo_resolver
+from bot.runtime.resolver import CompanyResolver, demo_resolver
 
 log = logging.getLogger(__name__)
 

@@ -1,8 +1,8 @@
 """The pipeline's side of the audio eval contract (``evals.drivers.audio``): one scripted call, in real time.
 
-``run_eval_call(request)`` turns the request's caller timeline into a :mod:`bot.calls.transport` script (speech,
+``run_eval_call(request)`` turns the request's caller timeline into a :mod:`bot.pipeline.phone_line` script (speech,
 keypad digits, pauses, barge-in N ms into the bot's speech), plays it through the real pipeline with
-:func:`bot.calls.wav.run_call`, and answers with a fresh brain session over the request's knowledge-base lookup.
+:func:`bot.runtime.wav_call.run_call`, and answers with a fresh brain session over the request's knowledge-base lookup.
 What it adds on top of ``run_call`` is only bookkeeping:
 
 - the brain sees the scenario's clock (the request's ``at`` plus the real time elapsed), so office hours are judged
@@ -26,8 +26,9 @@ from typing import Any
 import numpy as np
 
 from bot.brain.types import BotTurn, CallerInput, SaveMessage, Transfer
-from bot.calls.transport import HangUpStep, Keys, Mark, Pause, Say, WaitForBot, WhenBotSpeaks
-from bot.calls.wav import run_call, to_pcm16
+from bot.pipeline.phone_line import HangUpStep, Keys, Mark, Pause, Say, WaitForBot, WhenBotSpeaks
+from bot.runtime.call_sessions import open_session
+from bot.runtime.wav_call import run_call, to_pcm16
 from bot.pipeline.brain_adapter import CallActions, SessionResponder
 from bot.pipeline.probes import TurnLatency
 from bot.settings import Settings
@@ -176,11 +177,9 @@ def _step_at(marks: list[tuple[float, int]], t: float) -> int:
 
 
 async def arun_eval_call(request: AudioCallRequest) -> AudioCallResponse:
-    from bot.brain.receptionist import Receptionist
-
     settings = request.settings or Settings()
     tape = _Tape()
-    session = Receptionist.from_settings(request.profile, request.lookup, settings).session(caller_id=request.caller_id)
+    session = open_session(settings, request.profile, request.lookup, caller_id=request.caller_id)
     responder = _ClockedResponder(session, tape, request.at, request.caller_id)
     steps = caller_steps(request.turns)
     spoken_s = sum(len(t.audio) / 16000 for t in request.turns if t.audio is not None)

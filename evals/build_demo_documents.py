@@ -1,6 +1,6 @@
 """Regenerate the demo companies' binary FAQ documents (PDF, DOCX, XLSX) from the text sources beside them.
 
-Run ``python -m bot.demo.build_documents`` after editing a file in ``bot/demo/*/sources/``. The generated files are
+Run ``python -m evals.build_demo_documents`` after editing a file in ``bot/demo/*/sources/``. The generated files are
 committed too (they are small), so ``make run`` and the tests never need this script; it exists so nobody has to
 edit a binary by hand and so reviewers can read the content in plain text.
 
