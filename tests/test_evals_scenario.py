@@ -182,9 +182,9 @@ def test_generated_suites_are_sampled_reproducibly(shared_data, monkeypatch):
     assert {s.language for s in speech.scenarios} == {"de", "en"}
 
 
-def test_the_readme_example_is_a_valid_scenario_file(tmp_path):
-    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text(encoding="utf-8")
-    section = readme.split("### Scenario format", 1)[1]
+def test_the_documented_example_is_a_valid_scenario_file(tmp_path):
+    doc = (Path(__file__).resolve().parents[1] / "docs" / "evals.md").read_text(encoding="utf-8")
+    section = doc.split("### Scenario format", 1)[1]
     example = section.split("```yaml", 1)[1].split("```", 1)[0]
     (s,) = load_file(write(tmp_path, example))
     assert [t.kind for t in s.turns] == ["say", "say", "dtmf", "pause", "audio", "hangup"]

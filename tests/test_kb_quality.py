@@ -1,7 +1,7 @@
 """Quality regression on a slice of the TEST splits (never used for calibration), through the real KnowledgeBase.
 
-Floors sit well below the figures measured by `python -m evals.retrieval_quality` (see README), so that only a real
-regression fails: CLINC150 questions-only company measured top-1 0.80, Recall@1 0.42, wrong-answer rate 0.012,
+Floors sit well below the figures measured by `python -m evals.retrieval_quality` (docs/results.md), so that only a
+real regression fails: CLINC150 questions-only company measured top-1 0.80, Recall@1 0.42, wrong-answer rate 0.012,
 hand-off recall 0.995; with 20 learned phrasings per entry (CLINC train) top-1 0.92, Recall@1 0.73, wrong-answer rate
 0.012, hand-off 0.992; COVID-QA German test part measured top-1 0.37, hand-off recall 0.89. On the slice below (which
 over-weighs covered questions: 360 of 775) the two CLINC companies measured top-1 0.80 / 0.90, Recall@1 0.43 / 0.73,
