@@ -62,6 +62,14 @@ def test_custom_greeting_and_missing_disclosure_is_added() -> None:
     assert c.connect().say == "Welcome to Praxis Dr. Berger, I'm the AI receptionist."
 
 
+@pytest.mark.parametrize("greeting", ["Willkommen bei {firma}! Ich bin eine KI.", "KI-Assistentin {0} {} {company!r}",
+                                      "Hallo {{company}} {company.__class__} – KI"])
+def test_a_greeting_with_stray_braces_is_spoken_as_written(greeting: str) -> None:
+    turn = call("de", greeting={"de": greeting}).connect()
+    assert turn.intent == "greeting" and turn.say.startswith(greeting.split("{")[0])
+    assert "{" in turn.say and "Praxis Dr. Berger" not in turn.say.split("{")[0]
+
+
 # ------------------------------------------------------------------------------------------------------- FAQ
 @pytest.mark.parametrize("lang", LANGS)
 def test_covered_question_is_answered_from_the_entry_then_anything_else(lang: str) -> None:

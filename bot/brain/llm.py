@@ -26,12 +26,13 @@ from bot.brain.hours import office_status
 from bot.brain.intents import is_noise, normalise
 from bot.brain.language import caller_language
 from bot.brain.receptionist import CallSession
+from bot.brain.states import CallState
 from bot.brain.types import BotTurn, CallerInput
 from knowledge.types import Entry, SearchResult
 
 log = logging.getLogger(__name__)
 
-LLM_STATES = ("question", "offer_handoff")
+LLM_STATES = (CallState.QUESTION, CallState.OFFER_HANDOFF)
 HISTORY_TURNS = 8
 
 

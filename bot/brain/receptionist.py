@@ -10,10 +10,8 @@ from __future__ import annotations
 
 import logging
 import re
-from dataclasses import asdict, dataclass
+from dataclasses import asdict
 from typing import Callable
-
-import phonenumbers
 
 import prompts
 from bot.brain.hours import office_status
@@ -22,16 +20,17 @@ from bot.brain.intents import (
     IntentClassifier,
     IntentScore,
     default_classifier,
-    extract_name,
     is_followup,
     is_noise,
     normalise,
     urgency_of,
 )
 from bot.brain.language import caller_language
-from bot.brain.numbers import apply_correction, is_callback_number, parse_spoken_digits, speak_digits, to_e164
+from bot.brain.message_taking import YES_NO, MessageDraft, MessageTaking
+from bot.brain.numbers import is_callback_number, speak_digits, to_e164
 from bot.brain.profile import CompanyProfile
 from bot.brain.speech import for_speech
+from bot.brain.states import CallState
 from bot.brain.types import BotTurn, CallerInput, CallMessage, HangUp, SaveMessage, Transfer
 from knowledge.types import Entry, SearchResult
 
@@ -44,30 +43,8 @@ SOCIAL = ("ask_person", "leave_message", "goodbye", "repeat", "hello")
 STRONG = (0.55, 0.15)
 # ... and is used as the fallback when the knowledge base cannot answer, at a lower bar.
 WEAK = (0.40, 0.10)
-YES_NO = (0.45, 0.05)
 MAX_SILENCE_PROMPTS = 2
 MAX_NOT_UNDERSTOOD = 3
-MAX_NUMBER_TRIES = 3
-
-
-@dataclass
-class MessageDraft:
-    """The message being taken, slot by slot."""
-
-    language: str
-    concern: str | None = None
-    name: str | None = None
-    digits: str = ""  # what the caller dictated so far (national or with "+")
-    number: str | None = None  # confirmed E.164
-    urgency: str | None = None
-    number_tries: int = 0
-    last_heard: str = ""  # the digits of the last invalid attempt (corrections apply to them)
-    caller_id_declined: bool = False
-
-    def to_message(self, complete: bool = True) -> CallMessage:
-        return CallMessage(name=self.name or "", number=self.number or "", concern=self.concern or "",
-                           urgency="urgent" if self.urgency == "urgent" else "normal", language=self.language,
-                           complete=complete)
 
 
 class Receptionist:
@@ -91,7 +68,7 @@ class Receptionist:
         return LLMCallSession(faq, self.llm)  # type: ignore[return-value]
 
 
-class CallSession:
+class CallSession(MessageTaking):
     """One call's dialogue state. Feed every :class:`CallerInput` to :meth:`handle`; execute the returned turn."""
 
     def __init__(self, receptionist: Receptionist, *, caller_id: str | None = None, call_id: str | None = None) -> None:
@@ -100,7 +77,7 @@ class CallSession:
         self.call_id = call_id
         self.language = self.profile.default_language if self.profile.default_language in self.profile.languages \
             else self.profile.languages[0]
-        self.state = "question"
+        self.state = CallState.QUESTION
         self.caller_id = self._valid_caller_id(caller_id)
         self.transcript: list[dict] = []
         self.last_say = ""  # the last bot content (for "wie bitte?")
@@ -151,7 +128,7 @@ class CallSession:
         elif decision.kind == "not_covered":
             turn = self._not_covered(text, inp, decision.result)
         elif decision.kind == "transfer":
-            self.state = "question"
+            self.state = CallState.QUESTION
             turn = self._hand_off(inp, self.pending_concern, source="llm")
         elif decision.kind == "take_message":
             turn = self._start_message("message_start", decision.concern or self.pending_concern)
@@ -234,7 +211,7 @@ class CallSession:
         return self.r.classifier.classify(text, allowed)
 
     def _end(self, say: str, intent: str, outcome: str | None = None) -> BotTurn:
-        self.state = "ended"
+        self.state = CallState.ENDED
         self.ended = True
         if outcome:
             self.outcome = outcome
@@ -245,10 +222,12 @@ class CallSession:
         if inp.caller_id:
             self.caller_id = self._valid_caller_id(inp.caller_id) or self.caller_id
         custom = self.profile.greeting.get(self.language)
-        say = custom.format(company=self.profile.name) if custom else self._p("greeting")
+        # only {company} is a placeholder: any other brace a company user typed is spoken as written, never a
+        # formatting error that would break every call's greeting
+        say = custom.replace("{company}", self.profile.name) if custom else self._p("greeting")
         if custom and not self._discloses_ai(say):
             say = f"{say} {self._p('ai_disclosure')}"
-        self.state = "question"
+        self.state = CallState.QUESTION
         return self._turn(say, "greeting", reask=self._p("how_can_i_help"))
 
     def _discloses_ai(self, text: str) -> bool:
@@ -262,7 +241,7 @@ class CallSession:
             # the caller hung up mid-message after giving a confirmed number: keep what we have
             self.message = self.draft.to_message(complete=False)
             actions = (SaveMessage(self.message),)
-        self.state = "ended"
+        self.state = CallState.ENDED
         self.ended = True
         return self._turn("", "hangup", actions=actions, expecting="nothing")
 
@@ -275,9 +254,9 @@ class CallSession:
         return self._turn("", "barge_in", cut=True)
 
     def _on_silence(self, inp: CallerInput) -> BotTurn:
-        if self.state == "transferring":
+        if self.state == CallState.TRANSFERRING:
             return self._turn("", "silence")
-        if self.state == "number" and self.draft and to_e164(self.draft.digits, self.r.region):
+        if self.state == CallState.NUMBER and self.draft and to_e164(self.draft.digits, self.r.region):
             # keyed digits without the closing '#', then a pause: the number is complete, read it back
             return self._number_input("#", keypad=True)
         self.silence_count += 1
@@ -296,7 +275,7 @@ class CallSession:
             self._unconfirmed_save = None
             self.message = None
             self.save_failed = True
-            self.state = "question"
+            self.state = CallState.QUESTION
             fallback = self.profile.secretary_number or (self.profile.phone_numbers[0] if self.profile.phone_numbers
                                                          else None)
             if fallback:
@@ -310,25 +289,25 @@ class CallSession:
     def _on_dtmf(self, inp: CallerInput) -> BotTurn:
         digits = inp.digits.strip()
         self.silence_count = 0
-        if self.state in ("number", "offer_caller_id", "confirm_number"):
+        if self.state in (CallState.NUMBER, CallState.OFFER_CALLER_ID, CallState.CONFIRM_NUMBER):
             return self._number_input(digits.replace("*", ""), keypad=True)
-        if digits.startswith("0") and self.state != "transferring":
+        if digits.startswith("0") and self.state != CallState.TRANSFERRING:
             return self._ask_person("dtmf", inp)
         return self._turn(self.reask or self._p("how_can_i_help"), "dtmf")
 
     def _on_speech(self, inp: CallerInput) -> BotTurn:
         text = inp.text.strip()
         self.silence_count = 0
-        if self.state == "transferring":  # the secretary's line is ringing; the carrier owns the audio
+        if self.state == CallState.TRANSFERRING:  # the secretary's line is ringing; the carrier owns the audio
             return self._turn("", "transferring")
         if is_noise(text):
             self.not_understood += 1
-            if self.not_understood >= MAX_NOT_UNDERSTOOD and self.state in ("question", "offer_handoff"):
+            if self.not_understood >= MAX_NOT_UNDERSTOOD and self.state in (CallState.QUESTION, CallState.OFFER_HANDOFF):
                 self.not_understood = 0
                 return self._start_message("not_understood_offer", None)
             return self._turn(self._p("not_understood"), "not_understood")
         self.not_understood = 0
-        if self.state not in ("name",):
+        if self.state not in (CallState.NAME,):
             self.language = caller_language(text, inp.language, self.language, self.profile.languages)
         cls = self._classify(text)
         if cls.intent == "repeat" and cls.confident(*STRONG):
@@ -360,82 +339,13 @@ class CallSession:
         if yn.intent == "yes" and yn.confident(*YES_NO):
             return self._hand_off(inp, self.pending_concern, accepted_offer=True)
         if yn.intent == "no" and yn.confident(*YES_NO):
-            self.state = "question"
+            self.state = CallState.QUESTION
             return self._turn(self._p("handoff_declined"), "handoff_declined", reask=self._p("how_can_i_help"))
-        self.state = "question"
+        self.state = CallState.QUESTION
         return self._state_question(text, inp, cls)
 
     def _state_transferring(self, text: str, inp: CallerInput, cls: IntentScore) -> BotTurn:
         return self._turn("", "transferring")
-
-    def _state_name(self, text: str, inp: CallerInput, cls: IntentScore) -> BotTurn:
-        name = extract_name(text)
-        if not name:
-            return self._turn(self._p("ask_name"), "name", reask=self._p("ask_name"))
-        assert self.draft is not None
-        self.draft.name = name
-        return self._ask_number()
-
-    def _state_offer_caller_id(self, text: str, inp: CallerInput, cls: IntentScore) -> BotTurn:
-        assert self.draft is not None
-        if len(parse_spoken_digits(text).lstrip("+")) >= 3:
-            self.draft.caller_id_declined = True
-            self.state = "number"
-            return self._number_input(parse_spoken_digits(text))
-        yn = self._classify(text, {"yes", "no"})
-        if yn.intent == "yes" and yn.confident(*YES_NO):
-            self.draft.number = self.caller_id
-            return self._after_number()
-        if yn.intent == "no" and yn.confident(*YES_NO):
-            self.draft.caller_id_declined = True
-            self.state = "number"
-            return self._turn(self._p("ask_number_again"), "number", reask=self._p("ask_number_again"))
-        return self._turn(self.reask, "not_understood")
-
-    def _state_number(self, text: str, inp: CallerInput, cls: IntentScore) -> BotTurn:
-        assert self.draft is not None
-        digits = parse_spoken_digits(text)
-        if not digits:
-            return self._number_failed()
-        if self.draft.last_heard and not self.draft.digits:
-            # "nein, am Ende 48" right after "I understood …, that is not valid": correct what was heard
-            corr = apply_correction(self.draft.last_heard, text)
-            if corr is not None and corr.kind != "full":
-                return self._number_input(corr.digits, correction=corr.kind)
-        return self._number_input(digits)
-
-    def _state_confirm_number(self, text: str, inp: CallerInput, cls: IntentScore) -> BotTurn:
-        assert self.draft is not None
-        if parse_spoken_digits(text):
-            corr = apply_correction(self.draft.digits, text)
-            if corr is not None:
-                self.draft.digits = ""
-                self.state = "number"
-                return self._number_input(corr.digits, correction=corr.kind)
-        yn = self._classify(text, {"yes", "no"})
-        if yn.intent == "yes" and yn.confident(*YES_NO):
-            self.draft.number = to_e164(self.draft.digits, self.r.region)
-            return self._after_number()
-        if yn.intent == "no" and yn.confident(*YES_NO):
-            self.draft.digits = ""
-            self.state = "number"
-            return self._turn(self._p("ask_number_again"), "number_rejected", reask=self._p("ask_number_again"))
-        return self._turn(self.reask, "not_understood")
-
-    def _state_concern(self, text: str, inp: CallerInput, cls: IntentScore) -> BotTurn:
-        assert self.draft is not None
-        self.draft.concern = text
-        self.draft.urgency = urgency_of(text)
-        return self._after_concern()
-
-    def _state_urgency(self, text: str, inp: CallerInput, cls: IntentScore) -> BotTurn:
-        assert self.draft is not None
-        urgency = urgency_of(text)
-        if urgency is None:
-            yn = self._classify(text, {"yes", "no"})
-            urgency = "urgent" if yn.intent == "yes" and yn.confident(*YES_NO) else "normal"
-        self.draft.urgency = urgency
-        return self._save()
 
     def _state_ended(self, text: str, inp: CallerInput, cls: IntentScore) -> BotTurn:  # pragma: no cover
         return self._turn("", "ended", expecting="nothing")
@@ -491,7 +401,7 @@ class CallSession:
         entry = result.best
         assert entry is not None
         self.answered += 1
-        self.state = "question"
+        self.state = CallState.QUESTION
         call_language = self.language
         # An entry written only in the other language is read by that language's voice (an English voice
         # reading German is unintelligible); the call itself stays in the caller's language.
@@ -510,7 +420,7 @@ class CallSession:
 
     def _not_covered(self, text: str, inp: CallerInput, result: SearchResult | None) -> BotTurn:
         self.pending_concern = text
-        self.state = "offer_handoff"
+        self.state = CallState.OFFER_HANDOFF
         status = office_status(self.profile, inp.at)
         key = "not_covered_open" if status.open and self.profile.secretary_number else "not_covered_closed"
         say = self._p(key)
@@ -527,7 +437,7 @@ class CallSession:
         at = at or (inp.at if inp is not None else None)
         status = office_status(self.profile, at) if at is not None else None
         if status is not None and status.open and self.profile.secretary_number:
-            self.state = "transferring"
+            self.state = CallState.TRANSFERRING
             self.transferred_to = self.profile.secretary_number
             return self._turn(self._p("transfer"), "ask_person", actions=(Transfer(self.profile.secretary_number),),
                               expecting="transfer", source=source)
@@ -541,122 +451,3 @@ class CallSession:
             key = "no_transfer_take_message"
         return self._start_message(key, concern, intent="take_message" if accepted_offer else "ask_person",
                                    holiday=status.holiday if status else None)
-
-    def _start_message(self, key: str, concern: str | None, *, intent: str = "take_message", **details: object) -> BotTurn:
-        self.draft = MessageDraft(language=self.language, concern=concern)
-        self.state = "name"
-        return self._turn(self._p(key), intent, reask=self._p("ask_name"), expecting="name", **details)
-
-    def _ask_number(self) -> BotTurn:
-        assert self.draft is not None
-        name = self.draft.name or ""
-        if self.caller_id and not self.draft.caller_id_declined:
-            self.state = "offer_caller_id"
-            say = self._p("offer_caller_id", name=name,
-                          digits=speak_digits(self.caller_id, self.language, self.r.region))
-            return self._turn(say, "name", reask=say, expecting="caller_id_confirm")
-        self.state = "number"
-        return self._turn(self._p("ask_number", name=name), "name", reask=self._p("ask_number_again"),
-                          expecting="number")
-
-    def _number_input(self, digits: str, *, keypad: bool = False, correction: str | None = None) -> BotTurn:
-        """Collect dictated or keyed digits; read back a valid number for confirmation."""
-        assert self.draft is not None
-        if self.state in ("offer_caller_id", "confirm_number"):
-            self.draft.digits = ""
-            self.draft.caller_id_declined = True
-        self.state = "number"
-        finished = keypad and "#" in digits
-        digits = digits.replace("#", "")
-        if digits.startswith("+") or len(digits) >= 10 or correction:
-            self.draft.digits = digits
-        else:
-            self.draft.digits += digits
-        if not self.draft.digits:
-            return self._number_failed()
-        e164 = to_e164(self.draft.digits, self.r.region)
-        if e164 is not None and (finished or not keypad):
-            if not is_callback_number(e164):
-                return self._number_refused(e164)
-            self.state = "confirm_number"
-            say = self._p("confirm_number", digits=speak_digits(e164, self.language, self.r.region))
-            return self._turn(say, "number", reask=say, expecting="confirm_number", digits=self.draft.digits,
-                              correction=correction)
-        if keypad and not finished:
-            return self._turn("", "number", expecting="number", digits=self.draft.digits)
-        if not finished and self._too_short(self.draft.digits):
-            say = self._p("number_partial", digits=self._spell(self.draft.digits))
-            return self._turn(say, "number", expecting="number", digits=self.draft.digits)
-        return self._number_failed()
-
-    def _too_short(self, digits: str) -> bool:
-        try:
-            parsed = phonenumbers.parse(digits, self.r.region)
-        except phonenumbers.NumberParseException:
-            return len(digits) < 6
-        reason = phonenumbers.is_possible_number_with_reason(parsed)
-        return reason != phonenumbers.ValidationResult.TOO_LONG and len(digits.lstrip("+")) < 10
-
-    def _number_failed(self) -> BotTurn:
-        assert self.draft is not None
-        heard = self.draft.digits
-        self.draft.last_heard = heard
-        self.draft.digits = ""
-        self.draft.number_tries += 1
-        self.state = "number"
-        if self.draft.number_tries >= MAX_NUMBER_TRIES and self.caller_id:
-            self.draft.caller_id_declined = False
-            self.draft.number_tries = 0
-            return self._ask_number()
-        if heard:  # say what was understood: the caller can spot the wrong digit and correct just that
-            say = self._p("number_invalid_heard", digits=self._spell(heard))
-        else:
-            say = self._p("number_invalid")
-        return self._turn(say, "number_invalid", reask=self._p("ask_number_again"), expecting="number",
-                          heard=heard)
-
-    def _number_refused(self, e164: str) -> BotTurn:
-        """A valid number nobody should be asked to dial (premium-rate, service, shared-cost): ask for another."""
-        assert self.draft is not None
-        self.draft.digits = ""
-        self.draft.last_heard = ""  # not a misheard number to correct digit by digit
-        self.state = "number"
-        say = self._p("number_refused_premium", digits=speak_digits(e164, self.language, self.r.region))
-        return self._turn(say, "number_refused", reask=self._p("ask_number_again"), expecting="number",
-                          refused=e164)
-
-    def _spell(self, digits: str) -> str:
-        phrases = prompts.load(self.language, "phrases")
-        return " ".join(phrases["digits"][int(c)] if c.isdigit() else phrases["plus"] for c in digits)
-
-    def _after_number(self) -> BotTurn:
-        assert self.draft is not None
-        if self.draft.concern:
-            self.draft.urgency = urgency_of(self.draft.concern)
-            return self._after_concern()
-        self.state = "concern"
-        return self._turn(self._p("ask_concern"), "number_confirmed", reask=self._p("ask_concern"),
-                          expecting="concern")
-
-    def _after_concern(self) -> BotTurn:
-        assert self.draft is not None
-        if self.draft.urgency is None:
-            self.state = "urgency"
-            return self._turn(self._p("ask_urgency"), "concern", reask=self._p("ask_urgency"), expecting="urgency")
-        return self._save()
-
-    def _save(self) -> BotTurn:
-        """Hand the message to the carrier as a *pre-speech* action: the confirmation is only spoken after the
-        save succeeded; a failure comes back as ``action_failed`` and is answered honestly."""
-        assert self.draft is not None and self.draft.number
-        msg = self.draft.to_message()
-        self.message = msg
-        self._unconfirmed_save = msg
-        self.save_failed = False
-        self.state = "question"
-        key = "message_saved_urgent" if msg.urgency == "urgent" else "message_saved"
-        say = self._p(key, name=msg.name, digits=speak_digits(msg.number, self.language, self.r.region))
-        self.draft = None
-        self.pending_concern = None
-        return self._turn(say, "message_saved", actions=(SaveMessage(msg),), reask=self._p("anything_else"),
-                          expecting="question", urgency=msg.urgency)

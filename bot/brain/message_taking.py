@@ -1,0 +1,235 @@
+"""Taking a message: the caller's name, callback number (dictated, keyed or the caller ID), concern and urgency.
+
+:class:`MessageTaking` is the part of :class:`bot.brain.receptionist.CallSession` that runs while the session is in
+one of :data:`bot.brain.states.MESSAGE_STATES`: one ``_state_<name>`` handler per state, and the steps between them.
+It lives apart from the FAQ dialogue because it is a flow of its own (read-back, corrections, refusing premium
+numbers, the save as a pre-speech action) and grows on its own. It uses the session's phrasing and classification
+helpers (``_p``, ``_turn``, ``_classify``) and its fields (``draft``, ``state``, ``caller_id``, ``language``, ``r``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import phonenumbers
+
+import prompts
+from bot.brain.intents import IntentScore, extract_name, urgency_of
+from bot.brain.numbers import apply_correction, is_callback_number, parse_spoken_digits, speak_digits, to_e164
+from bot.brain.states import CallState
+from bot.brain.types import BotTurn, CallerInput, CallMessage, SaveMessage
+
+YES_NO = (0.45, 0.05)  # a yes/no answer counts at this (score, margin) over the other intents
+MAX_NUMBER_TRIES = 3
+
+
+@dataclass
+class MessageDraft:
+    """The message being taken, slot by slot."""
+
+    language: str
+    concern: str | None = None
+    name: str | None = None
+    digits: str = ""  # what the caller dictated so far (national or with "+")
+    number: str | None = None  # confirmed E.164
+    urgency: str | None = None
+    number_tries: int = 0
+    last_heard: str = ""  # the digits of the last invalid attempt (corrections apply to them)
+    caller_id_declined: bool = False
+
+    def to_message(self, complete: bool = True) -> CallMessage:
+        return CallMessage(name=self.name or "", number=self.number or "", concern=self.concern or "",
+                           urgency="urgent" if self.urgency == "urgent" else "normal", language=self.language,
+                           complete=complete)
+
+
+class MessageTaking:
+    """The message-taking states and steps of a call session (a mixin of ``CallSession``)."""
+
+    def _state_name(self, text: str, inp: CallerInput, cls: IntentScore) -> BotTurn:
+        name = extract_name(text)
+        if not name:
+            return self._turn(self._p("ask_name"), "name", reask=self._p("ask_name"))
+        assert self.draft is not None
+        self.draft.name = name
+        return self._ask_number()
+
+    def _state_offer_caller_id(self, text: str, inp: CallerInput, cls: IntentScore) -> BotTurn:
+        assert self.draft is not None
+        if len(parse_spoken_digits(text).lstrip("+")) >= 3:
+            self.draft.caller_id_declined = True
+            self.state = CallState.NUMBER
+            return self._number_input(parse_spoken_digits(text))
+        yn = self._classify(text, {"yes", "no"})
+        if yn.intent == "yes" and yn.confident(*YES_NO):
+            self.draft.number = self.caller_id
+            return self._after_number()
+        if yn.intent == "no" and yn.confident(*YES_NO):
+            self.draft.caller_id_declined = True
+            self.state = CallState.NUMBER
+            return self._turn(self._p("ask_number_again"), "number", reask=self._p("ask_number_again"))
+        return self._turn(self.reask, "not_understood")
+
+    def _state_number(self, text: str, inp: CallerInput, cls: IntentScore) -> BotTurn:
+        assert self.draft is not None
+        digits = parse_spoken_digits(text)
+        if not digits:
+            return self._number_failed()
+        if self.draft.last_heard and not self.draft.digits:
+            # "nein, am Ende 48" right after "I understood …, that is not valid": correct what was heard
+            corr = apply_correction(self.draft.last_heard, text)
+            if corr is not None and corr.kind != "full":
+                return self._number_input(corr.digits, correction=corr.kind)
+        return self._number_input(digits)
+
+    def _state_confirm_number(self, text: str, inp: CallerInput, cls: IntentScore) -> BotTurn:
+        assert self.draft is not None
+        if parse_spoken_digits(text):
+            corr = apply_correction(self.draft.digits, text)
+            if corr is not None:
+                self.draft.digits = ""
+                self.state = CallState.NUMBER
+                return self._number_input(corr.digits, correction=corr.kind)
+        yn = self._classify(text, {"yes", "no"})
+        if yn.intent == "yes" and yn.confident(*YES_NO):
+            self.draft.number = to_e164(self.draft.digits, self.r.region)
+            return self._after_number()
+        if yn.intent == "no" and yn.confident(*YES_NO):
+            self.draft.digits = ""
+            self.state = CallState.NUMBER
+            return self._turn(self._p("ask_number_again"), "number_rejected", reask=self._p("ask_number_again"))
+        return self._turn(self.reask, "not_understood")
+
+    def _state_concern(self, text: str, inp: CallerInput, cls: IntentScore) -> BotTurn:
+        assert self.draft is not None
+        self.draft.concern = text
+        self.draft.urgency = urgency_of(text)
+        return self._after_concern()
+
+    def _state_urgency(self, text: str, inp: CallerInput, cls: IntentScore) -> BotTurn:
+        assert self.draft is not None
+        urgency = urgency_of(text)
+        if urgency is None:
+            yn = self._classify(text, {"yes", "no"})
+            urgency = "urgent" if yn.intent == "yes" and yn.confident(*YES_NO) else "normal"
+        self.draft.urgency = urgency
+        return self._save()
+
+    def _start_message(self, key: str, concern: str | None, *, intent: str = "take_message", **details: object) -> BotTurn:
+        self.draft = MessageDraft(language=self.language, concern=concern)
+        self.state = CallState.NAME
+        return self._turn(self._p(key), intent, reask=self._p("ask_name"), expecting="name", **details)
+
+    def _ask_number(self) -> BotTurn:
+        assert self.draft is not None
+        name = self.draft.name or ""
+        if self.caller_id and not self.draft.caller_id_declined:
+            self.state = CallState.OFFER_CALLER_ID
+            say = self._p("offer_caller_id", name=name,
+                          digits=speak_digits(self.caller_id, self.language, self.r.region))
+            return self._turn(say, "name", reask=say, expecting="caller_id_confirm")
+        self.state = CallState.NUMBER
+        return self._turn(self._p("ask_number", name=name), "name", reask=self._p("ask_number_again"),
+                          expecting="number")
+
+    def _number_input(self, digits: str, *, keypad: bool = False, correction: str | None = None) -> BotTurn:
+        """Collect dictated or keyed digits; read back a valid number for confirmation."""
+        assert self.draft is not None
+        if self.state in (CallState.OFFER_CALLER_ID, CallState.CONFIRM_NUMBER):
+            self.draft.digits = ""
+            self.draft.caller_id_declined = True
+        self.state = CallState.NUMBER
+        finished = keypad and "#" in digits
+        digits = digits.replace("#", "")
+        if digits.startswith("+") or len(digits) >= 10 or correction:
+            self.draft.digits = digits
+        else:
+            self.draft.digits += digits
+        if not self.draft.digits:
+            return self._number_failed()
+        e164 = to_e164(self.draft.digits, self.r.region)
+        if e164 is not None and (finished or not keypad):
+            if not is_callback_number(e164):
+                return self._number_refused(e164)
+            self.state = CallState.CONFIRM_NUMBER
+            say = self._p("confirm_number", digits=speak_digits(e164, self.language, self.r.region))
+            return self._turn(say, "number", reask=say, expecting="confirm_number", digits=self.draft.digits,
+                              correction=correction)
+        if keypad and not finished:
+            return self._turn("", "number", expecting="number", digits=self.draft.digits)
+        if not finished and self._too_short(self.draft.digits):
+            say = self._p("number_partial", digits=self._spell(self.draft.digits))
+            return self._turn(say, "number", expecting="number", digits=self.draft.digits)
+        return self._number_failed()
+
+    def _too_short(self, digits: str) -> bool:
+        try:
+            parsed = phonenumbers.parse(digits, self.r.region)
+        except phonenumbers.NumberParseException:
+            return len(digits) < 6
+        reason = phonenumbers.is_possible_number_with_reason(parsed)
+        return reason != phonenumbers.ValidationResult.TOO_LONG and len(digits.lstrip("+")) < 10
+
+    def _number_failed(self) -> BotTurn:
+        assert self.draft is not None
+        heard = self.draft.digits
+        self.draft.last_heard = heard
+        self.draft.digits = ""
+        self.draft.number_tries += 1
+        self.state = CallState.NUMBER
+        if self.draft.number_tries >= MAX_NUMBER_TRIES and self.caller_id:
+            self.draft.caller_id_declined = False
+            self.draft.number_tries = 0
+            return self._ask_number()
+        if heard:  # say what was understood: the caller can spot the wrong digit and correct just that
+            say = self._p("number_invalid_heard", digits=self._spell(heard))
+        else:
+            say = self._p("number_invalid")
+        return self._turn(say, "number_invalid", reask=self._p("ask_number_again"), expecting="number",
+                          heard=heard)
+
+    def _number_refused(self, e164: str) -> BotTurn:
+        """A valid number nobody should be asked to dial (premium-rate, service, shared-cost): ask for another."""
+        assert self.draft is not None
+        self.draft.digits = ""
+        self.draft.last_heard = ""  # not a misheard number to correct digit by digit
+        self.state = CallState.NUMBER
+        say = self._p("number_refused_premium", digits=speak_digits(e164, self.language, self.r.region))
+        return self._turn(say, "number_refused", reask=self._p("ask_number_again"), expecting="number",
+                          refused=e164)
+
+    def _spell(self, digits: str) -> str:
+        phrases = prompts.load(self.language, "phrases")
+        return " ".join(phrases["digits"][int(c)] if c.isdigit() else phrases["plus"] for c in digits)
+
+    def _after_number(self) -> BotTurn:
+        assert self.draft is not None
+        if self.draft.concern:
+            self.draft.urgency = urgency_of(self.draft.concern)
+            return self._after_concern()
+        self.state = CallState.CONCERN
+        return self._turn(self._p("ask_concern"), "number_confirmed", reask=self._p("ask_concern"),
+                          expecting="concern")
+
+    def _after_concern(self) -> BotTurn:
+        assert self.draft is not None
+        if self.draft.urgency is None:
+            self.state = CallState.URGENCY
+            return self._turn(self._p("ask_urgency"), "concern", reask=self._p("ask_urgency"), expecting="urgency")
+        return self._save()
+
+    def _save(self) -> BotTurn:
+        """Hand the message to the carrier as a *pre-speech* action: the confirmation is only spoken after the
+        save succeeded; a failure comes back as ``action_failed`` and is answered honestly."""
+        assert self.draft is not None and self.draft.number
+        msg = self.draft.to_message()
+        self.message = msg
+        self._unconfirmed_save = msg
+        self.save_failed = False
+        self.state = CallState.QUESTION
+        key = "message_saved_urgent" if msg.urgency == "urgent" else "message_saved"
+        say = self._p(key, name=msg.name, digits=speak_digits(msg.number, self.language, self.r.region))
+        self.draft = None
+        self.pending_concern = None
+        return self._turn(say, "message_saved", actions=(SaveMessage(msg),), reask=self._p("anything_else"),
+                          expecting="question", urgency=msg.urgency)
