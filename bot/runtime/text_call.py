@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Callable, Iterable
 
+from bot.brain.turn_order import FailedAction, carry_out
 from bot.brain.types import BotTurn, CallerInput, CallMessage, HangUp, SaveMessage, Transfer
 
 MessageSink = Callable[[CallMessage], None]
@@ -69,6 +70,39 @@ def message_record(message: CallMessage | None) -> dict | None:
     return record
 
 
+class _TextCarrier:
+    """The text carrier's side of :func:`bot.brain.turn_order.carry_out`: a turn is a JSON record, a save is the
+    sink, a transfer connects unless the options say it is not answered."""
+
+    def __init__(self, caller: str | None, sink: MessageSink, emit: Emit, transfer_answers: bool) -> None:
+        self.caller, self.sink, self.emit, self.transfer_answers = caller, sink, emit, transfer_answers
+        self.transferred_to: str | None = None
+
+    async def save_message(self, action: SaveMessage) -> None:
+        self.sink(action.message)
+
+    async def hold(self, language: str) -> None:
+        """Nothing to say: a text call has no silence to fill."""
+
+    async def speak(self, turn: BotTurn, failed: FailedAction | None) -> None:
+        record = turn_record(self.caller, turn)
+        if failed is not None:
+            record.update(failed_action=failed.action, error=failed.error)
+        self.emit(record)
+
+    async def speech_done(self) -> None:
+        """Text is read at once."""
+
+    async def transfer(self, action: Transfer) -> str | None:
+        if not self.transfer_answers:
+            return "no-answer"
+        self.transferred_to = action.number
+        return None
+
+    async def hang_up(self) -> None:
+        """The input loop stops reading."""
+
+
 async def run_text_call(session, lines: Iterable[str], options: TextCallOptions, sink: MessageSink,
                         emit: Emit) -> dict:
     """Run one call; ``emit`` gets one dict per bot turn; returns the final outcome dict."""
@@ -76,27 +110,15 @@ async def run_text_call(session, lines: Iterable[str], options: TextCallOptions,
     transferred_to: str | None = None
 
     async def feed(caller: str | None, inp: CallerInput) -> BotTurn | None:
+        """One caller event through the brain and the shared turn order; None once the bot's part is over."""
         nonlocal transferred_to
-        turn = await session.ahandle(inp)
-        for action in turn.pre_speech:
-            if isinstance(action, SaveMessage):
-                try:
-                    sink(action.message)
-                except Exception as exc:  # the store failed: the brain must not claim the save
-                    failed = await session.ahandle(CallerInput("action_failed", inp.at, reason=str(exc) or
-                                                               type(exc).__name__))
-                    emit({**turn_record(caller, failed), "failed_action": "save_message", "error": str(exc)})
-                    return failed
-        emit(turn_record(caller, turn))
-        for action in turn.post_speech:
-            if isinstance(action, Transfer):
-                if options.transfer_answers:
-                    transferred_to = action.number
-                    return None  # the call now belongs to the secretary
-                return await feed(None, CallerInput("transfer_failed", inp.at, reason="no-answer"))
-            if isinstance(action, HangUp):
-                return None
-        return turn
+        carrier = _TextCarrier(caller, sink, emit, options.transfer_answers)
+        outcome = await carry_out(await session.ahandle(inp), session.ahandle, carrier, inp.at)
+        if outcome.ended == "transferred":
+            transferred_to = carrier.transferred_to
+        if outcome.next_event is not None:
+            return await feed(None, outcome.next_event)
+        return None if outcome.ended else outcome.turn
 
     alive = await feed(None, CallerInput("connect", clock, caller_id=options.caller_id)) is not None
     for line in lines:
