@@ -104,9 +104,9 @@ def _voiced_seconds(pcm: bytes, rate: int) -> float:
 @pytest.mark.slow
 def test_a_company_greeting_with_an_option_is_spoken_as_text_in_a_call(settings: Settings, secret):
     """The real path: greeting saved through the company settings check, brain greets, pipeline speaks it."""
-    from bot.calls.live import make_responder
-    from bot.calls.transport import HangUpStep, WaitForBot
-    from bot.calls.wav import run_call
+    from bot.runtime.live_calls import make_responder
+    from bot.pipeline.phone_line import HangUpStep, WaitForBot
+    from bot.runtime.wav_call import run_call
     from bot.store.companies import company_profile, create_company, update_company
     from bot.store.db import init_db, session_scope
 

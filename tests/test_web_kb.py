@@ -1,18 +1,17 @@
 """The web app with the real knowledge base: uploads are indexed, the test question answers like a caller gets it,
-an FAQ-gap entry becomes answerable, demo documents are indexed at seed time. Skipped until ``knowledge.base``
-(branch retrieval) is merged."""
+an FAQ-gap entry becomes answerable, demo documents are indexed at seed time, and a document added with
+``receptionist kb add`` is one of the company's documents on the FAQ page like an upload."""
 
 from __future__ import annotations
 
 import pytest
 from fastapi.testclient import TestClient
 
-
-from bot.store.seed import seed_demo  # noqa: E402
-from bot.runtime import documents  # noqa: E402
-from bot.runtime import knowledge as kb  # noqa: E402
-from bot.web.app import create_app  # noqa: E402
-from tests.web_helpers import login, make_world  # noqa: E402
+from bot.runtime import documents
+from bot.runtime import knowledge as kb
+from bot.store.seed import seed_demo
+from bot.web.app import create_app
+from tests.web_helpers import login, make_world
 
 FAQ = ("# FAQ\n\n## Wann haben Sie geöffnet?\nMontag bis Freitag von 8 bis 18 Uhr.\n\n"
        "## Wo kann ich parken?\nKostenlose Parkplätze gibt es im Hof hinter dem Haus.\n\n"
@@ -45,6 +44,19 @@ def test_upload_is_indexed_and_answers_the_test_question(client, settings) -> No
     assert "faq.md" in html
     assert client.delete("/api/v1/companies/alpha-gmbh/documents/faq.md", headers=h).status_code == 204
     assert kb.stats(settings, "alpha-gmbh")["entries"] == 0
+
+
+def test_a_document_added_with_kb_add_is_listed_and_deleted_on_the_faq_page(client, settings, tmp_path) -> None:
+    faq = tmp_path / "aus-der-shell.md"
+    faq.write_text(FAQ, encoding="utf-8")
+    kb.get_kb(settings).add_file("alpha-gmbh", faq)  # what `receptionist kb add alpha-gmbh FILE` does
+    h = {"X-CSRF-Token": client.csrf}
+    listed = client.get("/api/v1/companies/alpha-gmbh/documents", headers=h).json()
+    assert [(d["name"], d["status"], d["entries"]) for d in listed] == [("aus-der-shell.md", "indexed", 3)]
+    assert "aus-der-shell.md" in client.get("/companies/alpha-gmbh/faq").text
+    assert client.delete("/api/v1/companies/alpha-gmbh/documents/aus-der-shell.md", headers=h).status_code == 204
+    assert kb.get_kb(settings).list_documents("alpha-gmbh") == []
+    assert client.get("/api/v1/companies/alpha-gmbh/documents", headers=h).json() == []
 
 
 def test_entry_added_on_gap_page_becomes_answerable(client, settings) -> None:

@@ -4,29 +4,52 @@ The knowledge base's own document list is the registry: a document added with ``
 FAQ page and can be deleted there like an upload. Beside it, ``manifest.json`` (written atomically, under a lock per
 company) remembers what the index cannot: uploads that failed (with the plain-words reason), size and upload time,
 and the uploaded original (``DATA_DIR/documents/<slug>/files/``) so a document can be re-indexed.
+
+Consistency: a document is in the index exactly when the list shows it as indexed. An upload keeps the original
+first, then indexes, then writes the list; when a later step fails the earlier ones are undone (the index gets the
+previous version back, or loses the document), so a failed upload leaves things as they were. Names are
+normalised once, here (:func:`safe_name`); the original is stored under a name derived from the document's key,
+never under the uploaded name, so no file name can reach the file system.
 """
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
+import hashlib
 import json
 import logging
 import os
+import re
 import shutil
 import time
-from contextlib import contextmanager
+import unicodedata
 from dataclasses import dataclass
-from pathlib import Path, PurePath
+from pathlib import Path
 from typing import Any, Iterator
 
 from bot.runtime import knowledge as kb
 from bot.settings import Settings
 from bot.store.seed import DEMO_DIR
-from knowledge.documents import IngestError, IngestLimits
+from knowledge.documents import IngestError, IngestLimits, ParsedDocument
 from knowledge.ingest import check_size, parse_bytes
 
 log = logging.getLogger(__name__)
 MANUAL_DOCUMENT = "added-in-web.json"  # FAQ entries typed in on the FAQ-gap page
+NAME_MAX = 120  # characters of a document's name, extension included
+EXTENSION_MAX = 16  # ".json", ".xlsx"; a longer "extension" is part of the name and may be cut
+WINDOWS_DEVICES = {"CON", "PRN", "AUX", "NUL", *(f"COM{i}" for i in range(1, 10)), *(f"LPT{i}" for i in range(1, 10))}
+# browsers send LF, CR and other control characters in multipart file names percent-encoded (WHATWG HTML)
+ENCODED_CONTROL = re.compile(r"%(?:[01][0-9A-Fa-f]|7[Ff])")
+INVISIBLE = ("Cc", "Cf", "Cs", "Zl", "Zp")  # control, format (bidi overrides, zero-width), surrogates, separators
+
+
+class InvalidName(ValueError):
+    """An upload's file name that leaves nothing to call the document by; the message says so in plain words."""
+
+
+class StorageFailed(RuntimeError):
+    """The documents folder could not be written; nothing changed. The message says so in plain words."""
 
 
 @dataclass
@@ -46,28 +69,95 @@ def _folder(settings: Settings, slug: str) -> Path:
     return path
 
 
-@contextmanager
-def _locked(settings: Settings, slug: str) -> Iterator[dict[str, Any]]:
+@contextlib.contextmanager
+def _locked(settings: Settings, slug: str) -> Iterator[tuple[Path, dict[str, Any]]]:
+    """The company's folder and manifest, under its lock; changes are kept only by :func:`_save`."""
     folder = _folder(settings, slug)
     with open(folder / ".lock", "a+") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
         manifest_path = folder / "manifest.json"
         manifest = json.loads(manifest_path.read_text("utf-8")) if manifest_path.is_file() else {"documents": {}}
-        yield manifest
-        tmp = manifest_path.with_suffix(".tmp")
-        tmp.write_text(json.dumps(manifest, ensure_ascii=False, indent=1), "utf-8")
-        os.replace(tmp, manifest_path)
+        yield folder, manifest
+
+
+def _save(folder: Path, manifest: dict[str, Any]) -> None:
+    path = folder / "manifest.json"
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(json.dumps(manifest, ensure_ascii=False, indent=1), "utf-8")
+    os.replace(tmp, path)
+
+
+def _shown(filename: str) -> str:
+    text = filename if len(filename) <= 60 else filename[:57] + "..."
+    return ascii(text) if not text.isprintable() else repr(text)
 
 
 def safe_name(filename: str) -> str:
-    """The file name without any folder part; what the document is called in lists and answers."""
-    name = PurePath(filename.replace("\\", "/")).name.strip()
-    return name.lstrip(".") or "document"
+    """What an uploaded file is called in lists, answers and the index.
+
+    The last part of the path (``/`` or ``\\``), in Unicode NFC (so "ü" typed two ways is one document), without
+    control and invisible characters (raw, or percent-encoded as browsers send them), without leading dots (hidden
+    files), leading or trailing spaces and trailing dots (Windows drops them); a Windows device name ("CON",
+    "nul.txt") gets an underscore; at most ``NAME_MAX`` characters, keeping a short extension. Idempotent.
+    Raises :class:`InvalidName` when nothing is left ("", "...", "/").
+    """
+    name = unicodedata.normalize("NFC", filename.replace("\\", "/").rsplit("/", 1)[-1])
+    name = ENCODED_CONTROL.sub("", name)
+    name = "".join(ch for ch in name if unicodedata.category(ch) not in INVISIBLE)
+    name = " ".join(name.split())
+    name = re.sub(r"^[\s.]+|[\s.]+$", "", name)
+    if not name:
+        raise InvalidName(f"The file name {_shown(filename)} has nothing left to call the document by once folder "
+                          "parts, dots and control characters are removed; please rename the file (e.g. faq.pdf).")
+    first, dot, rest = name.partition(".")
+    if first.upper() in WINDOWS_DEVICES:
+        name = f"{first}_{dot}{rest}"
+    if len(name) > NAME_MAX:
+        stem, dot, extension = name.rpartition(".")
+        extension = f".{extension}" if dot and stem and len(extension) < EXTENSION_MAX else ""
+        stem = name[:len(name) - len(extension)] if extension else name
+        name = re.sub(r"[\s.]+$", "", stem[:NAME_MAX - len(extension)]) + extension
+    return name
 
 
-def _manifest(settings: Settings, slug: str) -> dict[str, dict[str, Any]]:
+def document_key(name: str) -> str:
+    """The key the knowledge base files a document under (``knowledge.base.document_id``: case-insensitive), so
+    "FAQ.md" and "faq.md" are one document in the list as they are in the index."""
+    return hashlib.sha256(name.strip().lower().encode()).hexdigest()[:16]
+
+
+def _stored_name(name: str) -> str:
+    """The kept original's file name: the document key and a plain extension, whatever the upload was called."""
+    extension = name.rpartition(".")[2].lower() if "." in name else ""
+    return document_key(name) + (f".{extension}" if re.fullmatch(r"[a-z0-9]{1,15}", extension) else "")
+
+
+def _kept(folder: Path, entry: dict[str, Any] | None) -> Path | None:
+    """Where a listed document's original is kept; None when it has none (a failed upload)."""
+    if entry is None:
+        return None
+    if "file" in entry:
+        return folder / "files" / entry["file"] if entry["file"] else None
+    return folder / "files" / entry["name"] if entry.get("ok") else None  # kept before names were normalised
+
+
+def _read(path: Path | None) -> bytes | None:
+    try:
+        return path.read_bytes() if path is not None else None
+    except OSError:
+        return None
+
+
+def _find(manifest: dict[str, Any], *names: str) -> str | None:
+    """The manifest key of the document called any of ``names`` (compared like the index compares them)."""
+    keys = {document_key(n) for n in names}
+    return next((k for k, d in manifest["documents"].items() if document_key(d["name"]) in keys), None)
+
+
+def list_raw(settings: Settings, slug: str) -> list[dict[str, Any]]:
+    """The manifest's entries as stored (with the kept file's name)."""
     path = settings.resolved_data_dir / "documents" / slug / "manifest.json"
-    return json.loads(path.read_text("utf-8"))["documents"] if path.is_file() else {}
+    return list(json.loads(path.read_text("utf-8"))["documents"].values()) if path.is_file() else []
 
 
 def _indexed_row(info: Any) -> dict[str, Any]:
@@ -79,17 +169,17 @@ def _indexed_row(info: Any) -> dict[str, Any]:
 def list_documents(settings: Settings, slug: str) -> list[dict[str, Any]]:
     """Every document of the company: what the index holds (entry counts from the index), plus failed uploads.
 
-    An upload the manifest records as indexed but the index no longer has (removed with ``kb remove``) is gone.
+    An upload the manifest lists as indexed that the index no longer has (removed with ``kb remove``) is gone.
     """
-    recorded = _manifest(settings, slug)
+    recorded = {document_key(d["name"]): {k: v for k, v in d.items() if k != "file"} for d in list_raw(settings, slug)}
     rows: dict[str, dict[str, Any]] = {}
     for info in kb.get_kb(settings).list_documents(slug):
-        row = dict(recorded.get(info.name) or _indexed_row(info))
-        row.update(ok=True, status="indexed", entries=info.entries)
-        rows[info.name] = row
-    for name, row in recorded.items():
-        if name not in rows and not row.get("ok"):
-            rows[name] = row
+        key = document_key(info.name)
+        row = recorded.get(key) if (recorded.get(key) or {}).get("ok") else None
+        rows[key] = {**(row or _indexed_row(info)), "ok": True, "status": "indexed", "entries": info.entries}
+    for key, row in recorded.items():
+        if key not in rows and not row.get("ok"):
+            rows[key] = row
     return sorted(rows.values(), key=lambda d: d["name"].lower())
 
 
@@ -98,56 +188,149 @@ def limits() -> IngestLimits:
 
 
 def store_upload(settings: Settings, slug: str, filename: str, data: bytes) -> UploadResult:
-    """Parse, keep and index one uploaded file; a failure is recorded with its reason, never raised."""
+    """Parse, keep and index one uploaded file; a document that cannot be read or indexed is recorded with its
+    reason (and a failure undone, see the module docstring). Raises :class:`InvalidName` for a name that leaves
+    nothing to call the document by; then nothing is stored."""
     name = safe_name(filename)
-    parsed = None
+    parsed: ParsedDocument | None = None
     try:
         check_size(len(data), name, limits())
         parsed = parse_bytes(data, name, limits=limits())
+    except IngestError as exc:
+        failure = UploadResult(name, False, "error", error=exc.message if hasattr(exc, "message") else str(exc))
+    with _locked(settings, slug) as (folder, manifest):
+        key = _find(manifest, name)
+        if parsed is None:
+            _record_failure(folder, manifest, key, failure, data, None)
+            return failure
+        return _keep_and_index(settings, slug, folder, manifest, key, parsed, data)
+
+
+def _entry(result: UploadResult, data: bytes, parsed: ParsedDocument | None, file: str | None) -> dict[str, Any]:
+    return {"name": result.name, "ok": result.ok, "status": result.status, "entries": result.entries,
+            "size": len(data), "format": parsed.format if parsed else None, "error": result.error,
+            "warnings": list(result.warnings), "uploaded_at": time.time(), "file": file}
+
+
+def _record_failure(folder: Path, manifest: dict[str, Any], key: str | None, result: UploadResult, data: bytes,
+                    parsed: ParsedDocument | None) -> None:
+    """List a failed upload with its reason; a failed replacement leaves the working version listed, and says so."""
+    previous = manifest["documents"].get(key) if key else None
+    if previous and previous.get("ok"):
+        previous["error"] = f"Replacement upload failed: {result.error}"
+    else:
+        manifest["documents"].pop(key, None)
+        manifest["documents"][result.name] = _entry(result, data, parsed, None)
+    try:
+        _save(folder, manifest)
+    except OSError:
+        log.exception("recording a failed upload failed")
+
+
+def _keep_and_index(settings: Settings, slug: str, folder: Path, manifest: dict[str, Any], key: str | None,
+                    parsed: ParsedDocument, data: bytes) -> UploadResult:
+    """Keep the original, index it, list it; undo what was done when a step fails (called under the lock)."""
+    name = parsed.name
+    previous = manifest["documents"].get(key) if key else None
+    old_path = _kept(folder, previous)
+    old_data = _read(old_path)
+    path = folder / "files" / _stored_name(name)
+    tmp = path.with_name(path.name + ".upload")
+    indexed = False
+    try:
+        tmp.write_bytes(data)
         info = kb.index_document(settings, slug, parsed)
+        indexed = True
         result = UploadResult(name, True, "indexed", info.entries, info.status == "replaced",
                               warnings=tuple(info.warnings))
-    except IngestError as exc:
-        result = UploadResult(name, False, "error", error=exc.message if hasattr(exc, "message") else str(exc))
-    except Exception as exc:  # the index failed (disk, Chroma server): say so, keep the file for a retry
-        log.exception("indexing a document failed")
-        result = UploadResult(name, False, "error", entries=len(parsed.entries) if parsed else 0,
-                              error=f"The document could not be added to the search index ({type(exc).__name__}). "
-                                    "Please try again; if it keeps failing, tell your administrator.")
-    with _locked(settings, slug) as manifest:
-        previous = manifest["documents"].get(name)
-        if result.ok:
-            (_folder(settings, slug) / "files" / name).write_bytes(data)
-        elif previous and previous.get("ok"):
-            # a failed replacement leaves the working version in place and says so
-            previous["error"] = f"Replacement upload failed: {result.error}"
-            return result
-        manifest["documents"][name] = {
-            "name": name, "ok": result.ok, "status": result.status, "entries": result.entries,
-            "size": len(data), "format": parsed.format if parsed else None, "error": result.error,
-            "warnings": list(result.warnings), "uploaded_at": time.time(),
-        }
         result.replaced = result.replaced or bool(previous and previous.get("ok"))
+        os.replace(tmp, path)
+        documents = {k: v for k, v in manifest["documents"].items() if k != key}
+        documents[name] = _entry(result, data, parsed, path.name)
+        _save(folder, {**manifest, "documents": documents})
+    except IngestError as exc:  # the index refused it (no entries, over a limit): nothing was indexed
+        tmp.unlink(missing_ok=True)
+        result = UploadResult(name, False, "error", error=exc.message)
+        _record_failure(folder, manifest, key, result, data, parsed)
+        return result
+    except Exception as exc:  # the disk or the index failed: say so, and leave things as they were
+        log.exception("storing or indexing a document failed")
+        _undo(settings, slug, previous, old_path, old_data, path, indexed, name)
+        with contextlib.suppress(OSError):
+            tmp.unlink(missing_ok=True)
+        return UploadResult(name, False, "error", error=f"The document could not be stored or added to the search "
+                            f"index ({type(exc).__name__}). Please try again; if it keeps failing, tell your "
+                            "administrator.")
+    if old_path is not None and old_path != path:
+        with contextlib.suppress(OSError):
+            old_path.unlink(missing_ok=True)
     return result
+
+
+def _undo(settings: Settings, slug: str, previous: dict[str, Any] | None, old_path: Path | None,
+          old_data: bytes | None, path: Path, indexed: bool, name: str) -> None:
+    """Put the kept file and the index back to what the list shows, after a failed upload."""
+    try:
+        if old_path == path and old_data is not None:
+            if _read(path) != old_data:
+                path.write_bytes(old_data)
+        else:
+            path.unlink(missing_ok=True)
+        if indexed:
+            if previous and previous.get("status") == "indexed" and old_data is not None:
+                kb.index_document(settings, slug, parse_bytes(old_data, previous["name"], limits=limits()))
+            else:
+                kb.remove_document(settings, slug, name)
+    except Exception:
+        log.exception("undoing a failed upload failed; the index may hold %r until it is uploaded again", name)
 
 
 def remove(settings: Settings, slug: str, name: str) -> bool:
     """Delete a document everywhere (index, kept file, list); False when there was no such document."""
-    name = safe_name(name)
-    with _locked(settings, slug) as manifest:
-        indexed = any(d.name == name for d in kb.get_kb(settings).list_documents(slug))
-        if name not in manifest["documents"] and not indexed:
-            return False
-        if indexed:
-            kb.remove_document(settings, slug, name)
-        (_folder(settings, slug) / "files" / name).unlink(missing_ok=True)
-        manifest["documents"].pop(name, None)
+    try:
+        names = (name, safe_name(name))
+    except InvalidName:
+        return False
+    with _locked(settings, slug) as (folder, manifest):
+        key = _find(manifest, *names)
+        if key is None:  # perhaps added with `receptionist kb add`: the index is the registry
+            wanted = {document_key(n) for n in names}
+            info = next((d for d in kb.get_kb(settings).list_documents(slug) if document_key(d.name) in wanted), None)
+            if info is None:
+                return False
+            kb.remove_document(settings, slug, info.name)
+            return True
+        entry = manifest["documents"].pop(key)
+        kb.remove_document(settings, slug, entry["name"])
+        try:
+            _save(folder, manifest)
+        except OSError as exc:
+            _reindex(settings, slug, folder, entry)
+            raise StorageFailed(f"{entry['name']} could not be removed: the list of documents cannot be written "
+                                f"({exc.strerror or type(exc).__name__}). It is still there and still answers "
+                                "callers; please try again later.") from None
+        with contextlib.suppress(OSError):
+            path = _kept(folder, entry)
+            if path is not None:
+                path.unlink(missing_ok=True)
     return True
 
 
+def _reindex(settings: Settings, slug: str, folder: Path, entry: dict[str, Any]) -> None:
+    """The list could not be written after a removal: index the document again, so list and index still agree."""
+    data = _read(_kept(folder, entry))
+    if entry.get("status") == "indexed" and data is not None:
+        try:
+            kb.index_document(settings, slug, parse_bytes(data, entry["name"], limits=limits()))
+        except Exception:
+            log.exception("re-indexing %r after a failed removal failed", entry["name"])
+
+
 def manual_entries(settings: Settings, slug: str) -> list[dict[str, str]]:
-    path = _folder(settings, slug) / "files" / MANUAL_DOCUMENT
-    return json.loads(path.read_text("utf-8")) if path.is_file() else []
+    folder = _folder(settings, slug)
+    entry = next((d for d in list_raw(settings, slug) if d["name"] == MANUAL_DOCUMENT), None)
+    data = _read(_kept(folder, entry))
+    return json.loads(data) if data is not None else []
 
 
 def add_manual_entry(settings: Settings, slug: str, question: str, answer: str,

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import re
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -15,6 +16,7 @@ from fastapi import FastAPI, HTTPException, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse
 from fastapi.staticfiles import StaticFiles
+from sqlalchemy import inspect
 from starlette.datastructures import MutableHeaders
 from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -24,16 +26,18 @@ from bot.runtime import outbox, retention
 from bot.runtime.live_calls import call_services
 from bot.settings import Settings
 from bot.store.companies import NotFound
-from bot.store.db import init_db
+from bot.store.db import init_db, session_scope
+from bot.store.models import User
 from bot.store.validate import InvalidInput
 from bot.web import api, browser_call, logfilter, twilio_routes, ui
 from bot.web.deps import LoginRequired
+from bot.web.fields import MAX_BODY_BYTES, MAX_FORM_BYTES, plain_errors
 from bot.web.ratelimit import LoginThrottle
 from bot.web.security import SessionCodec, load_secret, write_cookie
 from bot.web.templating import templates
 
 WEB_DIR = Path(__file__).resolve().parent
-MAX_BODY_BYTES = 100 * 1024 * 1024  # a whole multi-file upload; single files are limited by the ingestion limits
+UPLOAD_PATH = re.compile(r"^/api/v1/companies/[^/]+/documents/?$")
 
 
 class SessionCookieMiddleware:
@@ -62,21 +66,43 @@ class SessionCookieMiddleware:
         await self.app(scope, receive, send_with_cookie)
 
 
-class BodyLimitMiddleware:
-    """Refuses request bodies over ``limit`` bytes with 413 before they are read into memory or disk."""
+def body_limit(path: str) -> int:
+    """The most bytes a request to ``path`` may send: document uploads ``MAX_BODY_BYTES``, all else
+    ``MAX_FORM_BYTES`` (the same limits the app and the upload route give FastAPI for bodies sent in chunks)."""
+    return MAX_BODY_BYTES if UPLOAD_PATH.match(path) else MAX_FORM_BYTES
 
-    def __init__(self, app: ASGIApp, limit: int = MAX_BODY_BYTES) -> None:
-        self.app, self.limit = app, limit
+
+def _size(n: int) -> str:
+    return f"{n / 2 ** 20:.0f} MB" if n >= 2 ** 20 else f"{max(1, round(n / 2 ** 10))} KB"
+
+
+class BodyLimitMiddleware:
+    """Refuses request bodies whose Content-Length is over the path's limit with 413 and a plain message, before
+    they are read into memory or disk (bodies without a length are cut off by FastAPI's ``max_body_size``)."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http":
             length = dict(scope["headers"]).get(b"content-length")
-            if length is not None and length.isdigit() and int(length) > self.limit:
-                response = JSONResponse({"detail": f"The upload is {int(length) / 1e6:.0f} MB; at most "
-                                                   f"{self.limit / 1e6:.0f} MB can be sent at once."}, 413)
+            limit = body_limit(scope["path"])
+            if length is not None and length.isdigit() and int(length) > limit:
+                response = JSONResponse({"detail": f"The request is {_size(int(length))}; at most {_size(limit)} "
+                                                   "can be sent here."}, 413)
                 await response(scope, receive, send)
                 return
         await self.app(scope, receive, send)
+
+
+def reload_user(request: Request) -> None:
+    """Make the request's user readable for the error page. By the time an exception handler runs, the request's
+    database session has been rolled back (which expires every object it loaded) and closed."""
+    user = getattr(request.state, "user", None)
+    if user is None or not inspect(user).expired_attributes:
+        return
+    with session_scope(request.app.state.settings) as db:
+        request.state.user = db.get(User, inspect(user).identity[0])
 
 
 def wants_html(request: Request) -> bool:
@@ -117,12 +143,13 @@ def create_app(settings: Settings | None = None, *, background: bool = True, ses
     app.add_middleware(SessionCookieMiddleware)
     app.add_middleware(BodyLimitMiddleware)
     app.mount("/static", StaticFiles(directory=str(WEB_DIR / "static")), name="static")
-    app.include_router(twilio_routes.router)
-    app.include_router(browser_call.router)
+    # bodies sent without a Content-Length are cut off at the same limits (the upload route sets its own)
+    app.include_router(twilio_routes.router, max_body_size=MAX_FORM_BYTES)
+    app.include_router(browser_call.router, max_body_size=MAX_FORM_BYTES)
     app.state.call_services = call_services(settings)  # real brain, store and voice pipeline for every carrier
 
-    app.include_router(api.router)
-    app.include_router(ui.router)
+    app.include_router(api.router, max_body_size=MAX_FORM_BYTES)
+    app.include_router(ui.router, max_body_size=MAX_FORM_BYTES)
 
     @app.get("/healthz", tags=["ops"])
     def healthz() -> dict[str, str]:
@@ -138,15 +165,16 @@ def create_app(settings: Settings | None = None, *, background: bool = True, ses
 
     @app.exception_handler(InvalidInput)
     async def _invalid(request: Request, exc: InvalidInput) -> Response:
-        return JSONResponse({"detail": str(exc)}, status_code=422)
+        return await _http(request, HTTPException(422, str(exc)))
 
     @app.exception_handler(NotFound)
     async def _not_found(request: Request, exc: NotFound) -> Response:
-        return JSONResponse({"detail": str(exc)}, status_code=404)
+        return await _http(request, HTTPException(404, str(exc)))
 
     @app.exception_handler(HTTPException)
     async def _http(request: Request, exc: HTTPException) -> Response:
         if wants_html(request):
+            await asyncio.to_thread(reload_user, request)
             return templates.TemplateResponse(request, "error.html", {"status": exc.status_code,
                                                                       "detail": exc.detail},
                                               status_code=exc.status_code, headers=exc.headers)
@@ -154,11 +182,11 @@ def create_app(settings: Settings | None = None, *, background: bool = True, ses
 
     @app.exception_handler(RequestValidationError)
     async def _validation(request: Request, exc: RequestValidationError) -> Response:
-        problems = []
-        for err in exc.errors():
-            where = ".".join(str(p) for p in err.get("loc", ()) if p not in ("body", "query", "path"))
-            problems.append(f"{where}: {err.get('msg')}" if where else str(err.get("msg")))
-        return JSONResponse({"detail": "; ".join(problems), "errors": exc.errors()}, status_code=422)
+        # only where and what: pydantic's error dicts also carry the input (NaN, megabytes of it) and exception
+        # objects in "ctx", neither of which belongs in (or can be encoded into) a JSON answer
+        errors = [{"loc": [p if isinstance(p, int) else str(p)[:100] for p in err.get("loc", ())],
+                   "msg": str(err.get("msg", ""))[:300], "type": str(err.get("type", ""))} for err in exc.errors()[:20]]
+        return JSONResponse({"detail": plain_errors(exc.errors()), "errors": errors}, status_code=422)
 
     return app
 

@@ -7,18 +7,26 @@ the routes. Both are handled.
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import Any
 
 from fastapi import FastAPI
 
 
-def iter_routes(app: FastAPI) -> Iterator[tuple[str, str]]:
+def iter_endpoints(app: FastAPI) -> Iterator[tuple[str, str, Any]]:
+    """(method, full path, route object) for every HTTP route; the route object carries FastAPI's ``dependant``
+    (path, query and body parameters), which the request fuzzer reads to know what to send."""
     for route in app.routes:
         contexts = getattr(route, "effective_route_contexts", None)
         if contexts is not None:
             for ctx in contexts():
                 original = ctx.original_route
                 for method in sorted(getattr(original, "methods", None) or ()):
-                    yield method, ctx.path
+                    yield method, ctx.path, original
         else:
             for method in sorted(getattr(route, "methods", None) or ()):
-                yield method, getattr(route, "path", "")
+                yield method, getattr(route, "path", ""), route
+
+
+def iter_routes(app: FastAPI) -> Iterator[tuple[str, str]]:
+    for method, path, _ in iter_endpoints(app):
+        yield method, path

@@ -187,7 +187,8 @@ async def check_csrf(request: Request, strict: bool = False) -> None:
         form = await request.form()
         value = form.get("csrf_token")
         sent = value if isinstance(value, str) else None
-    if data is None or not sent or not hmac.compare_digest(sent, data.csrf):
+    # bytes: compare_digest refuses str with non-ASCII characters (TypeError, a 500) and a forged token may have them
+    if data is None or not sent or not hmac.compare_digest(sent.encode(), data.csrf.encode()):
         raise HTTPException(403, "The security token of this form is missing or out of date. "
                                  "Please reload the page and try again.")
 

@@ -11,6 +11,7 @@ from bot.web import services
 from bot.web.api.schemas import (ApiKeyCreated, ApiKeyIn, ApiKeyOut, DeleteCallerIn, DeletionOut, UserCreate,
                                  UserOut, UserPatch)
 from bot.web.deps import api_user, get_db
+from bot.web.fields import PathId
 from bot.web.security import require_role
 
 router = APIRouter()
@@ -35,7 +36,7 @@ def create_key(body: ApiKeyIn, user: User = Depends(api_user), db: Session = Dep
 
 
 @router.delete("/me/api-keys/{key_id}", status_code=204, tags=["account"])
-def revoke_key(key_id: int, user: User = Depends(api_user), db: Session = Depends(get_db)) -> Response:
+def revoke_key(key_id: PathId, user: User = Depends(api_user), db: Session = Depends(get_db)) -> Response:
     if services.own_api_key(db, user, key_id) is None:
         raise HTTPException(404, f"There is no API key {key_id}.")
     repo.revoke_api_key(db, key_id)
@@ -59,7 +60,8 @@ def create_user(body: UserCreate, user: User = Depends(api_user), db: Session = 
 
 
 @router.patch("/users/{user_id}", response_model=UserOut, tags=["users"])
-def update_user(user_id: int, body: UserPatch, user: User = Depends(api_user), db: Session = Depends(get_db)) -> dict:
+def update_user(user_id: PathId, body: UserPatch, user: User = Depends(api_user),
+                db: Session = Depends(get_db)) -> dict:
     require_role(user, "admin")
     target = db.get(User, user_id)
     if target is None:

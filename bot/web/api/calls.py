@@ -16,6 +16,7 @@ from bot.store.models import Call, Message, User
 from bot.web import services
 from bot.web.api.schemas import CallDetail, CallPage, DoneIn, MessageOut
 from bot.web.deps import api_user, get_db
+from bot.web.fields import MAX_ID, SHORT_MAX, PathId
 from bot.web.security import company_for, managed_company_ids
 
 router = APIRouter(tags=["calls and messages"])
@@ -38,10 +39,11 @@ def call_filters(db: Session, user: User, company: str | None, date_from: date |
 
 
 @router.get("/calls", response_model=CallPage)
-def list_calls(company: str | None = None, date_from: date | None = Query(None, alias="from"),
-               date_to: date | None = Query(None, alias="to"), outcome: Outcome | None = None,
-               language: Literal["de", "en"] | None = None, limit: int = Query(50, ge=1, le=500),
-               offset: int = Query(0, ge=0), user: User = Depends(api_user), db: Session = Depends(get_db)) -> dict:
+def list_calls(company: str | None = Query(None, max_length=SHORT_MAX),
+               date_from: date | None = Query(None, alias="from"), date_to: date | None = Query(None, alias="to"),
+               outcome: Outcome | None = None, language: Literal["de", "en"] | None = None,
+               limit: int = Query(50, ge=1, le=500), offset: int = Query(0, ge=0, le=MAX_ID),
+               user: User = Depends(api_user), db: Session = Depends(get_db)) -> dict:
     """Calls, newest first; ``from``/``to`` are days (UTC, inclusive)."""
     if user.role == "secretary":
         raise HTTPException(403, "Secretaries see the inbox only.")
@@ -59,14 +61,14 @@ def visible_call(db: Session, user: User, call_id: int) -> Call:
 
 
 @router.get("/calls/{call_id}", response_model=CallDetail)
-def get_call(call_id: int, user: User = Depends(api_user), db: Session = Depends(get_db)) -> dict:
+def get_call(call_id: PathId, user: User = Depends(api_user), db: Session = Depends(get_db)) -> dict:
     """One call with its transcript and each turn's latency (stt_ms, brain_ms, tts_ms, voice_to_voice_ms)."""
     return services.call_dict(visible_call(db, user, call_id), detail=True)
 
 
 @router.get("/calls/{call_id}/recording", response_class=FileResponse,
             responses={200: {"content": {"audio/wav": {}}}, 404: {"description": "No recording (off, or deleted)"}})
-def get_recording(call_id: int, request: Request, user: User = Depends(api_user),
+def get_recording(call_id: PathId, request: Request, user: User = Depends(api_user),
                   db: Session = Depends(get_db)) -> FileResponse:
     """The call's audio, when the company records calls (off by default; deleted with the retention period)."""
     call = visible_call(db, user, call_id)
@@ -82,8 +84,8 @@ def get_recording(call_id: int, request: Request, user: User = Depends(api_user)
 
 
 @router.get("/messages", response_model=list[MessageOut])
-def list_messages(company: str | None = None, status: Literal["new", "done"] | None = None,
-                  after_id: int | None = Query(None, ge=0), limit: int = Query(100, ge=1, le=1000),
+def list_messages(company: str | None = Query(None, max_length=SHORT_MAX), status: Literal["new", "done"] | None = None,
+                  after_id: int | None = Query(None, ge=0, le=MAX_ID), limit: int = Query(100, ge=1, le=1000),
                   user: User = Depends(api_user), db: Session = Depends(get_db)) -> list[dict]:
     """Hand-off messages, newest first; with ``after_id`` only newer ones, oldest first (polling)."""
     row = company_for(db, user, company, manage=False) if company else None
@@ -100,7 +102,7 @@ def visible_message(db: Session, user: User, message_id: int) -> Message:
 
 
 @router.post("/messages/{message_id}/done", response_model=MessageOut)
-def mark_done(message_id: int, body: DoneIn | None = None, user: User = Depends(api_user),
+def mark_done(message_id: PathId, body: DoneIn | None = None, user: User = Depends(api_user),
               db: Session = Depends(get_db)) -> dict:
     """Mark a message handled (``{"done": false}`` opens it again)."""
     visible_message(db, user, message_id)

@@ -26,6 +26,7 @@ from bot.web.api.schemas import (
     UploadReport,
 )
 from bot.web.deps import api_user, get_db
+from bot.web.fields import MAX_BODY_BYTES, QUESTION_MAX
 from bot.web.security import company_for
 from knowledge.documents import IngestError
 from knowledge.ingest import check_size
@@ -38,14 +39,40 @@ def too_large(files: list[UploadFile]) -> str | None:
     """The plain-words reason when any file is over the limit (checked before anything is stored)."""
     for upload in files:
         try:
-            check_size(upload.size or 1, documents.safe_name(upload.filename or "document"), documents.limits())
+            name = documents.safe_name(upload.filename or "")
+        except documents.InvalidName:
+            name = "a file"
+        try:
+            check_size(upload.size or 1, name, documents.limits())
         except IngestError as exc:
             return str(exc)
     return None
 
 
+def bad_name(files: list[UploadFile]) -> str | None:
+    """The plain-words reason when any file's name leaves nothing to call it by (checked before anything is
+    stored, so a request is stored whole or not at all)."""
+    for upload in files:
+        try:
+            documents.safe_name(upload.filename or "")
+        except documents.InvalidName as exc:
+            return str(exc)
+    return None
+
+
+def upload_report(results: list[documents.UploadResult]) -> JSONResponse:
+    """200 when any file was stored; else 422 whose ``detail`` says why each file was not."""
+    rows = [{"name": r.name, "ok": r.ok, "status": r.status, "entries": r.entries, "replaced": r.replaced,
+             "error": r.error, "warnings": list(r.warnings)} for r in results]
+    if any(r.ok for r in results):
+        return JSONResponse({"results": rows})
+    detail = " ".join(f"{r.name}: {r.error}" for r in results if r.error) or "No document could be stored."
+    return JSONResponse({"detail": detail, "results": rows}, status_code=422)
+
+
 async def handle_upload(request: Request, slug: str, files: list[UploadFile]) -> JSONResponse:
-    """Store every file (or none: any file over the size limit refuses the whole request with 413)."""
+    """Store every file (or none: any file over the size limit refuses the whole request with 413, any file
+    without a usable name with 422)."""
     if not files:
         raise HTTPException(422, "Please choose at least one file.")
     if len(files) > MAX_FILES:
@@ -53,15 +80,15 @@ async def handle_upload(request: Request, slug: str, files: list[UploadFile]) ->
     reason = too_large(files)
     if reason:
         raise HTTPException(413, reason)
+    reason = bad_name(files)
+    if reason:
+        raise HTTPException(422, reason)
     settings = request.app.state.settings
     results = []
     for upload in files:
         data = await upload.read()
-        result = await run_in_threadpool(documents.store_upload, settings, slug, upload.filename or "document", data)
-        results.append({"name": result.name, "ok": result.ok, "status": result.status, "entries": result.entries,
-                        "replaced": result.replaced, "error": result.error, "warnings": list(result.warnings)})
-    status = 200 if any(r["ok"] for r in results) else 422
-    return JSONResponse({"results": results}, status_code=status)
+        results.append(await run_in_threadpool(documents.store_upload, settings, slug, upload.filename or "", data))
+    return upload_report(results)
 
 
 @router.get("/documents", response_model=list[DocumentOut])
@@ -72,7 +99,7 @@ def list_documents(slug: str, request: Request, user: User = Depends(api_user),
     return documents.list_documents(request.app.state.settings, company.slug)
 
 
-@router.post("/documents", response_model=UploadReport,
+@router.post("/documents", response_model=UploadReport, max_body_size=MAX_BODY_BYTES,
              responses={413: {"description": "A file is over the size limit; nothing was stored"},
                         422: {"description": "No file could be read; each result says why"}})
 async def upload_documents(slug: str, request: Request, files: list[UploadFile] = File(...),
@@ -87,7 +114,11 @@ async def upload_documents(slug: str, request: Request, files: list[UploadFile] 
 def delete_document(slug: str, name: str, request: Request, user: User = Depends(api_user),
                     db: Session = Depends(get_db)) -> Response:
     company = company_for(db, user, slug)
-    if not documents.remove(request.app.state.settings, company.slug, name):
+    try:
+        found = documents.remove(request.app.state.settings, company.slug, name)
+    except documents.StorageFailed as exc:
+        raise HTTPException(503, str(exc)) from None
+    if not found:
         raise HTTPException(404, f"There is no document {name!r}.")
     return Response(status_code=204)
 
@@ -118,9 +149,7 @@ def add_faq_entry(slug: str, body: FaqEntryIn, request: Request, user: User = De
     if result.ok and body.gap_ids:
         own = {gid for g in repo.faq_gap_groups(db, company, limit=10000) for gid in g.gap_ids}
         repo.resolve_faq_gaps(db, [g for g in body.gap_ids if g in own])
-    out = {"name": result.name, "ok": result.ok, "status": result.status, "entries": result.entries,
-           "replaced": result.replaced, "error": result.error, "warnings": list(result.warnings)}
-    return JSONResponse({"results": [out]}, status_code=200 if result.ok else 422)
+    return upload_report([result])
 
 
 @router.post("/faq-gaps/label", response_model=GapLabelOut,
@@ -148,7 +177,7 @@ def learned_questions(slug: str, request: Request, user: User = Depends(api_user
 
 @router.delete("/learned", status_code=204, responses={404: {"description": "No learned question in these words"},
                                                        422: {"description": "No question given"}})
-def forget_learned(slug: str, request: Request, question: str | None = Query(None, max_length=1000),
+def forget_learned(slug: str, request: Request, question: str | None = Query(None, max_length=QUESTION_MAX),
                    body: ForgetIn | None = Body(None), user: User = Depends(api_user),
                    db: Session = Depends(get_db)) -> Response:
     """Forget one learned caller question (``?question=`` or a JSON body ``{"question": ...}``); its gap is not

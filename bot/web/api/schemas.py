@@ -7,34 +7,38 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
+from bot.web.fields import (IDS_MAX, LIST_MAX, Answer, Email, Greeting, Id, Name, OfficeHours, Password, Phone,
+                            Question, Secret, Short, Url)
+
 
 class CompanyFields(BaseModel):
     """Company settings; on PATCH only the fields sent are changed."""
 
-    name: str | None = Field(None, examples=["Praxis Dr. Berger"])
-    greeting_de: str | None = None
-    greeting_en: str | None = None
+    name: Name | None = Field(None, examples=["Praxis Dr. Berger"])
+    greeting_de: Greeting | None = None
+    greeting_en: Greeting | None = None
     default_language: Literal["de", "en"] | None = None
-    languages: list[Literal["de", "en"]] | None = Field(None, examples=[["de", "en"]])
-    voice_de: str | None = None
-    voice_en: str | None = None
-    speaking_rate: float | None = Field(None, ge=0.5, le=2.0)
-    timezone: str | None = Field(None, examples=["Europe/Berlin"])
-    office_hours: str | None = Field(None, examples=["mon-fri 08:00-12:00,14:00-18:00; sat 09:00-12:00"])
-    bundesland: str | None = Field(None, examples=["BY"], description="German state code for public holidays")
-    phone_numbers: list[str] | None = Field(None, description="Numbers that reach the company (any notation)")
-    secretary_number: str | None = None
-    secretary_name: str | None = None
-    email: str | None = Field(None, description="Where new messages are e-mailed")
-    webhook_url: str | None = None
-    webhook_secret: str | None = Field(None, description="HMAC key for X-Receptionist-Signature (write-only)")
+    languages: list[Literal["de", "en"]] | None = Field(None, max_length=2, examples=[["de", "en"]])
+    voice_de: Short | None = None
+    voice_en: Short | None = None
+    speaking_rate: float | None = Field(None, ge=0.5, le=2.0, allow_inf_nan=False)
+    timezone: Short | None = Field(None, examples=["Europe/Berlin"])
+    office_hours: OfficeHours | None = Field(None, examples=["mon-fri 08:00-12:00,14:00-18:00; sat 09:00-12:00"])
+    bundesland: Short | None = Field(None, examples=["BY"], description="German state code for public holidays")
+    phone_numbers: list[Phone] | None = Field(None, max_length=LIST_MAX,
+                                              description="Numbers that reach the company (any notation)")
+    secretary_number: Phone | None = None
+    secretary_name: Name | None = None
+    email: Email | None = Field(None, description="Where new messages are e-mailed")
+    webhook_url: Url | None = None
+    webhook_secret: Secret | None = Field(None, description="HMAC key for X-Receptionist-Signature (write-only)")
     retention_days: int | None = Field(None, ge=1, le=3650)
     recording_enabled: bool | None = Field(None, description="Audio recording (off by default, DSGVO)")
     english_only: bool | None = None
 
 
 class CompanyCreate(CompanyFields):
-    slug: str = Field(..., examples=["praxis-berger"], description="Lower-case letters, digits, hyphens")
+    slug: str = Field(..., max_length=64, examples=["praxis-berger"], description="Lower-case letters, digits, hyphens")
 
 
 class CompanyOut(BaseModel):
@@ -67,9 +71,9 @@ class CompanyOut(BaseModel):
 class DocumentOut(BaseModel):
     name: str
     ok: bool
-    status: str = Field(..., description="indexed | parsed (knowledge base unavailable) | error")
+    status: str = Field(..., description="indexed | error")
     entries: int
-    size: int
+    size: int | None = Field(..., description="bytes uploaded; None for a document added with `receptionist kb add`")
     format: str | None
     error: str | None
     warnings: list[str]
@@ -87,11 +91,12 @@ class UploadOut(BaseModel):
 
 
 class UploadReport(BaseModel):
+    detail: str | None = Field(None, description="When no file was stored: why, in plain words")
     results: list[UploadOut]
 
 
 class AskIn(BaseModel):
-    question: str = Field(..., min_length=1, max_length=1000)
+    question: Question
     language: Literal["de", "en"] | None = None
 
 
@@ -118,16 +123,17 @@ class GapGroupOut(BaseModel):
 
 
 class FaqEntryIn(BaseModel):
-    question: str = Field(..., min_length=3, max_length=1000)
-    answer: str = Field(..., min_length=1, max_length=5000)
+    question: Question = Field(..., min_length=3)
+    answer: Answer
     language: Literal["de", "en"] | None = None
-    gap_ids: list[int] = Field(default_factory=list, description="FAQ gaps this entry answers (marked resolved)")
+    gap_ids: list[Id] = Field(default_factory=list, max_length=IDS_MAX,
+                              description="FAQ gaps this entry answers (marked resolved)")
 
 
 class GapLabelIn(BaseModel):
-    gap_ids: list[int] = Field(..., min_length=1, max_length=10000,
+    gap_ids: list[Id] = Field(..., min_length=1, max_length=IDS_MAX,
                                description="FAQ gaps (one group's gap_ids) asked in these words")
-    entry_question: str | None = Field(..., max_length=1000, examples=["Wann haben Sie geöffnet?"],
+    entry_question: Question | None = Field(..., examples=["Wann haben Sie geöffnet?"],
                                        description="The entry they belonged to, exactly as the FAQ words its "
                                                    "question; null: not an FAQ topic, the hand-off was right")
 
@@ -144,7 +150,7 @@ class LearnedOut(BaseModel):
 
 
 class ForgetIn(BaseModel):
-    question: str = Field(..., min_length=1, max_length=1000)
+    question: Question
 
 
 class TurnOut(BaseModel):
@@ -204,7 +210,7 @@ class DoneIn(BaseModel):
 
 
 class DeleteCallerIn(BaseModel):
-    number: str = Field(..., description="The caller's phone number, any notation", examples=["+49 170 1234567"])
+    number: Phone = Field(..., description="The caller's phone number, any notation", examples=["+49 170 1234567"])
 
 
 class DeletionOut(BaseModel):
@@ -227,23 +233,23 @@ class UserOut(BaseModel):
 
 
 class UserCreate(BaseModel):
-    email: str
-    password: str = Field(..., min_length=8)
+    email: Email
+    password: Password
     role: Literal["admin", "company_user", "secretary"]
-    name: str | None = None
-    companies: list[str] = Field(default_factory=list)
+    name: Name | None = None
+    companies: list[Short] = Field(default_factory=list, max_length=LIST_MAX)
 
 
 class UserPatch(BaseModel):
-    name: str | None = None
+    name: Name | None = None
     role: Literal["admin", "company_user", "secretary"] | None = None
     active: bool | None = None
-    password: str | None = Field(None, min_length=8)
-    companies: list[str] | None = None
+    password: Password | None = None
+    companies: list[Short] | None = Field(None, max_length=LIST_MAX)
 
 
 class ApiKeyIn(BaseModel):
-    name: str = Field(..., min_length=1, max_length=200, examples=["CRM integration"])
+    name: Name = Field(..., min_length=1, examples=["CRM integration"])
 
 
 class ApiKeyCreated(BaseModel):

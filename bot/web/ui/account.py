@@ -3,18 +3,20 @@
 from __future__ import annotations
 
 from fastapi import APIRouter, Depends, HTTPException, Request
-from fastapi.concurrency import run_in_threadpool
 from sqlalchemy import select
 from sqlalchemy.orm import Session
+from starlette.datastructures import FormData
 
 from bot.store import repo
 from bot.store.models import ROLES, User
 from bot.store.validate import InvalidInput
 from bot.web import services
+from bot.web.api.schemas import ApiKeyIn, DeleteCallerIn, UserCreate
 from bot.web.deps import get_db, ui_user
+from bot.web.fields import PathId, validated
 from bot.web.i18n import request_lang, translator
 from bot.web.security import require_role
-from bot.web.ui.common import redirect, render
+from bot.web.ui.common import redirect, render, text_form
 
 router = APIRouter()
 
@@ -25,14 +27,15 @@ def account_page(request: Request, user: User = Depends(ui_user), db: Session = 
 
 
 @router.post("/account/api-keys")
-async def create_key(request: Request, user: User = Depends(ui_user), db: Session = Depends(get_db)):
-    name = str((await request.form()).get("name", "")).strip() or "API"
+def create_key(request: Request, form: FormData = Depends(text_form), user: User = Depends(ui_user),
+               db: Session = Depends(get_db)):
+    name = validated(ApiKeyIn, {"name": str(form.get("name", "")).strip() or "API"}).name
     _, key = repo.create_api_key(db, user, name)
     return render(request, "account.html", keys=services.api_keys(db, user), new_key=key)
 
 
 @router.post("/account/api-keys/{key_id}/revoke")
-def revoke_key(key_id: int, request: Request, user: User = Depends(ui_user), db: Session = Depends(get_db)):
+def revoke_key(key_id: PathId, request: Request, user: User = Depends(ui_user), db: Session = Depends(get_db)):
     if services.own_api_key(db, user, key_id) is None:
         raise HTTPException(404, f"There is no API key {key_id}.")
     repo.revoke_api_key(db, key_id)
@@ -47,13 +50,14 @@ def users_page(request: Request, user: User = Depends(ui_user), db: Session = De
 
 
 @router.post("/users")
-async def create_user(request: Request, user: User = Depends(ui_user), db: Session = Depends(get_db)):
+def create_user(request: Request, form: FormData = Depends(text_form), user: User = Depends(ui_user),
+                db: Session = Depends(get_db)):
     require_role(user, "admin")
-    form = await request.form()
     try:
-        await run_in_threadpool(repo.create_user, db, str(form.get("email", "")), str(form.get("password", "")),
-                                str(form.get("role", "")), companies=form.getlist("companies"),
-                                name=str(form.get("name", "")) or None)
+        body = validated(UserCreate, {"email": form.get("email", ""), "password": form.get("password", ""),
+                                      "role": form.get("role", ""), "companies": form.getlist("companies"),
+                                      "name": str(form.get("name", "")) or None})
+        repo.create_user(db, body.email, body.password, body.role, companies=body.companies, name=body.name)
     except InvalidInput as exc:
         db.rollback()
         return render(request, "users.html", status_code=422, users=list(db.scalars(select(User).order_by(User.email))),
@@ -62,14 +66,15 @@ async def create_user(request: Request, user: User = Depends(ui_user), db: Sessi
 
 
 @router.post("/users/{user_id}/active")
-async def toggle_user(user_id: int, request: Request, user: User = Depends(ui_user), db: Session = Depends(get_db)):
+def toggle_user(user_id: PathId, request: Request, form: FormData = Depends(text_form), user: User = Depends(ui_user),
+                db: Session = Depends(get_db)):
     require_role(user, "admin")
     target = db.get(User, user_id)
     if target is None:
         raise HTTPException(404, f"There is no user {user_id}.")
     if target.id == user.id:
         raise HTTPException(422, "You cannot deactivate your own account.")
-    services.update_user(db, target, active=(await request.form()).get("active") == "1")
+    services.update_user(db, target, active=form.get("active") == "1")
     return redirect("/users", ok=translator(request_lang(request))("saved"))
 
 
@@ -80,11 +85,12 @@ def privacy_page(request: Request, user: User = Depends(ui_user)):
 
 
 @router.post("/privacy")
-async def delete_caller(request: Request, user: User = Depends(ui_user), db: Session = Depends(get_db)):
+def delete_caller(request: Request, form: FormData = Depends(text_form), user: User = Depends(ui_user),
+                  db: Session = Depends(get_db)):
     require_role(user, "admin")
-    number = str((await request.form()).get("number", ""))
     try:
-        report = await run_in_threadpool(repo.delete_caller_data, db, number)
+        number = validated(DeleteCallerIn, {"number": form.get("number", "")}).number
+        report = repo.delete_caller_data(db, number)
     except InvalidInput as exc:
         return render(request, "privacy.html", status_code=422, report=None, error=str(exc))
     return render(request, "privacy.html", report=report, error=None)

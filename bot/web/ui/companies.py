@@ -6,8 +6,8 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi import APIRouter, Depends, HTTPException, Request
-from fastapi.concurrency import run_in_threadpool
 from sqlalchemy.orm import Session
+from starlette.datastructures import FormData
 
 from bot.runtime import documents
 from bot.runtime import knowledge as kb
@@ -15,10 +15,12 @@ from bot.store import repo
 from bot.store.models import User
 from bot.store.validate import InvalidInput, bundesland_codes
 from bot.web import services
+from bot.web.api.schemas import AskIn, CompanyCreate, CompanyFields, FaqEntryIn, ForgetIn
 from bot.web.deps import get_db, ui_user
+from bot.web.fields import parse_ids, validated
 from bot.web.i18n import request_lang, translator
 from bot.web.security import company_for, managed_company_ids, require_role
-from bot.web.ui.common import redirect, render
+from bot.web.ui.common import redirect, render, text_form
 
 router = APIRouter()
 LEARNED_SHOWN = 200  # newest learned questions listed on the gap page; the API lists all
@@ -43,8 +45,9 @@ def companies_page(request: Request, user: User = Depends(ui_user), db: Session 
     return render(request, "companies.html", companies=repo.list_companies(db, managed_company_ids(user)))
 
 
-def form_fields(form: Any) -> dict[str, Any]:
-    """Company settings from the edit form, as the store expects them (checkbox absent = off)."""
+def form_fields(form: Any, schema: type[CompanyFields] = CompanyFields) -> dict[str, Any]:
+    """Company settings from the edit form, as the store expects them (checkbox absent = off), within the API
+    schema's bounds (lengths, control characters, choices)."""
     fields: dict[str, Any] = {key: form.get(key, "") for key in TEXT_FIELDS if key in form}
     fields["languages"] = form.getlist("languages") or []
     fields["phone_numbers"] = [line.strip() for line in str(form.get("phone_numbers", "")).splitlines() if line.strip()]
@@ -63,6 +66,7 @@ def form_fields(form: Any) -> dict[str, Any]:
         fields["webhook_secret"] = services.SECRET_PREFIX + secrets.token_urlsafe(24)
     if not fields["languages"]:
         raise InvalidInput("choose at least one language the company answers in")
+    validated(schema, {k: v for k, v in {**fields, "slug": form.get("slug", "")}.items() if v != ""})
     return fields
 
 
@@ -80,13 +84,13 @@ def new_company_page(request: Request, user: User = Depends(ui_user)):
 
 
 @router.post("/companies/new")
-async def create_company(request: Request, user: User = Depends(ui_user), db: Session = Depends(get_db)):
+def create_company(request: Request, form: FormData = Depends(text_form), user: User = Depends(ui_user),
+                   db: Session = Depends(get_db)):
     require_role(user, "admin")
-    form = await request.form()
     slug = str(form.get("slug", "")).strip()
     try:
-        fields = form_fields(form)
-        company = await run_in_threadpool(services.save_company, db, fields, slug=slug)
+        fields = form_fields(form, CompanyCreate)
+        company = services.save_company(db, fields, slug=slug)
     except InvalidInput as exc:
         db.rollback()
         values = {**{k: form.get(k) for k in form}, "slug": slug, "languages": form.getlist("languages"),
@@ -102,12 +106,12 @@ def edit_company_page(slug: str, request: Request, user: User = Depends(ui_user)
 
 
 @router.post("/companies/{slug}")
-async def update_company(slug: str, request: Request, user: User = Depends(ui_user), db: Session = Depends(get_db)):
+def update_company(slug: str, request: Request, form: FormData = Depends(text_form), user: User = Depends(ui_user),
+                   db: Session = Depends(get_db)):
     company = company_for(db, user, slug)
-    form = await request.form()
     try:
         fields = form_fields(form)
-        await run_in_threadpool(services.save_company, db, fields, company=company)
+        services.save_company(db, fields, company=company)
     except InvalidInput as exc:
         db.rollback()
         values = {**repo.company_to_dict(company), **{k: form.get(k) for k in form},
@@ -144,24 +148,33 @@ def documents_fragment(slug: str, request: Request, user: User = Depends(ui_user
 
 
 @router.post("/companies/{slug}/faq/delete")
-async def delete_document(slug: str, request: Request, user: User = Depends(ui_user), db: Session = Depends(get_db)):
+def delete_document(slug: str, request: Request, form: FormData = Depends(text_form), user: User = Depends(ui_user),
+                    db: Session = Depends(get_db)):
     company = company_for(db, user, slug)
-    name = str((await request.form()).get("name", ""))
-    if not await run_in_threadpool(documents.remove, request.app.state.settings, company.slug, name):
+    name = str(form.get("name", ""))
+    try:
+        found = documents.remove(request.app.state.settings, company.slug, name)
+    except documents.StorageFailed as exc:
+        raise HTTPException(503, str(exc)) from None
+    if not found:
         raise HTTPException(404, f"There is no document {name!r}.")
     return redirect(f"/companies/{slug}/faq", ok=translator(request_lang(request))("document_deleted", name=name))
 
 
 @router.post("/companies/{slug}/faq/ask")
-async def ask(slug: str, request: Request, user: User = Depends(ui_user), db: Session = Depends(get_db)):
+def ask(slug: str, request: Request, form: FormData = Depends(text_form), user: User = Depends(ui_user),
+        db: Session = Depends(get_db)):
     """The test question box (htmx): renders what a caller would hear."""
     company = company_for(db, user, slug)
-    form = await request.form()
     question = str(form.get("question", "")).strip()
     language = str(form.get("language", "")) or None
     if not question:
         return render(request, "_answer.html", answer=None, error=translator(request_lang(request))("ask_empty"))
-    answer = await run_in_threadpool(kb.caller_answer, request.app.state.settings, company, question, language)
+    try:
+        body = validated(AskIn, {"question": question, "language": language})
+    except InvalidInput as exc:
+        return render(request, "_answer.html", status_code=422, answer=None, error=str(exc))
+    answer = kb.caller_answer(request.app.state.settings, company, body.question, body.language)
     return render(request, "_answer.html", answer=answer, error=None)
 
 
@@ -177,17 +190,19 @@ def gaps_page(slug: str, request: Request, user: User = Depends(ui_user), db: Se
 
 
 @router.post("/companies/{slug}/gaps")
-async def add_gap_entry(slug: str, request: Request, user: User = Depends(ui_user), db: Session = Depends(get_db)):
+def add_gap_entry(slug: str, request: Request, form: FormData = Depends(text_form), user: User = Depends(ui_user),
+                  db: Session = Depends(get_db)):
     """One click from an unanswered question to an FAQ entry: stored, indexed, and the gap group closed."""
     company = company_for(db, user, slug)
-    form = await request.form()
     question, answer = str(form.get("question", "")).strip(), str(form.get("answer", "")).strip()
     t = translator(request_lang(request))
     if len(question) < 3 or not answer:
         return redirect(f"/companies/{slug}/gaps", ok=t("gap_need_both"))
-    gap_ids = [int(g) for g in str(form.get("gap_ids", "")).split(",") if g.strip().isdigit()]
-    result = await run_in_threadpool(documents.add_manual_entry, request.app.state.settings, company.slug,
-                                     question, answer, str(form.get("language", "")) or None)
+    entry = validated(FaqEntryIn, {"question": question, "answer": answer,
+                                   "language": str(form.get("language", "")) or None})
+    gap_ids = parse_ids(str(form.get("gap_ids", "")))
+    result = documents.add_manual_entry(request.app.state.settings, company.slug, entry.question, entry.answer,
+                                        entry.language)
     if not result.ok:
         return redirect(f"/companies/{slug}/gaps", ok=result.error or "")
     own = {gid for g in repo.faq_gap_groups(db, company, limit=10000) for gid in g.gap_ids}
@@ -196,19 +211,21 @@ async def add_gap_entry(slug: str, request: Request, user: User = Depends(ui_use
 
 
 @router.post("/companies/{slug}/gaps/label")
-async def label_gap(slug: str, request: Request, user: User = Depends(ui_user), db: Session = Depends(get_db)):
+def label_gap(slug: str, request: Request, form: FormData = Depends(text_form), user: User = Depends(ui_user),
+              db: Session = Depends(get_db)):
     """A gap group filed under an existing entry ("file") or marked as no FAQ topic ("not_covered"): the knowledge
     base learns from it and the group closes."""
     company = company_for(db, user, slug)
-    form = await request.form()
     t = translator(request_lang(request))
-    gap_ids = [int(g) for g in str(form.get("gap_ids", "")).split(",") if g.strip().isdigit()]
+    gap_ids = parse_ids(str(form.get("gap_ids", "")))
     not_covered = form.get("action") == "not_covered"
     entry = None if not_covered else str(form.get("entry_question", "")).strip()
     if entry == "":
         return redirect(f"/companies/{slug}/gaps", ok=t("gap_choose_entry"))
+    if entry is not None:
+        entry = validated(ForgetIn, {"question": entry}).question  # an entry question's bounds
     try:
-        done = await run_in_threadpool(services.label_gaps, db, request.app.state.settings, company, gap_ids, entry)
+        done = services.label_gaps(db, request.app.state.settings, company, gap_ids, entry)
     except kb.LearnRefused as exc:
         return redirect(f"/companies/{slug}/gaps", ok=str(exc))
     if not done["resolved"]:
@@ -218,11 +235,14 @@ async def label_gap(slug: str, request: Request, user: User = Depends(ui_user), 
 
 
 @router.post("/companies/{slug}/gaps/forget")
-async def forget_learned(slug: str, request: Request, user: User = Depends(ui_user), db: Session = Depends(get_db)):
+def forget_learned(slug: str, request: Request, form: FormData = Depends(text_form), user: User = Depends(ui_user),
+                   db: Session = Depends(get_db)):
     """Take one learned caller question back (e.g. filed under the wrong entry by mistake)."""
     company = company_for(db, user, slug)
-    question = str((await request.form()).get("question", ""))
+    question = str(form.get("question", ""))
     t = translator(request_lang(request))
-    found = await run_in_threadpool(kb.forget, request.app.state.settings, company.slug, question)
+    if question.strip():
+        question = validated(ForgetIn, {"question": question}).question
+    found = kb.forget(request.app.state.settings, company.slug, question)
     return redirect(f"/companies/{slug}/gaps", ok=t("learned_forgotten" if found else "learned_not_found",
                                                      question=question))

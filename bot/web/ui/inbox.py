@@ -10,9 +10,10 @@ import asyncio
 import json
 from collections.abc import AsyncIterator
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Depends, Query, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import StreamingResponse
+from starlette.datastructures import FormData
 from sqlalchemy.orm import Session
 
 from bot.settings import Settings
@@ -21,8 +22,9 @@ from bot.store.db import session_scope
 from bot.store.models import User
 from bot.web.api.calls import visible_message
 from bot.web.deps import get_db, ui_user
+from bot.web.fields import MAX_ID, PathId
 from bot.web.templating import templates
-from bot.web.ui.common import redirect, render
+from bot.web.ui.common import redirect, render, text_form
 
 router = APIRouter()
 POLL_S = 1.0
@@ -51,12 +53,14 @@ def _fragment(request: Request, settings: Settings, message_id: int) -> str:
 
 
 @router.get("/inbox/stream")
-async def inbox_stream(request: Request, after: int = 0, user: User = Depends(ui_user)) -> StreamingResponse:
+async def inbox_stream(request: Request, after: int = Query(0, le=MAX_ID),
+                       user: User = Depends(ui_user)) -> StreamingResponse:
     """Server-sent events: one ``message`` event per new hand-off message, with its inbox row as HTML."""
     settings: Settings = request.app.state.settings
     company_ids = repo.visible_company_ids(user)
     last_event = request.headers.get("last-event-id", "")
-    after_id = int(last_event) if last_event.isdigit() else max(0, after)
+    after_id = int(last_event) if last_event.isascii() and last_event.isdigit() and len(last_event) <= 18 \
+        else max(0, after)
 
     async def events() -> AsyncIterator[str]:
         nonlocal after_id
@@ -80,9 +84,10 @@ async def inbox_stream(request: Request, after: int = 0, user: User = Depends(ui
 
 
 @router.post("/inbox/{message_id}/done")
-async def mark_done(message_id: int, request: Request, user: User = Depends(ui_user), db: Session = Depends(get_db)):
+def mark_done(message_id: PathId, request: Request, form: FormData = Depends(text_form),
+              user: User = Depends(ui_user), db: Session = Depends(get_db)):
     visible_message(db, user, message_id)
-    done = (await request.form()).get("done", "1") != "0"
+    done = form.get("done", "1") != "0"
     message = repo.mark_message_done(db, message_id, user.id, done=done)
     if request.headers.get("hx-request"):
         return render(request, "_message.html", m=message)
