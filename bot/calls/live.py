@@ -143,7 +143,7 @@ def call_services(settings: Settings, *, browser_companies=None):
     Heavy modules (pipecat, models) load on the first call, not when the app is created.
     """
     from bot.telephony.services import CallServices
-    from bot.telephony.store_adapters import StoreRecorder, StoreResolver
+    from bot.telephony.store_adapters import StoreRecorder, StoreResolver, StoreStreamClaims
 
     resolver = StoreResolver(settings)
 
@@ -163,8 +163,9 @@ def call_services(settings: Settings, *, browser_companies=None):
             demos = demo_slugs()
             return [p for p in resolver.companies() if p.slug in demos]
 
-    return CallServices(resolver=resolver, recorder=StoreRecorder(settings), new_responder=new_responder,
-                        build_pipeline=pipeline, carrier_runs_transfer=False, browser_companies=browser_companies)
+    return CallServices(resolver=resolver, recorder=StoreRecorder(settings), claims=StoreStreamClaims(settings),
+                        new_responder=new_responder, build_pipeline=pipeline, carrier_runs_transfer=False,
+                        browser_companies=browser_companies)
 
 
 def presynthesise_answers(settings: Settings, company: str) -> int:
