@@ -109,14 +109,19 @@ class StoreCallLog:
         self._executor.shutdown(wait=False)
 
     async def save_message(self, action: SaveMessage) -> None:
-        """Durable before it returns (the bot confirms only afterwards); raises when the store refuses."""
-        from bot.store.messages import save_message
+        """Durable before it returns (the bot confirms only afterwards); raises when even that is impossible.
 
-        def write() -> None:
-            with self._session() as session:
-                save_message(session, self.company, action.message, self._ensure_call(session))
+        Durable = in the local spool (milliseconds), not yet in the database: a locked or unreachable database must
+        neither keep the caller waiting nor lose the message. It moves into the database in the background (and is
+        retried by the serve process's spool drain until it is there). Not on the transcript's worker thread: that
+        one may be stuck behind a write to the locked database.
+        """
+        from bot.store import spool, spool_drain
 
-        await asyncio.get_running_loop().run_in_executor(self._executor, write)
+        entry = spool.SpooledMessage(company=self.company, message=action.message, call_sid=self.call_sid,
+                                     call_id=self._call_id, caller_number=self.caller_number)
+        path = await asyncio.to_thread(spool.write, spool.spool_dir(self.settings), entry)
+        spool_drain.move_soon(self.settings, path)
 
 
 def make_responder(settings: Settings, profile: CompanyProfile, caller: str | None, call_id: str | None):

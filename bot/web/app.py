@@ -82,22 +82,25 @@ def wants_html(request: Request) -> bool:
 
 def create_app(settings: Settings | None = None, *, background: bool = True, session_codec: SessionCodec | None = None,
                outbox_interval_s: float = 2.0, sse_max_s: float = 1800.0) -> FastAPI:
-    """The web app. ``background``: run the outbox worker and daily retention purge while the app is up.
+    """The web app. ``background``: run the outbox worker and daily retention purge while the app is up (the
+    message spool is drained in any case).
     ``sse_max_s``: an inbox stream is closed after this long; the browser reconnects where it left off."""
     settings = settings or Settings()
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        from bot.store import spool_drain
         from bot.store.db import init_db
         from bot.web import jobs, notify
 
         logfilter.install()
         await asyncio.to_thread(init_db, settings)
         stop = asyncio.Event()
-        tasks = []
+        # Always: messages this server's calls spooled (also before a crash) must reach the database.
+        tasks = [asyncio.create_task(spool_drain.worker(settings, stop))]
         if background:
-            tasks = [asyncio.create_task(notify.worker(settings, stop, outbox_interval_s)),
-                     asyncio.create_task(jobs.retention_loop(settings, stop))]
+            tasks += [asyncio.create_task(notify.worker(settings, stop, outbox_interval_s)),
+                      asyncio.create_task(jobs.retention_loop(settings, stop))]
         try:
             yield
         finally:
