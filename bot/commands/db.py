@@ -56,11 +56,12 @@ def purge() -> None:
     """Delete transcripts, messages and recordings past each company's retention period."""
     from bot.store.db import init_db, session_scope
     from bot.store.privacy import purge_expired
+    from bot.store.spool import spool_dir
 
     settings = Settings()
     init_db(settings)
     with session_scope(settings) as session:
-        r = purge_expired(session)
+        r = purge_expired(session, spool_directory=spool_dir(settings))
     click.echo(f"anonymised {r.calls_anonymised} calls ({r.turns} transcript turns), deleted {r.messages} messages, "
                f"{r.faq_gaps} FAQ gaps, {r.recordings} recordings")
     for error in r.errors:
@@ -73,13 +74,14 @@ def forget_caller(number: str) -> None:
     """Erase everything about the caller with phone NUMBER (DSGVO Art. 17)."""
     from bot.store.db import init_db, session_scope
     from bot.store.privacy import delete_caller_data
+    from bot.store.spool import spool_dir
     from bot.store.validate import InvalidInput
 
     settings = Settings()
     init_db(settings)
     try:
         with session_scope(settings) as session:
-            r = delete_caller_data(session, number)
+            r = delete_caller_data(session, number, spool_dir(settings))
     except InvalidInput as exc:
         raise click.ClickException(str(exc)) from None
     click.echo(f"deleted {r.calls} calls ({r.turns} transcript turns), {r.messages} messages, "

@@ -9,6 +9,7 @@ from sqlalchemy.orm import Session
 
 from bot.store import repo
 from bot.store.models import ROLES, User
+from bot.store.spool import spool_dir
 from bot.store.validate import InvalidInput
 from bot.web import services
 from bot.web.deps import get_db, ui_user
@@ -84,7 +85,7 @@ async def delete_caller(request: Request, user: User = Depends(ui_user), db: Ses
     require_role(user, "admin")
     number = str((await request.form()).get("number", ""))
     try:
-        report = await run_in_threadpool(repo.delete_caller_data, db, number)
+        report = await run_in_threadpool(repo.delete_caller_data, db, number, spool_dir(request.app.state.settings))
     except InvalidInput as exc:
         return render(request, "privacy.html", status_code=422, report=None, error=str(exc))
     return render(request, "privacy.html", report=report, error=None)
