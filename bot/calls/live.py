@@ -120,7 +120,7 @@ class StoreCallLog:
 
         entry = spool.SpooledMessage(company=self.company, message=action.message, call_sid=self.call_sid,
                                      call_id=self._call_id, caller_number=self.caller_number)
-        path = await asyncio.to_thread(spool.write, spool.spool_dir(self.settings), entry)
+        path = await spool.awrite(spool.spool_dir(self.settings), entry)
         spool_drain.move_soon(self.settings, path)
 
 

@@ -14,6 +14,7 @@ The files hold personal data: the folder is 0700 and every file 0600, and the pr
 
 from __future__ import annotations
 
+import asyncio
 import fcntl
 import json
 import logging
@@ -21,6 +22,7 @@ import os
 import time
 import uuid
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
@@ -36,6 +38,8 @@ log = logging.getLogger(__name__)
 SUFFIX = ".json"
 STALE_TEMP_S = 600.0  # a temp file this old is a write that crashed before its rename: never confirmed, removed
 FORMAT = 1
+# Spool writes get threads of their own: the default executor may be full of work waiting on a locked database.
+_writers = ThreadPoolExecutor(max_workers=4, thread_name_prefix="spool-write")
 
 
 @dataclass(frozen=True)
@@ -114,6 +118,11 @@ def write(directory: Path, entry: SpooledMessage) -> Path:
         raise
     _fsync_dir(directory)
     return final
+
+
+async def awrite(directory: Path, entry: SpooledMessage) -> Path:
+    """:func:`write` from the event loop, on the spool's own threads."""
+    return await asyncio.get_running_loop().run_in_executor(_writers, write, directory, entry)
 
 
 def entries(directory: Path) -> list[Path]:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -31,6 +32,9 @@ log = logging.getLogger(__name__)
 
 DRAIN_INTERVAL_S = 5.0
 PG_LOCK_TIMEOUT = "30s"  # a move waits this long for a locked table, then leaves the file for the next round
+# One thread moves (and drains) in this process: a move may wait up to 30 s on a locked database, and must not
+# hold threads the calls need meanwhile (the default executor, the spool's writers).
+_mover = ThreadPoolExecutor(max_workers=1, thread_name_prefix="spool-move")
 
 
 @dataclass
@@ -95,14 +99,15 @@ def drain(settings: Settings, directory: Path | None = None) -> DrainReport:
     directory = directory or spool.spool_dir(settings)
     report = DrainReport()
     spool.remove_stale_temps(directory)
-    for path in spool.entries(directory):
+    paths = spool.entries(directory)
+    for i, path in enumerate(paths):
         try:
             outcome = move(settings, path)
-        except Exception as exc:  # the database is locked or down, or the file is unreadable: next round
-            report.failed += 1
+        except Exception as exc:  # the database is locked or down: the rest waits for the next round too
+            report.failed += len(paths) - i
             report.errors.append(f"{path.name}: {type(exc).__name__}: {exc}"[:500])
-            log.warning("spooled message %s not moved yet: %s", path.stem, type(exc).__name__)
-            continue
+            log.warning("%d spooled message(s) not moved yet: %s", len(paths) - i, type(exc).__name__)
+            break
         if outcome == "moved":
             report.moved += 1
         elif outcome == "duplicate":
@@ -125,14 +130,14 @@ def move_soon(settings: Settings, path: Path) -> None:
             log.warning("spooled message %s: database not reachable yet (%s); the drain retries",
                         path.stem, type(exc).__name__)
 
-    asyncio.get_running_loop().run_in_executor(None, run)
+    asyncio.get_running_loop().run_in_executor(_mover, run)
 
 
 async def worker(settings: Settings, stop: asyncio.Event, interval_s: float = DRAIN_INTERVAL_S) -> None:
     """Drain at start (recovery after a crash or a database outage), then every ``interval_s``, until ``stop``."""
     while not stop.is_set():
         try:
-            await asyncio.to_thread(drain, settings)
+            await asyncio.get_running_loop().run_in_executor(_mover, drain, settings)
         except Exception:
             log.exception("spool drain failed; next try in %.0f s", interval_s)
         try:
