@@ -76,7 +76,14 @@ async def run_twilio_stream(websocket: WebSocket, services: CallServices, settin
         await websocket.close(1011)
         return
     resuming = params.get("resume") == "transfer_failed"
-    if not await asyncio.to_thread(services.claims.claim, call_sid, resume=resuming):
+    try:
+        claimed = await asyncio.to_thread(services.claims.claim, call_sid, resume=resuming)
+    except Exception as exc:  # fail closed: without the claim a replayed start could not be told apart
+        log.error("twilio stream for call %s: the stream claim could not be stored (%s); closing",
+                  call_sid, type(exc).__name__)
+        await websocket.close(1011)
+        return
+    if not claimed:
         log.warning("twilio stream for call %s refused: this call has or had its stream already (replayed or "
                     "duplicated start)", call_sid)
         await websocket.close(POLICY_VIOLATION)
