@@ -6,7 +6,6 @@ server runs with. It is the only place where telephony, pipeline, brain, knowled
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
