@@ -44,11 +44,11 @@ def test_migrations_create_the_schema_from_empty_and_match_the_models(db_setting
     assert current_revision(engine) is None
     assert inspect(engine).get_table_names() == []
     init_db(db_settings)
-    assert current_revision(engine) == head_revision() == "0001"
+    assert current_revision(engine) == head_revision() == "0003"
     tables = set(inspect(engine).get_table_names())
     assert set(Base.metadata.tables) | {"alembic_version"} == tables
     init_db(db_settings)  # idempotent: nothing to do, nothing fails
-    assert current_revision(engine) == "0001"
+    assert current_revision(engine) == head_revision()
 
     from alembic.autogenerate import compare_metadata
     from alembic.runtime.migration import MigrationContext
@@ -62,7 +62,7 @@ def test_migrations_downgrade_to_empty_and_up_again(db_settings: Settings) -> No
     engine = init_db(db_settings)
     assert downgrade(engine, "base") is None
     assert set(inspect(engine).get_table_names()) <= {"alembic_version"}
-    assert upgrade(engine) == "0001"
+    assert upgrade(engine) == head_revision()
 
 
 def test_sqlite_runs_in_wal_mode_with_foreign_keys(db_settings: Settings, db) -> None:

@@ -21,8 +21,10 @@ from twilio.request_validator import RequestValidator
 
 from bot.brain.profile import CompanyProfile
 from bot.settings import Settings
-from bot.runtime.resolver import StaticResolver
 from bot.runtime.carrier_services import CallServices, MemoryRecorder
+from bot.runtime.resolver import StaticResolver
+from bot.runtime.store_adapters import StoreStreamClaims
+from bot.store.db import init_db
 from bot.web.app import create_app
 from tests.caller_audio import caller_ulaw, to_ulaw_8k
 from tests.conftest import SHARED_DATA, free_port
@@ -54,9 +56,10 @@ def env(tmp_path_factory):
             responders[call.call_id] = ScriptedResponder(profile)
             return responders[call.call_id]
 
+        init_db(settings)  # the stream claims (one stream per call, a resume after a failed transfer) are stored
         services = CallServices(resolver=StaticResolver([PROFILE]), new_responder=new_responder,
                                 build_pipeline=build_harness_pipeline(settings), recorder=MemoryRecorder(),
-                                mark_timeout_s=20)
+                                claims=StoreStreamClaims(settings), mark_timeout_s=20)
         app = create_app(settings)
         app.state.call_services = services
         with serve(app, port) as base:
@@ -188,6 +191,11 @@ async def _whole_call(env, pipelines: Pipelines, call_sid: str) -> None:
     assert ("transfer_failed", call_sid, "no-answer") in recorder.events
     assert recorder.events[-1] == ("ended", call_sid, "completed", 61)
     assert env["services"].registry.get(call_sid) is None
+
+    # 7. the resumed stream's start, replayed now, finds the call's stream claim spent: closed, nothing said
+    async with TwilioLine(url, call_sid=call_sid, account_sid=ACCOUNT, parameters=params) as line:
+        assert await wait_for(line.closed.is_set, 15)
+    assert line.close_code == 1008 and not line.bot_audio
 
 
 @pytest.mark.parametrize("who_runs_it", ["carrier", "pipeline-hook"])

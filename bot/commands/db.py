@@ -9,6 +9,7 @@ from bot.store.db import current_revision, get_engine, head_revision, init_db, s
 from bot.store.db import upgrade as run_upgrade
 from bot.store.privacy import delete_caller_data, purge_expired
 from bot.store.seed import seed_demo as run_seed
+from bot.store.spool import spool_dir
 from bot.store.validate import InvalidInput
 
 
@@ -59,7 +60,7 @@ def purge() -> None:
     settings = Settings()
     init_db(settings)
     with session_scope(settings) as session:
-        r = purge_expired(session)
+        r = purge_expired(session, spool_directory=spool_dir(settings))
     click.echo(f"anonymised {r.calls_anonymised} calls ({r.turns} transcript turns), deleted {r.messages} messages, "
                f"{r.faq_gaps} FAQ gaps, {r.recordings} recordings")
     for error in r.errors:
@@ -75,7 +76,7 @@ def forget_caller(number: str) -> None:
     init_db(settings)
     try:
         with session_scope(settings) as session:
-            r = delete_caller_data(session, number)
+            r = delete_caller_data(session, number, spool_dir(settings))
     except InvalidInput as exc:
         raise click.ClickException(str(exc)) from None
     click.echo(f"deleted {r.calls} calls ({r.turns} transcript turns), {r.messages} messages, "

@@ -1,4 +1,7 @@
-"""`receptionist outbox run [--once]`: deliver notification e-mails and webhooks from the outbox."""
+"""`receptionist outbox run [--once]`: deliver notification e-mails and webhooks from the outbox.
+
+`receptionist outbox drain`: move the calls' spooled messages (DATA_DIR/spool) into the database; `run` does it too.
+"""
 
 from __future__ import annotations
 
@@ -8,6 +11,7 @@ from bot.runtime.outbox import run_once
 from bot.settings import Settings
 from bot.store.db import init_db, session_scope
 from bot.store.outbox import pending
+from bot.store.spool_drain import drain
 
 
 @click.group()
@@ -26,6 +30,7 @@ def run(once: bool, interval: float) -> None:
     settings = Settings()
     init_db(settings)
     while True:
+        drain(settings)  # spooled messages first: their notifications are written with them
         report = run_once(settings)
         if once:
             click.echo(f"sent {report.sent}, failed {report.failed} (retried later)")
@@ -45,3 +50,17 @@ def status() -> None:
         for item in items:
             click.echo(f"  #{item.id} {item.kind} attempts={item.attempts} next={item.next_attempt_at:%Y-%m-%d %H:%M:%S}"
                        f" {item.last_error or ''}")
+
+
+@outbox.command("drain")
+def drain_spool() -> None:
+    """Move spooled messages into the database now (exit 1 while some are still waiting)."""
+
+    settings = Settings()
+    init_db(settings)
+    report = drain(settings)
+    click.echo(f"moved {report.moved}, already stored {report.duplicates}, dropped {report.dropped} "
+               f"(company deleted), still spooled {report.left}")
+    for error in report.errors:
+        click.echo(f"  {error}", err=True)
+    raise SystemExit(1 if report.left else 0)

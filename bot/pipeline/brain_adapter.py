@@ -4,7 +4,9 @@ Caller events in (final transcriptions, keypad tones, silence, barge-in, connect
 the responder answers with a :class:`BotTurn`, which the adapter *executes* in the contract's order:
 
 1. pre-speech actions (``SaveMessage``) through injected callbacks — a message is durable before the bot says so;
-   a failing action is reported back as ``kind="action_failed"`` and the brain's new answer is spoken instead;
+   a failing action is reported back as ``kind="action_failed"`` and the brain's new answer is spoken instead.
+   The caller is not left in silence meanwhile: a save still running after ``hold_after_s`` gets a holding phrase
+   (prompts ``save_holding``), and one still running after ``action_timeout_s`` counts as failed;
 2. the text, as a :class:`~bot.pipeline.tts.SpeakFrame` in the turn's language (cached sentences stream at once);
 3. after the audio has played: post-speech actions (``Transfer`` via callback, failures reported as
    ``kind="transfer_failed"``; ``HangUp`` ends the pipeline gracefully, so the goodbye is heard in full).
@@ -38,6 +40,7 @@ from pipecat.frames.frames import (
 )
 from pipecat.processors.frame_processor import FrameDirection, FrameProcessor
 
+import prompts
 from bot.brain.types import BotTurn, CallerInput, HangUp, SaveMessage, Transfer
 from bot.pipeline.probes import LatencyTracker
 from bot.pipeline.tts import SpeakFrame
@@ -47,6 +50,8 @@ log = logging.getLogger(__name__)
 DTMF_INTERDIGIT_S = 1.5  # keypad digits arrive one by one; "#" or this pause ends an entry
 SILENCE_TIMEOUT_S = 8.0  # caller silent this long after the bot finished: a "silence" input
 POST_SPEECH_TIMEOUT_S = 60.0  # never wait longer than this for the bot's audio to finish
+HOLD_AFTER_S = 1.0  # a save taking longer than this: "one moment please" rather than more silence
+ACTION_TIMEOUT_S = 8.0  # a save taking longer than this has failed for the caller: the brain apologises
 
 
 @runtime_checkable
@@ -115,8 +120,11 @@ class BrainAdapter(FrameProcessor):
     def __init__(self, responder: Responder, *, actions: CallActions | None = None,
                  tracker: LatencyTracker | None = None, recorder: CallRecorder | None = None,
                  silence_timeout_s: float = SILENCE_TIMEOUT_S, dtmf_interdigit_s: float = DTMF_INTERDIGIT_S,
-                 greet_on_start: bool = True, **kwargs):
+                 greet_on_start: bool = True, hold_after_s: float = HOLD_AFTER_S,
+                 action_timeout_s: float = ACTION_TIMEOUT_S, **kwargs):
         super().__init__(**kwargs)
+        self._hold_after_s = hold_after_s
+        self._action_timeout_s = action_timeout_s
         self._responder = responder
         self._actions = actions or CallActions()
         self._tracker = tracker or LatencyTracker()
@@ -248,10 +256,10 @@ class BrainAdapter(FrameProcessor):
 
     async def _handle(self, event: CallerInput) -> None:
         turn = await self._respond(event)
-        # Pre-speech actions: durable before the bot claims them. Shielded: a barge-in must not cut a save.
+        # Pre-speech actions: durable before the bot claims them. A barge-in must not cut a save.
         for action in turn.pre_speech:
             try:
-                await asyncio.shield(self._run_pre(action))
+                await self._run_pre_holding(action, turn.language)
             except Exception as exc:  # report it and speak what the brain says instead
                 log.warning("pre-speech action %s failed: %s", type(action).__name__, exc)
                 turn = await self._respond(self._event("action_failed", reason=str(exc) or type(exc).__name__))
@@ -271,6 +279,30 @@ class BrainAdapter(FrameProcessor):
             if turn.say.strip():
                 await self._wait_bot_done()
             await self._run_post(turn)
+
+    async def _run_pre_holding(self, action, language: str | None) -> None:
+        """Run a pre-speech action in a task of its own (cancelling this turn does not cut it); past
+        ``hold_after_s`` say the holding phrase, past ``action_timeout_s`` give up (raise)."""
+        task = asyncio.ensure_future(self._run_pre(action))
+        done, _ = await asyncio.wait({task}, timeout=self._hold_after_s)
+        if done:
+            task.result()
+            return
+        await self._say_holding(language)
+        try:
+            await asyncio.wait_for(asyncio.shield(task), max(0.0, self._action_timeout_s - self._hold_after_s))
+        except asyncio.TimeoutError:
+            raise TimeoutError(f"{type(action).__name__} took longer than {self._action_timeout_s:.0f} s") from None
+
+    async def _say_holding(self, language: str | None) -> None:
+        language = language if language in prompts.LANGUAGES else "de"
+        text = prompts.load(language, "phrases")["save_holding"]
+        self.log.lines.append(("bot", text, "save_holding"))
+        if self._recorder:
+            self._recorder.bot(BotTurn(say=text, language=language, intent="save_holding"), datetime.now(timezone.utc))
+        self._speaking_turn = True
+        self._bot_done.clear()
+        await self.push_frame(SpeakFrame(text, language))
 
     async def _run_pre(self, action) -> None:
         if isinstance(action, SaveMessage):

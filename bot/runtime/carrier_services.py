@@ -16,6 +16,7 @@ from typing import Any, Literal, Protocol
 
 from bot.brain.profile import CompanyProfile
 from bot.brain.types import BotTurn, CallerInput
+from bot.runtime.claims import MemoryStreamClaims, StreamClaims
 from bot.runtime.resolver import CompanyResolver, demo_resolver
 
 log = logging.getLogger(__name__)
@@ -144,6 +145,8 @@ class CallServices:
     build_pipeline: PipelineBuilder | None = None
     recorder: CallRecorder = field(default_factory=MemoryRecorder)
     registry: CallRegistry = field(default_factory=CallRegistry)
+    # Which CallSids have had their stream (one bot session per call); the store's version is shared by workers.
+    claims: StreamClaims = field(default_factory=MemoryStreamClaims)
     dial_timeout_s: int = 20  # seconds the secretary's phone rings before the caller returns to the bot
     mark_timeout_s: float = 15.0  # longest wait for the caller to have heard "I'll connect you" before dialling
     # True: the carrier takes Transfer actions out of the brain's turns and runs them itself (pipelines without a

@@ -6,7 +6,6 @@ server runs with. It is the only place where telephony, pipeline, brain, knowled
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import threading
 from concurrent.futures import ThreadPoolExecutor
@@ -23,12 +22,12 @@ from bot.pipeline.tts import presynthesise
 from bot.runtime.call_sessions import open_session
 from bot.runtime.carrier_services import CallServices
 from bot.runtime.knowledge import get_kb, make_lookup
-from bot.runtime.store_adapters import StoreRecorder, StoreResolver
+from bot.runtime.store_adapters import StoreRecorder, StoreResolver, StoreStreamClaims
 from bot.settings import Settings
 from bot.store import repo
 from bot.store.calls import add_turn, call_by_sid, finish_call, record_faq_gap, start_call, update_turn_latency
+from bot.store import spool, spool_drain
 from bot.store.db import session_scope
-from bot.store.messages import save_message
 from bot.store.seed import DEMO_DIR
 
 log = logging.getLogger(__name__)
@@ -112,13 +111,17 @@ class StoreCallLog:
         self._executor.shutdown(wait=False)
 
     async def save_message(self, action: SaveMessage) -> None:
-        """Durable before it returns (the bot confirms only afterwards); raises when the store refuses."""
+        """Durable before it returns (the bot confirms only afterwards); raises when even that is impossible.
 
-        def write() -> None:
-            with self._session() as session:
-                save_message(session, self.company, action.message, self._ensure_call(session))
-
-        await asyncio.get_running_loop().run_in_executor(self._executor, write)
+        Durable = in the local spool (milliseconds), not yet in the database: a locked or unreachable database must
+        neither keep the caller waiting nor lose the message. It moves into the database in the background (and is
+        retried by the serve process's spool drain until it is there). Not on the transcript's worker thread: that
+        one may be stuck behind a write to the locked database.
+        """
+        entry = spool.SpooledMessage(company=self.company, message=action.message, call_sid=self.call_sid,
+                                     call_id=self._call_id, caller_number=self.caller_number)
+        path = await spool.awrite(spool.spool_dir(self.settings), entry)
+        spool_drain.move_soon(self.settings, path)
 
 
 def make_responder(settings: Settings, profile: CompanyProfile, caller: str | None, call_id: str | None):
@@ -154,8 +157,9 @@ def call_services(settings: Settings, *, browser_companies=None):
             demos = demo_slugs()
             return [p for p in resolver.companies() if p.slug in demos]
 
-    return CallServices(resolver=resolver, recorder=StoreRecorder(settings), new_responder=new_responder,
-                        build_pipeline=pipeline, carrier_runs_transfer=False, browser_companies=browser_companies)
+    return CallServices(resolver=resolver, recorder=StoreRecorder(settings), claims=StoreStreamClaims(settings),
+                        new_responder=new_responder, build_pipeline=pipeline, carrier_runs_transfer=False,
+                        browser_companies=browser_companies)
 
 
 def presynthesise_answers(settings: Settings, company: str) -> int:

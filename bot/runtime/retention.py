@@ -8,6 +8,7 @@ import logging
 from bot.settings import Settings
 from bot.store.db import session_scope
 from bot.store.privacy import PurgeReport, purge_expired
+from bot.store.spool import spool_dir
 
 log = logging.getLogger(__name__)
 RETENTION_INTERVAL_S = 24 * 3600
@@ -15,7 +16,7 @@ RETENTION_INTERVAL_S = 24 * 3600
 
 def purge_once(settings: Settings) -> PurgeReport:
     with session_scope(settings) as session:
-        return purge_expired(session)
+        return purge_expired(session, spool_directory=spool_dir(settings))
 
 
 async def retention_loop(settings: Settings, stop: asyncio.Event, interval_s: float = RETENTION_INTERVAL_S) -> None:

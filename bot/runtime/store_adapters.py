@@ -2,7 +2,8 @@
 
 Imports ``bot.store`` lazily, so the telephony package loads (and its tests run) without a database. The pipeline
 writes the transcript and per-turn latencies into the same call row, found by ``call_sid``; this adapter opens the
-row when the stream starts and closes it from Twilio's transfer result and status callback.
+row when the stream starts and closes it from Twilio's transfer result and status callback. The stream claims live
+in the same database, so that every worker process refuses a second stream for a call.
 """
 
 from __future__ import annotations
@@ -15,6 +16,9 @@ from bot.settings import Settings
 from bot.store.calls import call_by_sid, finish_call, start_call
 from bot.store.companies import company_for_number, company_profile, get_company, list_companies
 from bot.store.db import session_scope
+from bot.store.stream_claims import claim_stream
+from bot.store.stream_claims import end_call
+from bot.store.stream_claims import release_stream
 
 log = logging.getLogger(__name__)
 
@@ -72,3 +76,25 @@ class StoreRecorder:
         # "completed" = the bot talked with the caller (the store upgrades it to "message" when one was saved);
         # busy / no-answer / canceled / failed = the caller never got through.
         self._finish(call_id, "answered" if status == "completed" else "abandoned", only_if_open=True)
+
+
+class StoreStreamClaims:
+    """Stream claims in the shared database (``stream_claims``), so the rule holds across worker processes."""
+
+    def __init__(self, settings: Settings) -> None:
+        self._settings = settings
+
+    def claim(self, call_sid: str, *, resume: bool = False) -> bool:
+
+        with session_scope(self._settings) as session:
+            return claim_stream(session, call_sid, resume=resume)
+
+    def release(self, call_sid: str, *, transferring: bool) -> None:
+
+        with session_scope(self._settings) as session:
+            release_stream(session, call_sid, transferring=transferring)
+
+    def call_ended(self, call_sid: str) -> None:
+
+        with session_scope(self._settings) as session:
+            end_call(session, call_sid)

@@ -2,7 +2,8 @@
 
 :func:`save_message` is the one place a caller's message enters the system. It writes the message and its outbox
 rows (e-mail, webhook) in ONE transaction and returns only after the commit, so the bot may say "your message is
-saved" exactly when it is, and no notification can be lost between the two.
+saved" exactly when it is, and no notification can be lost between the two. Calls do not wait for it: they spool
+the message locally first (:mod:`bot.store.spool`), and the spool's mover calls it with the file's ``spool_id``.
 """
 
 from __future__ import annotations
@@ -18,7 +19,8 @@ from sqlalchemy.orm import Session
 from bot.brain.types import CallMessage
 from bot.store import validate
 from bot.store.companies import NotFound, resolve
-from bot.store.models import LANGUAGES, URGENCIES, Call, Company, Message, Outbox, utcnow
+from bot.store.models import Call, Company, Message, Outbox, utcnow
+from bot.store.spool import check_message
 
 log = logging.getLogger(__name__)
 
@@ -40,18 +42,15 @@ def message_payload(message: Message, company: Company) -> dict[str, Any]:
 
 
 def save_message(session: Session, company_slug: Company | str, message: CallMessage, call_id: int | None = None,
-                 *, now: datetime | None = None) -> Message:
+                 *, now: datetime | None = None, spool_id: str | None = None) -> Message:
     """Store a caller's message with its e-mail/webhook outbox rows and COMMIT; returns the committed row.
 
-    Raises (and stores nothing) only for a programming error (unknown company, urgency or language; a premium-rate
-    or service callback number, which the brain never accepts) or when the database fails; an unknown ``call_id``
-    is logged and the message saved without the link. On an exception the carrier reports the failed action
-    instead of claiming a save.
+    Raises (and stores nothing) only for a programming error (unknown company, urgency or language) or when the
+    database fails; an unknown ``call_id`` is logged and the message saved without the link. On an exception
+    the carrier reports the failed action instead of claiming a save. A second message with the same ``spool_id``
+    raises IntegrityError (the unique index): a spooled message is stored once.
     """
-    if message.urgency not in URGENCIES:
-        raise ValueError(f"unknown urgency {message.urgency!r}; use one of {', '.join(URGENCIES)}")
-    if message.language not in LANGUAGES:
-        raise ValueError(f"unknown language {message.language!r}; use one of {', '.join(LANGUAGES)}")
+    check_message(message)
     company = resolve(session, company_slug)
     call = session.get(Call, call_id) if call_id is not None else None
     if call_id is not None and call is None:
@@ -63,7 +62,7 @@ def save_message(session: Session, company_slug: Company | str, message: CallMes
     number = validate.callback_number(e164) if e164 else message.number.strip()[:20]
     row = Message(company_id=company.id, call_id=call_id, caller_name=(message.name or "").strip()[:200],
                   caller_number=number, concern=message.concern or "", urgency=message.urgency,
-                  language=message.language, status="new", created_at=now or utcnow())
+                  language=message.language, status="new", created_at=now or utcnow(), spool_id=spool_id)
     session.add(row)
     session.flush()  # assigns row.id for the payload
     payload = message_payload(row, company)

@@ -30,6 +30,7 @@ OUTCOMES = ("answered", "message", "transferred", "abandoned")
 SPEAKERS = ("caller", "bot")
 URGENCIES = ("normal", "urgent")
 MESSAGE_STATUSES = ("new", "done")
+STREAM_STATES = ("streaming", "transferring", "ended")
 OUTBOX_KINDS = ("email", "webhook")
 OUTBOX_STATUSES = ("pending", "sent")
 LANGUAGES = ("de", "en")
@@ -261,6 +262,8 @@ class Message(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     done_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     done_by: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    # Id of the spool file the message came from (bot.store.spool): a retried move can never store it twice.
+    spool_id: Mapped[str | None] = mapped_column(String(32), index=True, unique=True)
 
     company: Mapped[Company] = relationship()
     call: Mapped[Call | None] = relationship(back_populates="messages")
@@ -310,3 +313,20 @@ class FaqGap(Base):
     language: Mapped[str | None] = mapped_column(String(2))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     resolved_at: Mapped[datetime | None] = mapped_column(UTCDateTime)  # an entry was added for it
+
+
+class StreamClaim(Base):
+    """Which Twilio call (CallSid) has had its media stream started: one row per call, claimed atomically.
+
+    A stream token is only honoured while this row allows it (bot.store.stream_claims), so a captured or duplicated
+    ``start`` cannot open a second bot session for the call, in any worker process sharing this database.
+    """
+
+    __tablename__ = "stream_claims"
+    __table_args__ = (CheckConstraint(_in("state", STREAM_STATES), name="state"),)
+
+    call_sid: Mapped[str] = mapped_column(String(64), primary_key=True)
+    state: Mapped[str] = mapped_column(String(12), default="streaming")
+    streams: Mapped[int] = mapped_column(Integer, default=1)  # streams run for the call (a failed transfer adds one)
+    claimed_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)

@@ -1,7 +1,9 @@
 """DSGVO: erase everything about one caller (Art. 17), and the retention job (Art. 5(1)(e) storage limitation).
 
 Recording files are deleted before the rows that point to them are committed away: if the commit then failed,
-a row would point to a missing file (harmless), never a forgotten file to a missing row.
+a row would point to a missing file (harmless), never a forgotten file to a missing row. Messages still in the
+local spool (:mod:`bot.store.spool`, not yet in the database) are erased first, waiting for a move in progress, so
+that none can arrive in the database after its caller was forgotten.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ from pathlib import Path
 from sqlalchemy import delete, or_, select, update
 from sqlalchemy.orm import Session
 
-from bot.store import validate
+from bot.store import spool, validate
 from bot.store.models import Call, CallTurn, Company, FaqGap, Message, Outbox, utcnow
 
 log = logging.getLogger(__name__)
@@ -31,7 +33,12 @@ class DeletionReport:
     notifications: int = 0
     faq_gaps: int = 0
     recordings: int = 0
+    spooled: int = 0  # of ``messages``: those erased from the local spool before they reached the database
     errors: list[str] = field(default_factory=list)
+
+
+def _same_number(raw: str | None, e164: str) -> bool:
+    return bool(raw) and (validate.phone_number_or_none(raw) or raw.strip()) == e164
 
 
 def _delete_recordings(paths: Iterable[str | None], report: DeletionReport) -> None:
@@ -46,11 +53,16 @@ def _delete_recordings(paths: Iterable[str | None], report: DeletionReport) -> N
             log.error("recording could not be deleted: %s", exc.strerror)
 
 
-def delete_caller_data(session: Session, number: str) -> DeletionReport:
+def delete_caller_data(session: Session, number: str, spool_directory: Path | None = None) -> DeletionReport:
     """Erase every call from ``number`` (transcript, recording, FAQ gaps) and every message with it as caller or
-    callback number, with their pending notifications. Any written form of the number is accepted."""
+    callback number, with their pending notifications, also in ``spool_directory`` (the deployment's
+    :func:`bot.store.spool.spool_dir`). Any written form of the number is accepted."""
     e164 = validate.phone_number(number)
     report = DeletionReport()
+    if spool_directory is not None:
+        report.spooled = spool.remove_where(spool_directory, lambda e: _same_number(e.message.number, e164)
+                                            or _same_number(e.caller_number, e164))
+        spool.remove_stale_temps(spool_directory)
     calls = list(session.execute(select(Call.id, Call.recording_path).where(Call.caller_number == e164)))
     call_ids = [c.id for c in calls]
     message_filter = Message.caller_number == e164
@@ -61,14 +73,15 @@ def delete_caller_data(session: Session, number: str) -> DeletionReport:
     if message_ids:
         report.notifications = session.execute(delete(Outbox).where(Outbox.message_id.in_(message_ids))).rowcount
         report.messages = session.execute(delete(Message).where(Message.id.in_(message_ids))).rowcount
+    report.messages += report.spooled
     if call_ids:
         report.faq_gaps = session.execute(delete(FaqGap).where(FaqGap.call_id.in_(call_ids))).rowcount
         report.turns = session.execute(delete(CallTurn).where(CallTurn.call_id.in_(call_ids))).rowcount
         report.calls = session.execute(delete(Call).where(Call.id.in_(call_ids))).rowcount
     session.commit()
     session.expire_all()
-    log.info("caller data erased: %d calls, %d messages, %d recordings", report.calls, report.messages,
-             report.recordings)
+    log.info("caller data erased: %d calls, %d messages (%d spooled), %d recordings", report.calls,
+             report.messages, report.spooled, report.recordings)
     return report
 
 
@@ -86,13 +99,15 @@ class PurgeReport:
     errors: list[str] = field(default_factory=list)
 
 
-def purge_expired(session: Session, now: datetime | None = None) -> PurgeReport:
-    """Apply each company's ``retention_days``: everything personal older than that is deleted."""
+def purge_expired(session: Session, now: datetime | None = None, spool_directory: Path | None = None) -> PurgeReport:
+    """Apply each company's ``retention_days``: everything personal older than that is deleted (spooled messages
+    in ``spool_directory`` too, should the database have been out of reach for that long)."""
     now = now or utcnow()
     report = PurgeReport()
     counter = DeletionReport()
+    cutoffs: dict[str, datetime] = {}
     for company in session.scalars(select(Company)):
-        cutoff = now - timedelta(days=company.retention_days)
+        cutoff = cutoffs[company.slug] = now - timedelta(days=company.retention_days)
         old_calls = list(session.execute(select(Call.id, Call.recording_path).where(
             Call.company_id == company.id, Call.started_at < cutoff, Call.purged_at.is_(None))))
         call_ids = [c.id for c in old_calls]
@@ -110,6 +125,9 @@ def purge_expired(session: Session, now: datetime | None = None) -> PurgeReport:
             FaqGap.company_id == company.id, FaqGap.created_at < cutoff)).rowcount
     session.commit()
     session.expire_all()
+    if spool_directory is not None:
+        report.messages += spool.remove_where(
+            spool_directory, lambda e: e.company in cutoffs and e.created_at < cutoffs[e.company])
     report.recordings, report.errors = counter.recordings, counter.errors
     log.info("retention purge: %d calls anonymised, %d messages, %d FAQ gaps, %d recordings deleted",
              report.calls_anonymised, report.messages, report.faq_gaps, report.recordings)

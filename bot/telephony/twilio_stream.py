@@ -3,15 +3,15 @@
 Twilio's protocol (https://www.twilio.com/docs/voice/media-streams/websocket-messages): ``connected``, then
 ``start`` (streamSid, callSid, customParameters), then ``media`` (base64 8 kHz µ-law), ``dtmf``, ``mark`` and
 finally ``stop``. We read up to ``start`` ourselves, check the call token our signed ``/twilio/voice`` answer put in
-the parameters (an unsigned websocket cannot start a pipeline), then hand the socket to pipecat's websocket
-transport with :class:`~bot.telephony.serializer.CallSerializer`.
+the parameters (an unsigned websocket cannot start a pipeline; :mod:`bot.telephony.stream_token`), claim the
+CallSid (a replayed or duplicated ``start`` for a call that has or had its stream is refused;
+:mod:`bot.runtime.claims`), then hand the socket to pipecat's websocket transport with
+:class:`~bot.telephony.serializer.CallSerializer`.
 """
 
 from __future__ import annotations
 
 import asyncio
-import hashlib
-import hmac
 import json
 import logging
 from datetime import datetime, timezone
@@ -26,23 +26,13 @@ from bot.settings import Settings
 from bot.telephony.carrier import CarrierResponder, run_until_disconnect
 from bot.telephony.masking import mask_number
 from bot.telephony.serializer import CallSerializer
+from bot.telephony.stream_token import token_problem
 from bot.telephony.transfer_control import TransferController
 
 log = logging.getLogger(__name__)
 
 START_TIMEOUT_S = 10.0
 POLICY_VIOLATION = 1008
-
-
-def call_token(secret: str, call_sid: str, company: str) -> str:
-    """Proof that a stream's parameters came from our own signed TwiML answer for this call and company."""
-    return hmac.new(secret.encode(), f"{call_sid}\n{company}".encode(), hashlib.sha256).hexdigest()[:32]
-
-
-def token_ok(settings: Settings, call_sid: str, company: str, token: str) -> bool:
-    if not settings.twilio_auth_token or not token:
-        return False
-    return hmac.compare_digest(call_token(settings.twilio_auth_token, call_sid, company), token)
 
 
 async def read_start(websocket: WebSocket, timeout_s: float = START_TIMEOUT_S) -> dict | None:
@@ -74,8 +64,9 @@ async def run_twilio_stream(websocket: WebSocket, services: CallServices, settin
     call_sid = details.get("callSid") or ""
     stream_sid = details.get("streamSid") or start.get("streamSid") or ""
     company = params.get("company", "")
-    if not token_ok(settings, call_sid, company, params.get("token", "")):
-        log.warning("twilio stream for call %s refused: missing or wrong call token", call_sid or "?")
+    problem = token_problem(settings.twilio_auth_token, call_sid, params)
+    if problem:
+        log.warning("twilio stream for call %s refused: %s", call_sid or "?", problem)
         await websocket.close(POLICY_VIOLATION)
         return
     profile = services.resolver.for_slug(company)
@@ -84,7 +75,30 @@ async def run_twilio_stream(websocket: WebSocket, services: CallServices, settin
                   "unknown company" if profile is None else "no pipeline/brain wired into the app")
         await websocket.close(1011)
         return
+    resuming = params.get("resume") == "transfer_failed"
+    try:
+        claimed = await asyncio.to_thread(services.claims.claim, call_sid, resume=resuming)
+    except Exception as exc:  # fail closed: without the claim a replayed start could not be told apart
+        log.error("twilio stream for call %s: the stream claim could not be stored (%s); closing",
+                  call_sid, type(exc).__name__)
+        await websocket.close(1011)
+        return
+    if not claimed:
+        log.warning("twilio stream for call %s refused: this call has or had its stream already (replayed or "
+                    "duplicated start)", call_sid)
+        await websocket.close(POLICY_VIOLATION)
+        return
+    try:
+        await _run_claimed(websocket, services, settings, profile, params, call_sid, stream_sid, resuming)
+    finally:
+        # handed to the secretary: only the stream of an unanswered transfer may follow; otherwise none may
+        live = services.registry.get(call_sid)
+        await asyncio.to_thread(services.claims.release, call_sid, transferring=bool(live and live.transferring))
 
+
+async def _run_claimed(websocket: WebSocket, services: CallServices, settings: Settings, profile, params: dict,
+                       call_sid: str, stream_sid: str, resuming: bool) -> None:
+    """The call's stream, once this process holds its claim."""
     live = services.registry.get(call_sid)
     resume = None
     if live is None:
@@ -92,9 +106,9 @@ async def run_twilio_stream(websocket: WebSocket, services: CallServices, settin
                         called=params.get("to") or None)
         inner = await asyncio.to_thread(services.new_responder, profile, info)  # may load models: off the loop
         live = services.registry.add(LiveCall(info=info, responder=inner))
-        services.recorder.call_started(info)
+        await asyncio.to_thread(services.recorder.call_started, info)  # the database may be slow: not on the loop
         log.info("call %s for %s from %s: stream started", call_sid, profile.slug, mask_number(info.caller))
-    if params.get("resume") == "transfer_failed":
+    if resuming:
         reason = params.get("reason") or "no-answer"
         resume = CallerInput(kind="transfer_failed", at=datetime.now(timezone.utc), reason=reason)
         live.transferring = False

@@ -26,6 +26,7 @@ from bot.runtime import outbox, retention
 from bot.runtime.live_calls import call_services
 from bot.settings import Settings
 from bot.store.companies import NotFound
+from bot.store import spool_drain
 from bot.store.db import init_db, session_scope
 from bot.store.models import User
 from bot.store.validate import InvalidInput
@@ -111,7 +112,8 @@ def wants_html(request: Request) -> bool:
 
 def create_app(settings: Settings | None = None, *, background: bool = True, session_codec: SessionCodec | None = None,
                outbox_interval_s: float = 2.0, sse_max_s: float = 1800.0) -> FastAPI:
-    """The web app. ``background``: run the outbox worker and daily retention purge while the app is up.
+    """The web app. ``background``: run the outbox worker and daily retention purge while the app is up (the
+    message spool is drained in any case).
     ``sse_max_s``: an inbox stream is closed after this long; the browser reconnects where it left off."""
     settings = settings or Settings()
 
@@ -120,10 +122,11 @@ def create_app(settings: Settings | None = None, *, background: bool = True, ses
         logfilter.install()
         await asyncio.to_thread(init_db, settings)
         stop = asyncio.Event()
-        tasks = []
+        # Always: messages this server's calls spooled (also before a crash) must reach the database.
+        tasks = [asyncio.create_task(spool_drain.worker(settings, stop))]
         if background:
-            tasks = [asyncio.create_task(outbox.worker(settings, stop, outbox_interval_s)),
-                     asyncio.create_task(retention.retention_loop(settings, stop))]
+            tasks += [asyncio.create_task(outbox.worker(settings, stop, outbox_interval_s)),
+                      asyncio.create_task(retention.retention_loop(settings, stop))]
         try:
             yield
         finally:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 
 from fastapi import APIRouter, Depends, Request, Response, WebSocket
@@ -12,7 +13,8 @@ from bot.settings import Settings
 from bot.telephony import twiml
 from bot.telephony.masking import mask_number
 from bot.telephony.signature import verified_form, websocket_base
-from bot.telephony.twilio_stream import call_token, run_twilio_stream
+from bot.telephony.stream_token import call_token
+from bot.telephony.twilio_stream import run_twilio_stream
 
 log = logging.getLogger(__name__)
 
@@ -33,8 +35,8 @@ def _both_languages(key: str) -> list[tuple[str, str]]:
 def _stream_twiml(request: Request, company: str, form: dict[str, str], **extra: str) -> str:
     settings: Settings = request.app.state.settings
     call_sid = form.get("CallSid", "")
-    params = {"company": company, "from": form.get("From", ""), "to": form.get("To", ""),
-              "token": call_token(settings.twilio_auth_token or "", call_sid, company), **extra}
+    params = {"company": company, "from": form.get("From", ""), "to": form.get("To", ""), **extra}
+    params["token"] = call_token(settings.twilio_auth_token or "", call_sid, params)  # signs all of the above
     return twiml.connect_stream(websocket_base(settings, request) + "/twilio/stream", params)
 
 
@@ -61,6 +63,7 @@ async def status(request: Request, form: dict[str, str] = Depends(verified_form)
         duration = form.get("CallDuration")
         services.recorder.call_ended(call_sid, call_status, int(duration) if duration and duration.isdigit() else None)
         services.registry.pop(call_sid)
+        await asyncio.to_thread(services.claims.call_ended, call_sid)  # no stream may start for it any more
         log.info("call %s ended: %s", call_sid, call_status)
     return Response(status_code=204)
 

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Depends, HTTPException, Response
+from fastapi import APIRouter, Depends, HTTPException, Request, Response
 from sqlalchemy.orm import Session
 
 from bot.store import repo
 from bot.store.models import User
+from bot.store.spool import spool_dir
 from bot.web import services
 from bot.web.api.schemas import (ApiKeyCreated, ApiKeyIn, ApiKeyOut, DeleteCallerIn, DeletionOut, UserCreate,
                                  UserOut, UserPatch)
@@ -70,8 +71,10 @@ def update_user(user_id: PathId, body: UserPatch, user: User = Depends(api_user)
 
 
 @router.post("/privacy/delete-caller", response_model=DeletionOut, tags=["privacy"])
-def delete_caller(body: DeleteCallerIn, user: User = Depends(api_user), db: Session = Depends(get_db)) -> dict:
-    """Erase everything about one caller number (DSGVO Art. 17): calls, transcripts, recordings, messages,
-    pending notifications. The number is sent in the body so that it never appears in access logs."""
+def delete_caller(body: DeleteCallerIn, request: Request, user: User = Depends(api_user),
+                  db: Session = Depends(get_db)) -> dict:
+    """Erase everything about one caller number (DSGVO Art. 17): calls, transcripts, recordings, messages (also
+    those still spooled), pending notifications. The number is sent in the body so that it never appears in
+    access logs."""
     require_role(user, "admin")
-    return repo.delete_caller_data(db, body.number).__dict__
+    return repo.delete_caller_data(db, body.number, spool_dir(request.app.state.settings)).__dict__

@@ -220,6 +220,7 @@ class DeletionOut(BaseModel):
     notifications: int
     faq_gaps: int
     recordings: int
+    spooled: int = 0  # of messages: erased from the local spool before they reached the database
     errors: list[str]
 
 

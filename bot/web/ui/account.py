@@ -9,6 +9,7 @@ from starlette.datastructures import FormData
 
 from bot.store import repo
 from bot.store.models import ROLES, User
+from bot.store.spool import spool_dir
 from bot.store.validate import InvalidInput
 from bot.web import services
 from bot.web.api.schemas import ApiKeyIn, DeleteCallerIn, UserCreate
@@ -90,7 +91,7 @@ def delete_caller(request: Request, form: FormData = Depends(text_form), user: U
     require_role(user, "admin")
     try:
         number = validated(DeleteCallerIn, {"number": form.get("number", "")}).number
-        report = repo.delete_caller_data(db, number)
+        report = repo.delete_caller_data(db, number, spool_dir(request.app.state.settings))
     except InvalidInput as exc:
         return render(request, "privacy.html", status_code=422, report=None, error=str(exc))
     return render(request, "privacy.html", report=report, error=None)
