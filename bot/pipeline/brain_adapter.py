@@ -1,7 +1,8 @@
 """The bridge between pipecat frames and the brain's contract (:mod:`bot.brain.types`).
 
 Caller events in (final transcriptions, keypad tones, silence, barge-in, connect) become :class:`CallerInput`;
-the responder answers with a :class:`BotTurn`, which the adapter *executes* in the contract's order:
+the responder answers with a :class:`BotTurn`, which the adapter *executes* in the contract's order, through the
+turn order every carrier shares (:func:`bot.brain.turn_order.carry_out`):
 
 1. pre-speech actions (``SaveMessage``) through injected callbacks — a message is durable before the bot says so;
    a failing action is reported back as ``kind="action_failed"`` and the brain's new answer is spoken instead.
@@ -41,7 +42,8 @@ from pipecat.frames.frames import (
 from pipecat.processors.frame_processor import FrameDirection, FrameProcessor
 
 import prompts
-from bot.brain.types import BotTurn, CallerInput, HangUp, SaveMessage, Transfer
+from bot.brain.turn_order import ACTION_TIMEOUT_S, HOLD_AFTER_S, FailedAction, carry_out
+from bot.brain.types import BotTurn, CallerInput, SaveMessage, Transfer
 from bot.pipeline.probes import LatencyTracker
 from bot.pipeline.tts import SpeakFrame
 
@@ -50,8 +52,6 @@ log = logging.getLogger(__name__)
 DTMF_INTERDIGIT_S = 1.5  # keypad digits arrive one by one; "#" or this pause ends an entry
 SILENCE_TIMEOUT_S = 8.0  # caller silent this long after the bot finished: a "silence" input
 POST_SPEECH_TIMEOUT_S = 60.0  # never wait longer than this for the bot's audio to finish
-HOLD_AFTER_S = 1.0  # a save taking longer than this: "one moment please" rather than more silence
-ACTION_TIMEOUT_S = 8.0  # a save taking longer than this has failed for the caller: the brain apologises
 
 
 @runtime_checkable
@@ -255,44 +255,12 @@ class BrainAdapter(FrameProcessor):
         return await self._responder.respond(event)
 
     async def _handle(self, event: CallerInput) -> None:
+        """One caller event: the brain's turn, carried out in the shared turn order (bot.brain.turn_order)."""
         turn = await self._respond(event)
-        # Pre-speech actions: durable before the bot claims them. A barge-in must not cut a save.
-        for action in turn.pre_speech:
-            try:
-                await self._run_pre_holding(action, turn.language)
-            except Exception as exc:  # report it and speak what the brain says instead
-                log.warning("pre-speech action %s failed: %s", type(action).__name__, exc)
-                turn = await self._respond(self._event("action_failed", reason=str(exc) or type(exc).__name__))
-                break
-        self._tracker.mark("brain", intent=turn.intent)
-        self.log.turns.append(turn)
-        self.log.lines.append(("bot", turn.say, turn.intent))
-        if self._recorder:
-            self._recorder.bot(turn, datetime.now(timezone.utc))
-        if turn.say.strip():
-            self._speaking_turn = True
-            self._bot_done.clear()
-            await self.push_frame(SpeakFrame(turn.say, turn.language))
-        else:
-            self._tracker.cancel()
-        if turn.post_speech:
-            if turn.say.strip():
-                await self._wait_bot_done()
-            await self._run_post(turn)
-
-    async def _run_pre_holding(self, action, language: str | None) -> None:
-        """Run a pre-speech action in a task of its own (cancelling this turn does not cut it); past
-        ``hold_after_s`` say the holding phrase, past ``action_timeout_s`` give up (raise)."""
-        task = asyncio.ensure_future(self._run_pre(action))
-        done, _ = await asyncio.wait({task}, timeout=self._hold_after_s)
-        if done:
-            task.result()
-            return
-        await self._say_holding(language)
-        try:
-            await asyncio.wait_for(asyncio.shield(task), max(0.0, self._action_timeout_s - self._hold_after_s))
-        except asyncio.TimeoutError:
-            raise TimeoutError(f"{type(action).__name__} took longer than {self._action_timeout_s:.0f} s") from None
+        outcome = await carry_out(turn, self._respond, _PipelineCarrier(self), datetime.now(timezone.utc),
+                                  hold_after_s=self._hold_after_s, action_timeout_s=self._action_timeout_s)
+        if outcome.next_event is not None:  # a transfer that did not connect: the brain hears of it next
+            await self._queue.put(self._event(outcome.next_event.kind, reason=outcome.next_event.reason))
 
     async def _say_holding(self, language: str | None) -> None:
         language = language if language in prompts.LANGUAGES else "de"
@@ -304,36 +272,42 @@ class BrainAdapter(FrameProcessor):
         self._bot_done.clear()
         await self.push_frame(SpeakFrame(text, language))
 
-    async def _run_pre(self, action) -> None:
-        if isinstance(action, SaveMessage):
-            if self._actions.save_message is None:
-                raise RuntimeError("no message store is connected")
-            await self._actions.save_message(action)
-            self.log.messages.append(action.message)
-            self.log.outcome = "message"
+    async def _speak(self, turn: BotTurn) -> None:
+        self._tracker.mark("brain", intent=turn.intent)
+        self.log.turns.append(turn)
+        self.log.lines.append(("bot", turn.say, turn.intent))
+        if self._recorder:
+            self._recorder.bot(turn, datetime.now(timezone.utc))
+        if turn.say.strip():
+            self._speaking_turn = True
+            self._bot_done.clear()
+            await self.push_frame(SpeakFrame(turn.say, turn.language))
+        else:
+            self._tracker.cancel()
 
-    async def _run_post(self, turn: BotTurn) -> None:
-        for action in turn.post_speech:
-            if isinstance(action, Transfer):
-                reason = "no transfer line" if self._actions.transfer is None else None
-                if reason is None:
-                    try:
-                        reason = await self._actions.transfer(action)
-                    except Exception as exc:
-                        reason = str(exc) or type(exc).__name__
-                if reason:
-                    await self._queue.put(self._event("transfer_failed", reason=reason))
-                    return
-                self.log.outcome = "transferred"
-                self.log.transferred_to = action.number
-            elif isinstance(action, HangUp):
-                if self.log.outcome == "abandoned":
-                    self.log.outcome = "answered"
-                self._ended = True
-                if self._recorder:
-                    self._recorder.ended(self.log.outcome, datetime.now(timezone.utc))
-                await self.push_frame(EndWorkerFrame(), FrameDirection.UPSTREAM)
-                return
+    async def _save(self, action: SaveMessage) -> None:
+        if self._actions.save_message is None:
+            raise RuntimeError("no message store is connected")
+        await self._actions.save_message(action)
+        self.log.messages.append(action.message)
+        self.log.outcome = "message"
+
+    async def _transfer(self, action: Transfer) -> str | None:
+        if self._actions.transfer is None:
+            return "no transfer line"
+        reason = await self._actions.transfer(action)
+        if not reason:
+            self.log.outcome = "transferred"
+            self.log.transferred_to = action.number
+        return reason
+
+    async def _hang_up(self) -> None:
+        if self.log.outcome == "abandoned":
+            self.log.outcome = "answered"
+        self._ended = True
+        if self._recorder:
+            self._recorder.ended(self.log.outcome, datetime.now(timezone.utc))
+        await self.push_frame(EndWorkerFrame(), FrameDirection.UPSTREAM)
 
     async def _wait_bot_done(self) -> None:
         # The audio must have started and stopped; a short grace covers a turn whose audio never starts.
@@ -355,3 +329,31 @@ class BrainAdapter(FrameProcessor):
         if self._worker is not None and not self._worker.done():
             await self.cancel_task(self._worker)
         self._worker = None
+
+
+class _PipelineCarrier:
+    """The voice pipeline's side of :func:`bot.brain.turn_order.carry_out`: speech as frames, the injected
+    save and transfer callbacks, the hang-up as the pipeline's end."""
+
+    def __init__(self, adapter: BrainAdapter) -> None:
+        self.adapter = adapter
+
+    async def save_message(self, action: SaveMessage) -> None:
+        await self.adapter._save(action)
+
+    async def hold(self, language: str) -> None:
+        await self.adapter._say_holding(language)
+
+    async def speak(self, turn: BotTurn, failed: FailedAction | None) -> None:
+        if failed is not None:
+            log.warning("pre-speech action %s failed: %s", failed.action, failed.error)
+        await self.adapter._speak(turn)
+
+    async def speech_done(self) -> None:
+        await self.adapter._wait_bot_done()
+
+    async def transfer(self, action: Transfer) -> str | None:
+        return await self.adapter._transfer(action)
+
+    async def hang_up(self) -> None:
+        await self.adapter._hang_up()
