@@ -163,3 +163,45 @@ def covid_setup(shared: Path) -> CovidSetup:
         case = Case(r["question_2"].strip(), None if q1 in left_out else q1, q1)
         (dev if q1 in dev_groups else test).append(case)
     return CovidSetup(doc, dev, test, tuple(sorted(left_out)))
+
+
+# --- BANKING77 (development part: train.csv only) --------------------------------------------------------------
+@dataclass(frozen=True)
+class BankingSetup:
+    document: ParsedDocument
+    fit: list[Case]
+    tune: list[Case]
+    held_out_intents: tuple[str, ...]
+
+
+def banking_setup(shared: Path, held_out: int = 12, cases: int = 1500) -> BankingSetup:
+    """BANKING77 as one company, from the **train** split only (test.csv is never read here): one entry per intent
+    (its first train utterance as the question, as evals/suites/generate.py builds it), ``held_out`` intents left out
+    (their queries must be handed off: same domain, not covered). Two disjoint seeded samples of the other train
+    utterances: ``fit`` (classifier) and ``tune`` (operating point / report)."""
+    with (shared / "banking77" / "train.csv").open(encoding="utf-8", newline="") as fh:
+        rows = [(r["text"], r["category"]) for r in csv.DictReader(fh)]
+    intents = sorted({c for _, c in rows})
+    left_out = set(random.Random(11).sample(intents, held_out))
+    first: dict[str, str] = {}
+    for text, intent in rows:
+        first.setdefault(intent, text)
+
+    def question(text: str) -> str:
+        text = text.strip().rstrip(".!? ")
+        return f"{text[0].upper()}{text[1:]}?"
+
+    def topic(intent: str) -> str:
+        return intent.replace("_", " ")
+
+    entries = tuple(ParsedEntry(question=question(first[i]), location=f"intent {i}", language="en",
+                                answer=f"About {topic(i)}: you find the details in the app under Help, or our support "
+                                       f"team helps you with {topic(i)}.")
+                    for i in intents if i not in left_out)
+    doc = ParsedDocument(name="banking77-faq.json", content_hash=hashlib.sha256(repr(entries).encode()).hexdigest(),
+                         format="json", entries=entries)
+    firsts = set(first.values())
+    pool = [(t, i) for t, i in rows if t not in firsts]
+    random.Random(SEED).shuffle(pool)
+    made = [Case(t, None if i in left_out else question(first[i]), i) for t, i in pool[:2 * cases]]
+    return BankingSetup(doc, made[:cases], made[cases:], tuple(sorted(left_out)))

@@ -127,3 +127,22 @@ def test_clinc_labelled_history_test_slice(kb: KnowledgeBase, shared_data: Path)
     assert m["recall_at_1"] >= 0.75, m
     assert m["wrong"] <= 0.035, m
     assert m["handoff"] >= 0.95, m
+
+
+def test_banking77_development_company_reads_train_only(shared_data: Path) -> None:
+    """The second development domain (evals.calibrate's held-out ``banking77_dev``): BANKING77 train only, fit and
+    tune samples disjoint, held-out intents not in the index but among the callers."""
+    import csv
+
+    from evals.kb_data import banking_setup
+
+    setup = banking_setup(shared_data)
+    with (shared_data / "banking77" / "test.csv").open(encoding="utf-8", newline="") as fh:
+        test_texts = {r["text"] for r in csv.DictReader(fh)}
+    fit, tune = {c.query for c in setup.fit}, {c.query for c in setup.tune}
+    assert len(setup.document.entries) == 77 - 12 and len(fit) == len(tune) == 1500
+    assert not fit & tune and not (fit | tune) & test_texts
+    questions = {e.question for e in setup.document.entries}
+    assert all(c.gold is None or c.gold in questions for c in setup.fit + setup.tune)
+    assert {c.group for c in setup.tune if c.gold is None} <= set(setup.held_out_intents)
+    assert any(c.gold is None for c in setup.tune)
