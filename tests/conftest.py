@@ -48,8 +48,8 @@ def free_port() -> int:
 
 @pytest.fixture(scope="session")
 def postgres_server():
-    """A real PostgreSQL server for the whole test session (see tests/pg.py); skips if PostgreSQL is not installed."""
-    from tests.pg import PostgresServer, unavailable_reason
+    """A real PostgreSQL server for the whole test session (see tests/support/pg.py); skips if PostgreSQL is not installed."""
+    from tests.support.pg import PostgresServer, unavailable_reason
 
     reason = unavailable_reason()
     if reason:
