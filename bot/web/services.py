@@ -92,6 +92,8 @@ def update_user(db: Session, user: User, *, name: str | None = None, role: str |
     if role is not None:
         user.role = role
     if active is not None:
+        if user.active and not active:
+            repo.revoke_sessions(db, user, commit=False)  # a reactivated account must log in afresh
         user.active = active
     if companies is not None:
 

@@ -7,7 +7,7 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
-from bot.web.fields import (IDS_MAX, LIST_MAX, Answer, Email, Greeting, Id, Name, OfficeHours, Password, Phone,
+from bot.web.fields import (IDS_MAX, LIST_MAX, PASSWORD_MAX, Answer, Email, Greeting, Id, Name, OfficeHours, Password, Phone,
                             Question, Secret, Short, Url)
 
 
@@ -247,6 +247,11 @@ class UserPatch(BaseModel):
     active: bool | None = None
     password: Password | None = None
     companies: list[Short] | None = Field(None, max_length=LIST_MAX)
+
+
+class PasswordChange(BaseModel):
+    current_password: str = Field(max_length=PASSWORD_MAX)
+    new_password: Password
 
 
 class ApiKeyIn(BaseModel):
