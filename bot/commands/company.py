@@ -12,6 +12,7 @@ from typing import Any
 
 import click
 
+from bot.runtime import webhook_targets
 from bot.settings import Settings
 from bot.store.companies import (
     NotFound,
@@ -77,6 +78,11 @@ def _fields(options: dict[str, Any]) -> dict[str, Any]:
         fields["recording_enabled"] = options["recording"]
     if options.get("english_only") is not None:
         fields["english_only"] = options["english_only"]
+    if fields.get("webhook_url"):
+        try:  # the same rule as the web app: a webhook into the server's own network needs the setting
+            webhook_targets.check_saved_url(fields["webhook_url"].strip(), Settings().webhook_allow_private)
+        except webhook_targets.TargetRefused as exc:
+            raise click.ClickException(str(exc)) from None
     return fields
 
 

@@ -90,7 +90,7 @@ def create_company(request: Request, form: FormData = Depends(text_form), user: 
     slug = str(form.get("slug", "")).strip()
     try:
         fields = form_fields(form, CompanyCreate)
-        company = services.save_company(db, fields, slug=slug)
+        company = services.save_company(db, fields, settings=request.app.state.settings, slug=slug)
     except InvalidInput as exc:
         db.rollback()
         values = {**{k: form.get(k) for k in form}, "slug": slug, "languages": form.getlist("languages"),
@@ -111,7 +111,7 @@ def update_company(slug: str, request: Request, form: FormData = Depends(text_fo
     company = company_for(db, user, slug)
     try:
         fields = form_fields(form)
-        services.save_company(db, fields, company=company)
+        services.save_company(db, fields, settings=request.app.state.settings, company=company)
     except InvalidInput as exc:
         db.rollback()
         values = {**repo.company_to_dict(company), **{k: form.get(k) for k in form},
