@@ -158,6 +158,9 @@ def test_log_out_everywhere_else(app, world) -> None:
     with TestClient(app) as here, TestClient(app) as lost_laptop:
         token = login(here, email)
         login(lost_laptop, email)
+        page = here.get("/account").text
+        assert page.count('action="/account/sessions/revoke"') == 1 and page.count('action="/account/password"') == 1
+        assert "<section" not in page.split("</title>")[0], "the forms belong to the page body, not its title"
         assert here.post("/account/sessions/revoke", data={"csrf_token": token},
                          follow_redirects=False).status_code == 303
         assert logged_in(here) and not logged_in(lost_laptop)
