@@ -141,6 +141,7 @@ ROUTES: dict[tuple[str, str], tuple[str, int, bool, Builder]] = {
     ("GET", "/docs/oauth2-redirect"): ("public", 200, False, none),
     ("GET", "/redoc"): ("public", 200, False, none),
     ("GET", "/healthz"): ("public", 200, False, none),
+    ("GET", "/readyz"): ("public", 200, False, none),  # nothing to warm in the test app
     # --- telephony: Twilio webhooks trust only Twilio's signature, never a session or API key (unsigned -> 403)
     ("POST", "/twilio/voice"): ("public", 403, False, lambda c: {"data": {"CallSid": "CA1", "To": "+4930123"}}),
     ("POST", "/twilio/status"): ("public", 403, False, lambda c: {"data": {"CallSid": "CA1"}}),
