@@ -187,7 +187,9 @@ def from_yaml(data: Any, source: str, fields: tuple[CompanyField, ...] = COMPANY
             outer, inner = key.split(".", 1)
             group = data.get(outer) or {}
             if not isinstance(group, dict):
-                raise CompanyFileError(f"{source}: '{outer}' must map a language to its text, e.g. de: …, en: …")
+                inners = [k.split(".", 1)[1] for k in by_key if k.startswith(outer + ".")]
+                raise CompanyFileError(f"{source}: '{outer}' must be a mapping of {', '.join(inners)}, "
+                                       f"e.g. {inners[0]}: …")
             value = group.get(inner)
         else:
             value = data.get(key)

@@ -129,7 +129,9 @@ def test_a_new_field_round_trips_through_company_yaml() -> None:
     assert back.values == {"greeting_de": "Guten Tag", "parking_hint": "Im Hof"}
     with pytest.raises(CompanyFileError, match="company.yaml: unknown key\\(s\\) parking"):
         from_yaml(data, "company.yaml")  # the real model does not know the key
-    with pytest.raises(CompanyFileError, match="'parking' must map"):
+    with pytest.raises(CompanyFileError, match="'greeting' must be a mapping of de, en"):
+        from_yaml({"slug": "x", "greeting": "Hallo"}, "company.yaml")
+    with pytest.raises(CompanyFileError, match="'parking' must be a mapping of hint, e.g. hint: …"):
         from_yaml({"slug": "x", "parking": "Hof"}, "company.yaml", EXTENDED)
 
 
