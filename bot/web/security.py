@@ -29,6 +29,7 @@ from fastapi import HTTPException, Request
 from itsdangerous import BadSignature, URLSafeSerializer
 from sqlalchemy.orm import Session
 
+from bot.brain.company_fields import COMPANY_FIELDS, CompanyField
 from bot.settings import Settings
 from bot.store import repo
 from bot.store.models import Company, User
@@ -214,6 +215,16 @@ async def check_csrf(request: Request, strict: bool = False) -> None:
 def require_role(user: User, *roles: str) -> None:
     if user.role not in roles:
         raise HTTPException(403, "Your account is not allowed to do this.")
+
+
+def require_editable(user: User, changes: dict[str, Any],
+                     fields: tuple[CompanyField, ...] = COMPANY_FIELDS) -> None:
+    """403 when a company user sends a setting the field model reserves for admins (``company_editable``)."""
+    if user.role == "admin":
+        return
+    locked = sorted(f.name for f in fields if not f.company_editable and f.name in changes)
+    if locked:
+        raise HTTPException(403, f"Only an admin may change {', '.join(locked)}.")
 
 
 def company_for(db: Session, user: User, slug: str, *, manage: bool = True) -> Company:

@@ -11,7 +11,7 @@ from bot.store.models import User
 from bot.web import services
 from bot.web.api.schemas import CompanyCreate, CompanyFields, CompanyOut
 from bot.web.deps import api_user, get_db, get_settings
-from bot.web.security import company_for, managed_company_ids, require_role
+from bot.web.security import company_for, managed_company_ids, require_editable, require_role
 
 router = APIRouter(prefix="/companies", tags=["companies"])
 
@@ -42,8 +42,9 @@ def update_company(slug: str, body: CompanyFields, user: User = Depends(api_user
                    db: Session = Depends(get_db), settings: Settings = Depends(get_settings)) -> dict:
     """Change the fields sent; ``phone_numbers`` replaces the whole set."""
     company = company_for(db, user, slug)
-    return repo.company_to_dict(services.save_company(db, body.model_dump(exclude_unset=True), settings=settings,
-                                                         company=company))
+    changes = body.model_dump(exclude_unset=True)
+    require_editable(user, changes)
+    return repo.company_to_dict(services.save_company(db, changes, settings=settings, company=company))
 
 
 @router.delete("/{slug}", status_code=204)
