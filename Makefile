@@ -6,7 +6,7 @@ STAMP  := $(VENV)/.install-stamp
 # Debian packages the product needs at run time (espeak-ng: German voice) and for tests (sox: telephone audio;
 # postgresql: the store's tests run against a real PostgreSQL server they start themselves; chromium: the browser
 # tests, driven by Playwright without `playwright install`).
-APT_PACKAGES ?= espeak-ng espeak-ng-data sox libsndfile1 postgresql chromium
+APT_PACKAGES ?= espeak-ng espeak-ng-data sox libsndfile1 postgresql chromium mbrola mbrola-de1 mbrola-de2 mbrola-de3 mbrola-de4 mbrola-de5 mbrola-de6 mbrola-de7 libttspico-utils
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 HOST ?= 127.0.0.1
 PORT ?= 8000

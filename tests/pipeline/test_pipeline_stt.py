@@ -120,7 +120,8 @@ def test_language_detection_keeps_the_company_language_unless_the_other_clearly_
     from bot.pipeline.whisper_engine import SWITCH_PROBABILITY, pick_language
 
     assert pick_language({"de": 0.33, "en": 0.67}, "de") == ("de", 0.33)  # unsure: stay with the company's
-    assert pick_language({"de": 0.02, "en": 0.98}, "de") == ("en", 0.98)  # an English caller is followed
+    assert pick_language({"de": 0.001, "en": 0.999}, "de") == ("en", 0.999)  # an English caller is followed
+    assert pick_language({"de": 0.02, "en": 0.98}, "de") == ("de", 0.02)  # p 0.98 was MBROLA German on 8 kHz
     assert pick_language({"de": 0.33, "en": 0.67}, None) == ("en", 0.67)  # no preference: plain argmax
     assert pick_language({"de": 0.45, "en": 0.55}, "en") == ("en", 0.55)
     assert 0.5 < SWITCH_PROBABILITY < 1.0
