@@ -24,7 +24,6 @@ import json
 import os
 import platform
 import random
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -38,9 +37,9 @@ from pathlib import Path
 
 import click
 import httpx
-import numpy as np
 from twilio.request_validator import RequestValidator
 
+from bot.commands.bench import summary
 from evals.drivers.twilio_line import TwilioLine
 from evals.drivers.ulaw import rms, ulaw_decode
 
@@ -77,16 +76,6 @@ class Round:
     results: list[CallResult] = field(default_factory=list)
     wall_s: float = 0.0
     cpu_s: float = 0.0
-
-
-def percentile(values: list[float], q: float) -> float | None:
-    return float(np.percentile(np.asarray(values, dtype=float), q)) if values else None
-
-
-def summary(values: list[float | None]) -> dict:
-    kept = [v for v in values if v is not None]
-    return {"n": len(kept), "p50": percentile(kept, 50), "p95": percentile(kept, 95),
-            "mean": statistics.fmean(kept) if kept else None, "max": max(kept) if kept else None}
 
 
 # --- the callers' audio -----------------------------------------------------------------------------------------

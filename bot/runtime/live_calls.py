@@ -187,9 +187,9 @@ def presynthesise_greetings(settings: Settings) -> int:
     new = 0
     for profile in profiles:
         for language in profile.languages:
-            session = open_session(settings, profile, make_lookup(settings, profile.slug))
-            session.language = language
-            turn = session.handle(CallerInput(kind="connect", at=datetime.now().astimezone()))
+            call = open_session(settings, profile, make_lookup(settings, profile.slug))
+            call.language = language
+            turn = call.handle(CallerInput(kind="connect", at=datetime.now().astimezone()))
             new += presynthesise([turn.say], turn.language, settings)
     return new
 

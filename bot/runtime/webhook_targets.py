@@ -127,7 +127,7 @@ def pin(url: str, allow_private: bool, resolver: Resolver | None = None) -> Pinn
     check_saved_url(url, allow_private)
     host, parts = _host_of(url)
     port = parts.port or (443 if parts.scheme == "https" else 80)
-    ip = literal_address(host)
+    literal = ip = literal_address(host)
     if ip is None:
         try:
             infos = (resolver or socket.getaddrinfo)(host, port, type=socket.SOCK_STREAM)
@@ -147,4 +147,4 @@ def pin(url: str, allow_private: bool, resolver: Resolver | None = None) -> Pinn
     pinned = urlunsplit((parts.scheme, netloc, parts.path or "/", parts.query, ""))
     auth = (parts.username, parts.password or "") if parts.username else None
     return PinnedTarget(url=pinned, host_header=host_header, auth=auth,
-                        tls_name=host if parts.scheme == "https" and literal_address(host) is None else None)
+                        tls_name=host if parts.scheme == "https" and literal is None else None)
