@@ -1,24 +1,25 @@
 """Turn a scenario's company (demo slug and/or inline settings + FAQ) into a CompanyProfile and FAQ documents.
 
 Demo companies live in ``bot/demo/<slug>/``: a ``company.yaml`` with the profile settings and the FAQ documents
-beside it (any format the knowledge base ingests). Inline FAQ entries are written to a CSV with ``question,answer``
-columns — a format every FAQ ingester recognises — so the eval goes through the real ingestion path.
+beside it (any format the knowledge base ingests). The settings are read and checked by the product's one company
+reader (:mod:`bot.runtime.companies`), so an eval reaches exactly the company a call would. Inline settings in a
+scenario are company.yaml keys laid over the demo's; inline FAQ entries are written to a CSV with
+``question,answer`` columns — a format every FAQ ingester recognises — so the eval goes through the real ingestion.
 """
 
 from __future__ import annotations
 
 import csv
-from dataclasses import fields
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-import yaml
-
-from bot.brain.profile import CompanyProfile, parse_office_hours
+from bot.brain.company_fields import CompanyFile, CompanyFileError, from_yaml
+from bot.brain.profile import CompanyProfile
+from bot.runtime.companies import ProfileError, profile_from_file, read_company_file
 from evals.scenario import CompanySpec
 
 DEMO_DIR = Path(__file__).resolve().parents[1] / "bot" / "demo"
-PROFILE_FIELDS = {f.name for f in fields(CompanyProfile)}
 NOT_DOCUMENTS = {"company.yaml", "company.yml", "readme.md", "license", "license.txt"}
 
 
@@ -36,74 +37,57 @@ def demo_dir(slug: str, root: Path | None = None) -> Path:
     return folder
 
 
-def _demo_settings(slug: str, root: Path | None) -> tuple[dict[str, Any], list[Path]]:
-    folder = demo_dir(slug, root)
-    raw = yaml.safe_load((folder / "company.yaml").read_text(encoding="utf-8")) or {}
-    if not isinstance(raw, dict):
-        raise CompanyError(f"{folder / 'company.yaml'}: expected a mapping of company settings")
-    if isinstance(raw.get("company"), dict):  # tolerate a nested {company: {...}} layout
-        raw = {**raw, **raw["company"]}
-    listed = raw.get("documents")
-    if listed:
-        docs = [(folder / str(d)).resolve() for d in listed]
-        missing = [str(d) for d in docs if not d.is_file()]
-        if missing:
-            raise CompanyError(f"{folder / 'company.yaml'}: documents not found: {', '.join(missing)}")
-    else:
-        # top-level files only: sources/ holds the text the binary documents were generated from
-        docs = sorted(p for p in folder.iterdir() if p.is_file() and p.name.lower() not in NOT_DOCUMENTS
-                      and not p.name.startswith(".") and p.suffix not in (".py", ".pyc"))
-    raw.setdefault("slug", slug)
-    return raw, docs
+def demo_documents(folder: Path) -> list[Path]:
+    """The FAQ documents of a demo company: its top-level files (``sources/`` holds the text the binary documents
+    were generated from)."""
+    return sorted(p for p in folder.iterdir() if p.is_file() and p.name.lower() not in NOT_DOCUMENTS
+                  and not p.name.startswith(".") and p.suffix not in (".py", ".pyc"))
 
 
-def _office_hours(value: Any) -> tuple:
-    """Office hours as text ("mon-fri 08:00-12:00"), a list of such clauses, or a {day-spec: spans} mapping."""
-    if value is None or value == "":
-        return ()
-    if isinstance(value, str):
-        return parse_office_hours(value)
-    if isinstance(value, list):
-        return parse_office_hours("; ".join(str(v) for v in value))
-    if isinstance(value, dict):
-        clauses = []
-        for days, spans in value.items():
-            spans_text = ",".join(spans) if isinstance(spans, list) else str(spans)
-            clauses.append(f"{days} {spans_text}")
-        return parse_office_hours("; ".join(clauses))
-    raise CompanyError(f"office_hours: cannot read {value!r}")
+def _inline(settings: dict[str, Any], base: CompanyFile | None, source: str) -> CompanyFile:
+    """A scenario's inline settings as company.yaml keys; a greeting given as one string is the greeting in the
+    company's default language (the eval format allows that shorthand)."""
+    data = dict(settings)
+    data.setdefault("slug", base.slug if base else None)
+    if isinstance(data.get("greeting"), str):
+        language = data.get("default_language") or (base.values.get("default_language") if base else None) or "de"
+        data["greeting"] = {language: data["greeting"]}
+    if data.get("secretary_number") is not None:
+        data["secretary_number"] = str(data["secretary_number"])
+    try:
+        return from_yaml(data, source)
+    except CompanyFileError as exc:
+        raise CompanyError(str(exc)) from None
 
 
-def build_profile(settings: dict[str, Any]) -> CompanyProfile:
-    kw: dict[str, Any] = {}
-    for key, value in settings.items():
-        if key not in PROFILE_FIELDS:
-            continue
-        if key == "office_hours":
-            value = _office_hours(value)
-        elif key in ("languages", "phone_numbers") and isinstance(value, (list, str)):
-            value = tuple([value] if isinstance(value, str) else value)
-        elif key == "greeting" and isinstance(value, str):
-            value = {settings.get("default_language", "de"): value}
-        elif key == "secretary_number" and value is not None:
-            value = str(value)
-        kw[key] = value
-    if "name" not in kw:
-        kw["name"] = kw.get("slug", "Company")
-    return CompanyProfile(**kw)
+def company_file(spec: CompanySpec, demo_root: Path | None = None) -> tuple[CompanyFile, list[Path]]:
+    """The company's settings (demo file, inline settings laid over it) and its demo documents."""
+    base: CompanyFile | None = None
+    docs: list[Path] = []
+    if spec.demo:
+        folder = demo_dir(spec.demo, demo_root)
+        try:
+            base = read_company_file(folder / "company.yaml")
+        except ProfileError as exc:
+            raise CompanyError(str(exc)) from None
+        docs = demo_documents(folder)
+    if not spec.settings:
+        assert base is not None  # the scenario reader refuses a company with neither
+        return base, docs
+    overlay = _inline(spec.settings, base, f"company of the scenario ({spec.demo or spec.settings.get('slug')})")
+    if base is None:
+        return replace(overlay, name=overlay.name or overlay.slug), docs
+    return CompanyFile(overlay.slug, overlay.name or base.name, {**base.values, **overlay.values},
+                       overlay.phone_numbers or base.phone_numbers), docs
 
 
 def resolve_company(spec: CompanySpec, work_dir: Path, demo_root: Path | None = None) -> tuple[CompanyProfile, list[Path]]:
     """The profile and the FAQ documents to ingest (inline FAQ written as CSV into ``work_dir``)."""
-    settings: dict[str, Any] = {}
-    docs: list[Path] = []
-    if spec.demo:
-        settings, docs = _demo_settings(spec.demo, demo_root)
-    settings = {**settings, **spec.settings}
+    company, docs = company_file(spec, demo_root)
     docs.extend(spec.documents)
     if spec.faq:
         work_dir.mkdir(parents=True, exist_ok=True)
-        path = work_dir / f"{settings.get('slug', 'company')}-inline-faq.csv"
+        path = work_dir / f"{company.slug}-inline-faq.csv"
         with path.open("w", newline="", encoding="utf-8") as fh:
             writer = csv.writer(fh)
             writer.writerow(["question", "answer"])
@@ -111,7 +95,7 @@ def resolve_company(spec: CompanySpec, work_dir: Path, demo_root: Path | None = 
                 writer.writerow([item.question, item.answer])
         docs.append(path)
     try:
-        profile = build_profile(settings)
-    except (TypeError, ValueError) as exc:
-        raise CompanyError(f"company {settings.get('slug')!r}: {exc}") from None
+        profile = profile_from_file(company, f"company {company.slug!r}")
+    except ProfileError as exc:
+        raise CompanyError(str(exc)) from None
     return profile, docs

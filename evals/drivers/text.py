@@ -4,31 +4,33 @@ Deterministic and fast: no audio, no models except the knowledge base's embeddin
 company is built once per driver (in a temp dir) from the company's real FAQ documents through the real
 ingestion, and shared by every scenario calling that company.
 
-The driver plays the carrier's part of the contract in ``bot/brain/types.py``: it runs pre-speech actions before
-the speech (a SaveMessage is "saved" — or fails when the scenario says ``call: {save: fails}``), then the
-post-speech ones (a Transfer connects or fails as ``call: {transfer: …}`` says; HangUp ends the call), and it
-reports failures back to the brain as ``action_failed`` / ``transfer_failed`` inputs.
+The driver is a carrier like the voice pipeline and ``receptionist call --text``: every bot turn runs through the
+product's one turn order (:func:`bot.brain.turn_order.carry_out`). Its carrier side keeps a SaveMessage (or fails
+it when the scenario says ``call: {save: fails}``), connects or fails a Transfer as ``call: {transfer: …}`` says,
+and ends the call on HangUp; failures come back to the brain as ``action_failed`` / ``transfer_failed`` inputs.
 """
 
 from __future__ import annotations
 
-import inspect
+import asyncio
 import shutil
 import tempfile
 import time
 from dataclasses import asdict
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Awaitable, Callable
 from zoneinfo import ZoneInfo
 
+from bot.brain.receptionist import Receptionist
+from bot.brain.turn_order import FailedAction, carry_out
+from bot.brain.types import BotTurn, CallerInput, SaveMessage, Transfer
+from knowledge.base import KnowledgeBase
+from knowledge.learned import LearnedExample
 from evals.company import CompanyError, resolve_company
 from evals.drivers.base import DriverUnavailable, decide_outcome, record_bot_turn, speech_seconds
 from evals.scenario import Scenario, Turn
 from evals.transcript import CallResult, TurnRecord
-
-NOT_MERGED = "needs bot.brain / knowledge.base (not merged yet)"
-
 
 class RecordingLookup:
     """The knowledge-base lookup handed to the brain; remembers every entry it returned (for groundedness).
@@ -64,10 +66,6 @@ _KNOWLEDGE_BASES: dict[Path, Any] = {}
 def default_knowledge_factory(data_dir: Path, slug: str, documents: list[Path]) -> Any:
     """The real KnowledgeBase (one per data dir, so the embedding model loads once), with this company's
     documents ingested through the real parsers."""
-    try:
-        from knowledge.base import KnowledgeBase
-    except ImportError as exc:
-        raise DriverUnavailable(f"text mode {NOT_MERGED}: {exc}") from None
     kb = _KNOWLEDGE_BASES.get(data_dir)
     if kb is None:
         kb = _KNOWLEDGE_BASES[data_dir] = KnowledgeBase(data_dir)
@@ -77,27 +75,8 @@ def default_knowledge_factory(data_dir: Path, slug: str, documents: list[Path]) 
 
 
 def default_session_factory(profile: Any, lookup: Any, caller_id: str | None, llm: Any) -> Any:
-    """A brain session for one call: ``bot.brain.Receptionist(profile, lookup, llm=…)``."""
-    try:
-        from bot.brain import Receptionist  # type: ignore[attr-defined]
-    except ImportError:
-        try:
-            from bot.brain.receptionist import Receptionist  # type: ignore[import-not-found]
-        except ImportError as exc:
-            raise DriverUnavailable(f"text mode {NOT_MERGED}: {exc}") from None
-    params = inspect.signature(Receptionist).parameters
-    kwargs: dict[str, Any] = {"llm": llm} if "llm" in params else {}
-    if "caller_id" in params:
-        kwargs["caller_id"] = caller_id
-    session = Receptionist(profile, lookup, **kwargs)
-    if not hasattr(session, "handle"):  # a factory object rather than the session itself
-        for name in ("new_call", "start_call", "session", "call"):
-            if hasattr(session, name):
-                factory = getattr(session, name)
-                fp = inspect.signature(factory).parameters
-                return factory(caller_id=caller_id) if "caller_id" in fp else factory()
-        raise DriverUnavailable("bot.brain.Receptionist has no handle() and no per-call factory method")
-    return session
+    """A brain session for one call, built as every carrier builds it (LLM-backed when the driver has an LLM)."""
+    return Receptionist(profile, lookup, llm=llm).session(caller_id=caller_id)
 
 
 def local_clock(scenario: Scenario, timezone: str) -> datetime:
@@ -138,8 +117,6 @@ class TextDriver:
             try:
                 kb = self.knowledge_factory(self.work_dir / "kb", kb_company, docs)
                 if scenario.company.learned:
-                    from knowledge.learned import LearnedExample
-
                     kb.learn(kb_company, [LearnedExample(q, t) for q, t in scenario.company.learned])
             except DriverUnavailable:
                 raise
@@ -149,8 +126,6 @@ class TextDriver:
         return self._companies[key]
 
     def run(self, scenario: Scenario, suite: str = "", run: int = 0) -> CallResult:
-        from bot.brain.types import CallerInput
-
         result = CallResult(scenario_id=scenario.id, suite=suite, run=run, mode=self.mode, title=scenario.title,
                             tags=list(scenario.tags))
         if scenario.needs_audio:
@@ -161,55 +136,67 @@ class TextDriver:
         result.company_phrases = [g for g in (getattr(profile, "greeting", None) or {}).values() if g]
         lookup = RecordingLookup(kb, kb_company)
         session = self.session_factory(profile, lookup, scenario.caller_id, self.llm)
-        clock = local_clock(scenario, profile.timezone)
-        state = _CallState(result, lookup, scenario)
         started = time.perf_counter()
+        asyncio.run(self._play(scenario, session, local_clock(scenario, profile.timezone), _CallState(result, lookup,
+                                                                                                   scenario)))
+        result.duration_ms = (time.perf_counter() - started) * 1000
+        result.known_entries = dict(lookup.seen)
+        result.outcome = decide_outcome(result)
+        return result
 
-        def feed(step: int, primary: bool, inp: CallerInput, caller_text: str) -> Any:
-            record = TurnRecord(step=step, primary=primary, caller_kind=inp.kind, caller_text=caller_text,
-                                caller_language=inp.language, at=inp.at.isoformat())
-            lookup.elapsed_ms = 0.0
-            t0 = time.perf_counter()
-            bot_turn = session.handle(inp)
-            record.latency_ms["brain"] = (time.perf_counter() - t0) * 1000  # the whole decision, lookups included
-            if lookup.elapsed_ms:
-                record.latency_ms["lookup"] = lookup.elapsed_ms
-            record_bot_turn(record, bot_turn)
-            lookup.remember(getattr(bot_turn, "entry", None))
-            result.records.append(record)
-            state.last_spoken_at = inp.at
-            state.last_record = record
-            self._carry_out(step, bot_turn, inp.at, feed, state)
-            return bot_turn
+    async def _play(self, scenario: Scenario, session: Any, clock: datetime, state: _CallState) -> None:
+        """The call: connect, the scenario's turns, and the caller's hang-up if the bot did not end it first."""
+        result, lookup = state.result, state.lookup
 
-        connect: dict[str, Any] = {"kind": "connect", "at": clock}
-        if "caller_id" in getattr(CallerInput, "__dataclass_fields__", {}):
-            connect["caller_id"] = scenario.caller_id
-        feed(-1, True, CallerInput(**connect), f"[connects from {scenario.caller_id or 'a hidden number'}]")
+        def respond(step: int, primary: bool, caller_text: str) -> Callable[[CallerInput], Awaitable[BotTurn]]:
+            async def ask(inp: CallerInput) -> BotTurn:
+                record = TurnRecord(step=step, primary=primary, caller_kind=inp.kind, caller_text=caller_text,
+                                    caller_language=inp.language, at=inp.at.isoformat())
+                lookup.elapsed_ms = 0.0
+                t0 = time.perf_counter()
+                bot_turn = session.handle(inp)
+                record.latency_ms["brain"] = (time.perf_counter() - t0) * 1000  # the whole decision, lookups included
+                if lookup.elapsed_ms:
+                    record.latency_ms["lookup"] = lookup.elapsed_ms
+                record_bot_turn(record, bot_turn)
+                lookup.remember(getattr(bot_turn, "entry", None))
+                result.records.append(record)
+                state.last_spoken_at = inp.at
+                state.last_record = record
+                return bot_turn
+            return ask
+
+        async def feed(step: int, primary: bool, inp: CallerInput, caller_text: str) -> None:
+            """One caller event: the brain's turn, carried out in the product's turn order."""
+            turn = await respond(step, primary, caller_text)(inp)
+            outcome = await carry_out(turn, respond(step, False, "[message store fails]"), _EvalCarrier(state),
+                                      inp.at)
+            if outcome.ended:
+                state.ended = True
+            elif outcome.next_event is not None:  # a transfer that did not connect: the caller waited ~20 s
+                event = outcome.next_event
+                await feed(step, False, CallerInput(event.kind, inp.at + timedelta(seconds=20), reason=event.reason),
+                           f"[transfer fails: {scenario.transfer_result}]")
+
+        await feed(-1, True, CallerInput(kind="connect", at=clock, caller_id=scenario.caller_id),
+                   f"[connects from {scenario.caller_id or 'a hidden number'}]")
         for step, turn in enumerate(scenario.turns):
             if state.ended:
                 rest = [t.describe() for t in scenario.turns[step:]]
-                state.early_end = (step, rest)
+                result.checks.append({"kind": "call_ended_early", "step": step, "rest": rest})
                 break
             clock = self._advance(clock, turn, state)
             if turn.barge_in_after_ms is not None and state.last_record is not None:
                 state.last_record.interrupted = True
-                feed(step, False, CallerInput(kind="barge_in", at=clock), "[starts speaking over the bot]")
+                await feed(step, False, CallerInput(kind="barge_in", at=clock), "[starts speaking over the bot]")
                 if state.ended:
                     continue
-            feed(step, True, self._input(turn, clock, scenario, CallerInput), turn.describe())
+            await feed(step, True, self._input(turn, clock, scenario), turn.describe())
             if turn.kind == "hangup":
                 state.ended = True
         if not state.ended:
             clock += timedelta(seconds=2)
-            feed(len(scenario.turns), False, CallerInput(kind="hangup", at=clock), "[caller hangs up]")
-        result.duration_ms = (time.perf_counter() - started) * 1000
-        result.known_entries = dict(lookup.seen)
-        result.outcome = decide_outcome(result)
-        if state.early_end:
-            step, rest = state.early_end
-            result.checks.append({"kind": "call_ended_early", "step": step, "rest": rest})
-        return result
+            await feed(len(scenario.turns), False, CallerInput(kind="hangup", at=clock), "[caller hangs up]")
 
     @staticmethod
     def _advance(clock: datetime, turn: Turn, state: _CallState) -> datetime:
@@ -222,7 +209,7 @@ class TextDriver:
         return max(clock, base + timedelta(seconds=gap))
 
     @staticmethod
-    def _input(turn: Turn, clock: datetime, scenario: Scenario, CallerInput: Any) -> Any:
+    def _input(turn: Turn, clock: datetime, scenario: Scenario) -> CallerInput:
         language = turn.language or scenario.language
         if turn.kind in ("say", "audio"):
             return CallerInput(kind="speech", at=clock, text=turn.text, language=language)
@@ -232,37 +219,39 @@ class TextDriver:
             return CallerInput(kind="silence", at=clock, silence_s=turn.pause_s)
         return CallerInput(kind="hangup", at=clock)
 
-    @staticmethod
-    def _carry_out(step: int, bot_turn: Any, at: datetime, feed: Callable, state: _CallState) -> None:
-        from bot.brain.types import CallerInput
 
-        result, scenario = state.result, state.scenario
-        for action in bot_turn.pre_speech:
-            if type(action).__name__ == "SaveMessage":
-                if scenario.save_result == "fails":
-                    spoken = state.last_record
-                    if spoken is not None:  # never spoken: the save failed before the speech
-                        spoken.unspoken, spoken.bot = spoken.bot, ""
-                    feed(step, False, CallerInput(kind="action_failed", at=at, reason="message store unavailable"),
-                         "[message store fails]")
-                    return
-                result.message = asdict(action.message)
-        for action in bot_turn.post_speech:
-            kind = type(action).__name__
-            if kind == "Transfer":
-                if scenario.transfer_result == "connects":
-                    result.transferred_to = action.number
-                    state.ended = True
-                    return
-                feed(step, False, CallerInput(kind="transfer_failed", at=at + timedelta(seconds=20),
-                                              reason=scenario.transfer_result),
-                     f"[transfer fails: {scenario.transfer_result}]")
-                return
-            if kind == "HangUp":
-                state.ended = True
-                return
-        if getattr(bot_turn, "ends_call", False):
-            state.ended = True
+class _EvalCarrier:
+    """The driver's side of :func:`bot.brain.turn_order.carry_out`: a save is kept in the result (or fails as the
+    scenario says), a transfer connects or fails as the scenario says, a hang-up ends the call."""
+
+    def __init__(self, state: _CallState) -> None:
+        self.state = state
+
+    async def save_message(self, action: SaveMessage) -> None:
+        if self.state.scenario.save_result == "fails":
+            spoken = self.state.last_record
+            if spoken is not None:  # never spoken: the save failed before the speech
+                spoken.unspoken, spoken.bot = spoken.bot, ""
+            raise RuntimeError("message store unavailable")
+        self.state.result.message = asdict(action.message)
+
+    async def hold(self, language: str) -> None:
+        """A text call has no silence to fill."""
+
+    async def speak(self, turn: BotTurn, failed: FailedAction | None) -> None:
+        """The words were recorded when the brain gave them."""
+
+    async def speech_done(self) -> None:
+        """Text is heard at once."""
+
+    async def transfer(self, action: Transfer) -> str | None:
+        if self.state.scenario.transfer_result == "connects":
+            self.state.result.transferred_to = action.number
+            return None
+        return self.state.scenario.transfer_result
+
+    async def hang_up(self) -> None:
+        """The call ends: ``carry_out`` reports it."""
 
 
 class _CallState:
@@ -273,4 +262,3 @@ class _CallState:
         self.ended = False
         self.last_spoken_at: datetime | None = None
         self.last_record: TurnRecord | None = None
-        self.early_end: tuple[int, list[str]] | None = None
