@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 import re
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from typing import Callable
 
 import prompts
@@ -237,10 +237,14 @@ class CallSession(MessageTaking):
 
     def _on_hangup(self, inp: CallerInput) -> BotTurn:
         actions: tuple = ()
-        if self.draft and self.draft.number and not self.message:
-            # the caller hung up mid-message after giving a confirmed number: keep what we have
-            self.message = self.draft.to_message(complete=False)
-            actions = (SaveMessage(self.message),)
+        if self.draft and not self.message:
+            # a name or a number is worth a callback: keep what we have as a partial message, with the caller ID
+            # (or the digits heard so far) as the number when no number was confirmed
+            number = (self.draft.number or (None if self.draft.caller_id_declined else self.caller_id)
+                      or to_e164(self.draft.digits, self.r.region) or self.caller_id)
+            if self.draft.name or number:
+                self.message = replace(self.draft.to_message(complete=False), number=number or "")
+                actions = (SaveMessage(self.message),)
         self.state = CallState.ENDED
         self.ended = True
         return self._turn("", "hangup", actions=actions, expecting="nothing")

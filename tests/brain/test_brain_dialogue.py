@@ -383,6 +383,36 @@ def test_hangup_mid_message_keeps_the_partial_message(lang: str) -> None:
     assert c.session.final_outcome == "abandoned"
 
 
+@pytest.mark.parametrize("lang", LANGS)
+def test_hangup_after_the_name_saves_a_partial_with_the_caller_id(lang: str) -> None:
+    c = call(lang, when=CLOSED, caller_id="+491609876543")
+    c.connect()
+    c.say(SAY[lang]["message"])
+    c.say(SAY[lang]["name"])
+    (action,) = c.event("hangup").actions
+    assert action.message.complete is False
+    assert action.message.number == "+491609876543" and action.message.name != ""
+
+
+@pytest.mark.parametrize("lang", LANGS)
+def test_hangup_after_dictated_unconfirmed_digits_keeps_them(lang: str) -> None:
+    c = call(lang, when=CLOSED)
+    c.connect()
+    c.say(SAY[lang]["message"])
+    c.say(SAY[lang]["name"])
+    c.say(SAY[lang]["number"])  # read back, not yet confirmed
+    (action,) = c.event("hangup").actions
+    assert action.message.complete is False and action.message.number == "+491712345647"
+
+
+@pytest.mark.parametrize("lang", LANGS)
+def test_hangup_before_any_slot_without_caller_id_saves_nothing(lang: str) -> None:
+    c = call(lang, when=CLOSED)
+    c.connect()
+    c.say(SAY[lang]["message"])
+    assert c.event("hangup").actions == ()
+
+
 # ---------------------------------------------------------------------------------------------- language
 @pytest.mark.parametrize("company,caller", [("de", "en"), ("en", "de")])
 def test_caller_in_the_other_language_is_followed_from_the_first_utterance(company: str, caller: str) -> None:
