@@ -6,7 +6,12 @@ STAMP  := $(VENV)/.install-stamp
 # Debian packages the product needs at run time (espeak-ng: German voice) and for tests (sox: telephone audio;
 # postgresql: the store's tests run against a real PostgreSQL server they start themselves; chromium: the browser
 # tests, driven by Playwright without `playwright install`).
-APT_PACKAGES ?= espeak-ng espeak-ng-data sox libsndfile1 postgresql chromium
+# The German voices (bot/voices.py, measured in docs/results.md) come from Debian contrib/non-free: SVOX Pico
+# (libttspico-utils, the default) and the MBROLA voices espeak-ng drives (mbrola, mbrola-de1…8); `make install`
+# adds those two components of the machine's Debian release to apt's sources when they are missing.
+APT_PACKAGES ?= espeak-ng espeak-ng-data sox libsndfile1 postgresql chromium \
+                libttspico-utils mbrola mbrola-de1 mbrola-de2 mbrola-de3 mbrola-de4 mbrola-de5 mbrola-de6 mbrola-de7 mbrola-de8
+NONFREE_SOURCES := /etc/apt/sources.list.d/debian-contrib-nonfree.sources
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 HOST ?= 127.0.0.1
 PORT ?= 8000
@@ -19,6 +24,11 @@ system-packages:
 	@missing=""; for p in $(APT_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
 	if [ -n "$$missing" ]; then \
 	  echo "apt-get install:$$missing"; \
+	  if [ -r /etc/debian_version ] && ! grep -rqsE '(^|[[:space:]])non-free([[:space:]]|$$)' /etc/apt/sources.list /etc/apt/sources.list.d/ \
+	     && . /etc/os-release && [ "$$ID" = debian ]; then \
+	    printf 'Types: deb\nURIs: http://deb.debian.org/debian\nSuites: %s\nComponents: contrib non-free\nSigned-By: /usr/share/keyrings/debian-archive-keyring.gpg\n' \
+	      "$$VERSION_CODENAME" | $(SUDO) tee $(NONFREE_SOURCES) >/dev/null; \
+	  fi; \
 	  $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq $$missing; \
 	fi
 

@@ -95,6 +95,7 @@ def profile_from_yaml(data: dict, source: str = "company.yaml") -> CompanyProfil
         secretary_name=data.get("secretary_name"),
         phone_numbers=tuple(str(n) for n in data.get("phone_numbers") or ()),
         english_only=bool(data.get("english_only", False)),
+        voices={lang: str(data[f"voice_{lang}"]) for lang in ("de", "en") if data.get(f"voice_{lang}")},
     )
 
 

@@ -13,6 +13,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, selectinload
 
+from bot import voices
 from bot.brain.profile import CompanyProfile, parse_office_hours
 from bot.store import validate
 from bot.store.models import Company, CompanyPhone
@@ -40,6 +41,17 @@ def _flag(value: Any) -> bool:
     raise validate.InvalidInput(f"expected true or false, got {value!r}")
 
 
+def _voice(value: Any, language: str) -> str | None:
+    """A voice id a company may choose: one installed here (never a path; empty = the deployment default)."""
+    choice = validate.text(value, f"{language} voice", 50)
+    if not choice:
+        return None
+    allowed = [v.id for v in voices.installed_voices(language)]
+    if choice not in allowed:
+        raise validate.InvalidInput(f"voice {choice!r} is not installed here; choose one of {', '.join(allowed)}")
+    return choice
+
+
 # Every company setting that can be changed, with the check that normalises it.
 FIELDS: dict[str, Callable[[Any], Any]] = {
     "name": lambda v: validate.text(v, "company name", 200, required=True),
@@ -47,8 +59,8 @@ FIELDS: dict[str, Callable[[Any], Any]] = {
     "greeting_en": lambda v: validate.text(v, "English greeting", 1000),
     "default_language": validate.language,
     "languages": validate.languages,
-    "voice_de": lambda v: validate.text(v, "German voice", 500),
-    "voice_en": lambda v: validate.text(v, "English voice", 500),
+    "voice_de": lambda v: _voice(v, "de"),
+    "voice_en": lambda v: _voice(v, "en"),
     "speaking_rate": validate.speaking_rate,
     "timezone": validate.timezone_name,
     "office_hours": validate.office_hours,
@@ -212,6 +224,7 @@ def company_profile(company: Company) -> CompanyProfile:
         secretary_name=company.secretary_name,
         phone_numbers=tuple(company.phone_numbers),
         english_only=bool(company.english_only),
+        voices={lang: v for lang, v in (("de", company.voice_de), ("en", company.voice_en)) if v},
     )
 
 
