@@ -66,7 +66,7 @@ def test_speech_framing_german() -> None:
 
 def test_speech_framing_english_keeps_facts() -> None:
     spoken = for_speech("We are open Mon-Fri 8:00-17:30. The fee is 25 EUR (since 2026).", "en")
-    assert spoken == "We are open Monday to Friday 8 am to 5:30 pm. The fee is 25 EUR (since 2026)."
+    assert spoken == "We are open Monday to Friday 8 am to 5:30 pm. The fee is 25 euros (since 2026)."
 
 
 @pytest.mark.parametrize("text,intent", [
