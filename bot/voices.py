@@ -49,7 +49,7 @@ _MBROLA_DE = {  # MBROLA German databases (Debian mbrola-deN, non-free: free for
     1: "weiblich", 2: "männlich", 3: "weiblich", 4: "männlich", 5: "weiblich", 6: "männlich", 7: "weiblich",
     8: "männlich",
 }
-_MBROLA_LICENCE = "MBROLA voice licence (non-commercial, non-military use; commercial use needs the authors' leave)"
+_MBROLA_LICENCE = "MBROLA licence: non-commercial, non-military use only"
 
 VOICES: tuple[Voice, ...] = (
     Voice(ESPEAK, "de", "espeak", "de", "espeak-ng Deutsch (Formant, robotisch)", "GPL-3.0", ("espeak-ng",)),

@@ -5,11 +5,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter, Depends, HTTPException, Request
+from fastapi import APIRouter, Depends, HTTPException, Request, Response
 from sqlalchemy.orm import Session
 from starlette.datastructures import FormData
 
+from bot import voices
 from bot.runtime import documents
+from bot.runtime.voice_sample import UnknownVoice, sample_wav
 from bot.runtime import knowledge as kb
 from bot.store import repo
 from bot.store.models import User
@@ -74,7 +76,8 @@ def edit_context(company: Any = None, values: dict | None = None) -> dict[str, A
     data = values or (repo.company_to_dict(company) if company else
                       {"languages": ["de", "en"], "timezone": "Europe/Berlin", "retention_days": 30,
                        "office_hours": "mon-fri 09:00-17:00", "default_language": "de", "speaking_rate": 1.0})
-    return {"company": company, "values": data, "bundeslaender": bundesland_codes()}
+    return {"company": company, "values": data, "bundeslaender": bundesland_codes(),
+            "voice_choices": {lang: voices.installed_voices(lang) for lang in ("de", "en")}}
 
 
 @router.get("/companies/new")
@@ -121,6 +124,18 @@ def update_company(slug: str, request: Request, form: FormData = Depends(text_fo
                   "english_only": form.get("english_only") == "on"}
         return render(request, "company_edit.html", status_code=422, error=str(exc), **edit_context(company, values))
     return redirect(f"/companies/{slug}", ok=translator(request_lang(request))("saved"))
+
+
+@router.get("/companies/{slug}/voice-sample")
+def voice_sample(slug: str, request: Request, language: str = "de", voice: str = "", user: User = Depends(ui_user),
+                 db: Session = Depends(get_db)):
+    """The "listen" button: a short sample in one of the installed voices (WAV), for the company's own users."""
+    company = company_for(db, user, slug)
+    try:
+        data = sample_wav(request.app.state.settings, company.name, language, voice.strip() or None)
+    except UnknownVoice as exc:
+        raise HTTPException(404, str(exc)) from None
+    return Response(data, media_type="audio/wav", headers={"Cache-Control": "private, max-age=300"})
 
 
 @router.post("/companies/{slug}/delete")
