@@ -71,6 +71,7 @@ def test_listen_returns_a_sample_in_the_chosen_voice(client, world) -> None:
     espeak = client.get(url, params={"language": "de", "voice": "espeak-ng"})
     assert pico.status_code == 200 and pico.headers["content-type"] == "audio/wav"
     (rate_p, pcm_p), (rate_e, pcm_e) = _wav(pico.content), _wav(espeak.content)
+    assert len(pcm_e) / rate_e > 4.0
     assert rate_p == 16000 and rate_e == 22050  # two different engines really spoke
     assert len(pcm_p) / rate_p > 4.0 and np.abs(pcm_p).max() > 1000
     assert client.get(url, params={"language": "de", "voice": "/etc/passwd"}).status_code == 404
