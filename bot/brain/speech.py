@@ -28,8 +28,14 @@ _DAY_RANGE = r"\b({days})\.?\s*(?:-|–|—|bis|to)\s*({days})\b\.?"
 _DAY_BEFORE_DIGIT = r"\b({days})\b\.?(?=\s*\d)"
 
 
-def _say_host(host: str, dot: str) -> str:
-    return f" {dot} ".join(host.lower().split("."))
+def _say_host(host: str, words: dict) -> str:
+    """A host name read out: "praxis-berger.de" -> "praxis Bindestrich berger Punkt D E" (German spells the TLD)."""
+    labels = host.lower().split(".")
+    if words.get("hyphen"):
+        labels = [label.replace("-", f" {words['hyphen']} ") for label in labels]
+    if words.get("spell_tld") and len(labels) > 1 and len(labels[-1]) <= 3:
+        labels[-1] = " ".join(labels[-1].upper())
+    return f" {words['dot']} ".join(labels)
 
 
 def _clock(hour: str, minute: str | None, language: str) -> str:
@@ -139,8 +145,9 @@ def for_speech(answer: str, language: str) -> str:
     text = _amounts(text, words)
     text = _dates(text, words)
     text = _numbers(text, words)
-    text = _EMAIL.sub(lambda m: f"{m[1]} {words['at']} {_say_host(m[2], words['dot'])}", text)
-    text = _URL.sub(lambda m: _say_host(m[1], words["dot"]) if "." in m[0] and not m[0][0].isdigit() else m[0], text)
+    at = f", {words['at']}," if words.get("pause_around_at") else f" {words['at']}"  # a pause: "at" is not swallowed
+    text = _EMAIL.sub(lambda m: f"{m[1]}{at} {_say_host(m[2], words)}", text)
+    text = _URL.sub(lambda m: _say_host(m[1], words) if "." in m[0] and not m[0][0].isdigit() else m[0], text)
 
     def phone(m: re.Match[str]) -> str:
         raw = m[1]

@@ -59,8 +59,8 @@ def test_speech_framing_german() -> None:
     assert "**" not in spoken and "http" not in spoken and "- " not in spoken and "@" not in spoken
     assert "Montag bis Freitag 8 bis 12 Uhr und 14 bis 18 Uhr" in spoken
     assert "Samstag 9 bis 12 Uhr" in spoken
-    assert "praxis-berger Punkt de" in spoken
-    assert "info ät praxis-berger Punkt de" in spoken
+    assert "praxis Bindestrich berger Punkt D E" in spoken
+    assert "info, at, praxis Bindestrich berger Punkt D E" in spoken
     assert "null drei null, eins zwo drei, vier fünf, sechs sieben" in spoken
 
 
