@@ -34,7 +34,8 @@ from bot.settings import Settings
 from knowledge.ingest import parse_file
 
 DEMO = Path(__file__).resolve().parents[1] / "bot" / "demo" / "praxis-berger"
-_WORD_FIXES = {"zwo": "zwei", "dr": "doktor", "ät": "at", "ät": "at", "einhundert": "hundert", "eintausend": "tausend", "eins": "ein"}
+_WORD_FIXES = {"zwo": "zwei", "dr": "doktor", "ät": "at", "einhundert": "hundert",
+               "eintausend": "tausend", "eins": "ein"}
 
 
 def _say_number(match: re.Match[str]) -> str:
