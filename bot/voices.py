@@ -45,11 +45,11 @@ class Voice:
         return f"`apt-get install {' '.join(self.debian_packages)}` (Debian contrib/non-free; or `make install`)"
 
 
-_MBROLA_DE = {  # MBROLA German databases (Debian mbrola-deN, non-free: free for non-commercial, non-military use)
+_MBROLA_DE = {  # MBROLA German databases (Debian mbrola-deN, non-free: see _MBROLA_LICENCE and their copyright file)
     1: "weiblich", 2: "männlich", 3: "weiblich", 4: "männlich", 5: "weiblich", 6: "männlich", 7: "weiblich",
     8: "männlich",
 }
-_MBROLA_LICENCE = "MBROLA licence: non-commercial, non-military use only"
+_MBROLA_LICENCE = "MBROLA database licence: not in a sold product without permission"
 
 VOICES: tuple[Voice, ...] = (
     Voice(ESPEAK, "de", "espeak", "de", "espeak-ng Deutsch (Formant, robotisch)", "GPL-3.0", ("espeak-ng",)),
