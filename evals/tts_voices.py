@@ -59,6 +59,7 @@ def normalise(text: str) -> str:
     text = re.sub(r"(?<=[^\W\d])\.(?=[^\W\d])", " punkt ", text)  # "berger.de" = "berger Punkt de"
     text = re.sub(r"\b(\d{1,2})\.\s", r"\1 ", text)
     text = re.sub(r"(\d+),(\d+)", r"\1 komma \2", text)
+    text = re.sub(r"(?<!\d)0\d*(?: \d+)+", lambda m: m[0].replace(" ", ""), text)  # "030 555" is one number
     text = re.sub(r"\d+", _say_number, text)
     text = re.sub(r"(?<=[^\W\d])-(?=[^\W\d])", " bindestrich ", text)  # "praxis-berger" as said
     text = text.replace("-", " ")
@@ -71,7 +72,8 @@ def normalise(text: str) -> str:
 def demo_texts(answers: int) -> list[str]:
     """The German demo company's greeting and its first ``answers`` FAQ answers, as the product speaks them."""
     company = yaml.safe_load((DEMO / "company.yaml").read_text(encoding="utf-8"))
-    entries = parse_file(DEMO / "FAQ.md").entries
+    documents = sorted(p for p in DEMO.iterdir() if p.is_file() and p.name != "company.yaml")
+    entries = [e for path in documents for e in parse_file(path).entries]  # FAQ.md, the PDF, the sheet, the docx
     texts = [company["greeting"]["de"]] + [for_speech(e.answer, "de") for e in entries[:answers]]
     return [t for t in texts if t.strip()]
 
