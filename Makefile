@@ -6,7 +6,7 @@ STAMP  := $(VENV)/.install-stamp
 # Debian packages the product needs at run time (espeak-ng: German voice) and for tests (sox: telephone audio;
 # postgresql: the store's tests run against a real PostgreSQL server they start themselves; chromium: the browser
 # tests, driven by Playwright without `playwright install`).
-# The German voices (bot/voices.py, measured in docs/results.md) come from Debian contrib/non-free: SVOX Pico
+# The German voices (mbrola, pico: synthetic German test callers for the phone-audio benchmark) come from Debian contrib/non-free: SVOX Pico
 # (libttspico-utils, the default) and the MBROLA voices espeak-ng drives (mbrola, mbrola-de1…8); `make install`
 # adds those two components of the machine's Debian release to apt's sources when they are missing.
 APT_PACKAGES ?= espeak-ng espeak-ng-data sox libsndfile1 postgresql chromium \

@@ -63,6 +63,10 @@ class Settings(BaseSettings):
     port: int = Field(8000, description="Default port of `receptionist serve`.")
     secret_key: str | None = Field(None, description="Session signing key; default: generated once into DATA_DIR.")
     public_url: str | None = Field(None, description="Public https URL Twilio calls (signatures, stream URL).")
+    webhook_allow_private: bool = Field(
+        False, description="Allow company webhooks to loopback/private/internal addresses (receivers on your own "
+                           "network). Off: public addresses only. Link-local and metadata addresses stay refused.",
+    )
 
     # --- telephony ----------------------------------------------------------------------------------------------
     twilio_account_sid: str | None = None

@@ -12,6 +12,8 @@ from typing import Any
 
 import click
 
+from bot.brain.company_fields import COMPANY_FIELDS, CompanyField
+from bot.runtime import webhook_targets
 from bot.settings import Settings
 from bot.store.companies import (
     NotFound,
@@ -26,58 +28,41 @@ from bot.store.companies import (
 from bot.store.db import init_db, session_scope
 from bot.store.validate import InvalidInput
 
-# (option name, click type, help). Each becomes --option-name for `add` and `set`.
-_OPTIONS: list[tuple[str, Any, str]] = [
-    ("name", str, "Company name as the bot speaks it (\"Praxis Dr. Berger\")."),
-    ("language", str, "Default language of the greeting: de or en."),
-    ("languages", str, "Languages the bot speaks with callers, comma-separated (de,en)."),
-    ("greeting-de", str, "German greeting; empty = the standard one (always discloses the AI)."),
-    ("greeting-en", str, "English greeting; empty = the standard one."),
-    ("timezone", str, "IANA time zone of the office hours (Europe/Berlin)."),
-    ("bundesland", str, "German state code for public holidays (BY, NW, BE, …); empty = nationwide only."),
-    ("office-hours", str, "Opening hours, e.g. \"mon-fri 08:00-12:00,14:00-18:00; sat 09:00-12:00\"."),
-    ("secretary", str, "Phone number live transfers go to (any format; stored as E.164)."),
-    ("secretary-name", str, "How the bot names the secretary (\"Frau Berger\")."),
-    ("email", str, "Address that receives every new message."),
-    ("webhook-url", str, "URL that receives every new message as signed JSON."),
-    ("webhook-secret", str, "HMAC key for the webhook signature."),
-    ("retention-days", click.IntRange(1, 3650), "Days until transcripts, messages and recordings are deleted."),
-    ("voice-de", str, "Piper voice file (.onnx) for German; empty = deployment default."),
-    ("voice-en", str, "Piper voice file (.onnx) for English; empty = deployment default."),
-    ("speaking-rate", float, "Speech speed, 0.5–2.0 (1.0 = natural)."),
-]
-# CLI option -> company field where the names differ
-_FIELD = {"language": "default_language", "secretary": "secretary_number"}
+def _option_type(f: CompanyField) -> Any:
+    if f.kind == "int":
+        return click.IntRange(int(f.ge), int(f.le)) if f.ge is not None and f.le is not None else int
+    return float if f.kind == "float" else str
 
 
-def _company_options(for_set: bool) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+def _company_options(for_set: bool, fields: tuple[CompanyField, ...] = COMPANY_FIELDS
+                     ) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """``--<option>`` for every company field that has a CLI name (flags as ``--x/--no-x``), plus the phones."""
     def decorate(func: Callable[..., Any]) -> Callable[..., Any]:
         func = click.option("--remove-phone", "remove_phones", multiple=True,
                             help="Number that no longer reaches the company (repeatable).")(func) if for_set else func
         func = click.option("--phone", "phones", multiple=True,
                             help="Number that reaches the company (repeatable; any format).")(func)
-        func = click.option("--english-only/--no-english-only", default=None,
-                            help="Only English callers (uses the faster English recogniser).")(func)
-        func = click.option("--recording/--no-recording", default=None,
-                            help="Keep call audio for the retention period (off by default, DSGVO).")(func)
-        for name, type_, help_ in reversed(_OPTIONS):
-            func = click.option(f"--{name}", name.replace("-", "_"), type=type_, default=None, help=help_)(func)
+        for f in reversed([f for f in fields if f.cli]):
+            dest = f.cli.replace("-", "_")
+            if f.kind == "flag":
+                func = click.option(f"--{f.cli}/--no-{f.cli}", dest, default=None, help=f.cli_help)(func)
+            else:
+                func = click.option(f"--{f.cli}", dest, type=_option_type(f), default=None, help=f.cli_help)(func)
         return func
 
     return decorate
 
 
-def _fields(options: dict[str, Any]) -> dict[str, Any]:
-    fields: dict[str, Any] = {}
-    for name, _type, _help in _OPTIONS:
-        key = name.replace("-", "_")
-        if options.get(key) is not None:
-            fields[_FIELD.get(key, key)] = options[key]
-    if options.get("recording") is not None:
-        fields["recording_enabled"] = options["recording"]
-    if options.get("english_only") is not None:
-        fields["english_only"] = options["english_only"]
-    return fields
+def _fields(options: dict[str, Any], fields: tuple[CompanyField, ...] = COMPANY_FIELDS) -> dict[str, Any]:
+    """The company fields the options set (option names that differ from field names mapped back)."""
+    chosen = {f.name: options[f.cli.replace("-", "_")] for f in fields
+              if f.cli and options.get(f.cli.replace("-", "_")) is not None}
+    if chosen.get("webhook_url"):
+        try:  # the same rule as the web app: a webhook into the server's own network needs the setting
+            webhook_targets.check_saved_url(chosen["webhook_url"].strip(), Settings().webhook_allow_private)
+        except webhook_targets.TargetRefused as exc:
+            raise click.ClickException(str(exc)) from None
+    return chosen
 
 
 def _run(action: Callable[[Any], Any]) -> Any:
@@ -92,7 +77,7 @@ def _run(action: Callable[[Any], Any]) -> Any:
         raise click.ClickException(str(exc)) from None
 
 
-def _describe(data: dict[str, Any]) -> str:
+def _describe(data: dict[str, Any], fields: tuple[CompanyField, ...] = COMPANY_FIELDS) -> str:
     def show(value: Any) -> str:
         if value is None or value == "" or value == []:
             return "-"
@@ -102,17 +87,25 @@ def _describe(data: dict[str, Any]) -> str:
             return ", ".join(map(str, value))
         return str(value)
 
-    rows = [("company", f"{data['slug']} ({data['name']})"), ("phone numbers", show(data["phone_numbers"])),
-            ("languages", f"{show(data['languages'])} (default {data['default_language']})"),
-            ("greeting (de)", show(data["greeting_de"])), ("greeting (en)", show(data["greeting_en"])),
-            ("time zone", data["timezone"]), ("Bundesland", show(data["bundesland"])),
-            ("office hours", show(data["office_hours"])),
-            ("secretary", f"{show(data['secretary_number'])} ({show(data['secretary_name'])})"),
-            ("e-mail", show(data["email"])),
-            ("webhook", f"{show(data['webhook_url'])} (secret {'set' if data['webhook_secret_set'] else 'not set'})"),
-            ("retention", f"{data['retention_days']} days"), ("recording", show(data["recording_enabled"])),
-            ("English only", show(data["english_only"])),
-            ("voices", f"de {show(data['voice_de'])}, en {show(data['voice_en'])}, rate {data['speaking_rate']}")]
+    used: set[str] = set()
+
+    def v(key: str) -> Any:
+        used.add(key)
+        return data[key]
+
+    rows = [("company", f"{v('slug')} ({v('name')})"), ("phone numbers", show(v('phone_numbers'))),
+            ("languages", f"{show(v('languages'))} (default {v('default_language')})"),
+            ("greeting (de)", show(v('greeting_de'))), ("greeting (en)", show(v('greeting_en'))),
+            ("time zone", v('timezone')), ("Bundesland", show(v('bundesland'))),
+            ("office hours", show(v('office_hours'))),
+            ("secretary", f"{show(v('secretary_number'))} ({show(v('secretary_name'))})"),
+            ("e-mail", show(v('email'))),
+            ("webhook", f"{show(v('webhook_url'))} (secret {'set' if data['webhook_secret_set'] else 'not set'})"),
+            ("retention", f"{v('retention_days')} days"), ("recording", show(v('recording_enabled'))),
+            ("English only", show(v('english_only'))),
+            ("voices", f"de {show(v('voice_de'))}, en {show(v('voice_en'))}, rate {v('speaking_rate')}")]
+    # settings without a row of their own above (a newly added one) are listed by the name the model gives them
+    rows += [(f.what, show(data[f.name])) for f in fields if f.output and f.setting and f.name not in used]
     return "\n".join(f"{label:14} {value}" for label, value in rows)
 
 

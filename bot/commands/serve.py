@@ -5,7 +5,7 @@ from __future__ import annotations
 import click
 
 from bot.runtime.documents import seed_demo_documents
-from bot.runtime.live_calls import prepare_voice
+from bot.runtime.live_calls import WARM_UP, prepare_voice
 from bot.settings import Settings
 from bot.store.db import init_db
 from bot.store.seed import seed_demo
@@ -35,11 +35,12 @@ def serve(host: str | None, port: int | None, demo: bool, no_background: bool) -
         if indexed:
             click.echo("demo FAQ documents indexed: " + ", ".join(f"{k} ({v})" for k, v in indexed.items()))
     app = create_app(settings, background=not no_background)
-    if not no_background:  # warm models and pre-synthesise answer audio while the server already answers
+    if not no_background:  # warm models and pre-synthesise audio while the server already answers (/readyz: 503)
         import threading
 
-
-        threading.Thread(target=prepare_voice, args=(settings,), name="prepare-voice", daemon=True).start()
+        app.state.readiness.expect(WARM_UP)
+        threading.Thread(target=prepare_voice, args=(settings, app.state.readiness), name="prepare-voice",
+                         daemon=True).start()
     host, port = host or settings.host, port or settings.port
     if demo:
         click.echo("")

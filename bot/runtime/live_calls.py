@@ -22,6 +22,7 @@ from bot.pipeline.tts import presynthesise
 from bot.runtime.call_sessions import open_session
 from bot.runtime.carrier_services import CallServices
 from bot.runtime.knowledge import get_kb, make_lookup
+from bot.runtime.readiness import Readiness
 from bot.runtime.store_adapters import StoreRecorder, StoreResolver, StoreStreamClaims
 from bot.settings import Settings
 from bot.store import repo
@@ -31,6 +32,7 @@ from bot.store.db import session_scope
 from bot.store.seed import DEMO_DIR
 
 log = logging.getLogger(__name__)
+WARM_UP = "models and greetings"  # the readiness step prepare_voice completes
 
 
 class StoreCallLog:
@@ -179,8 +181,25 @@ def presynthesise_answers(settings: Settings, company: str) -> int:
     return sum(presynthesise(texts, language, settings, chosen.get(language)) for language, texts in by_language.items())
 
 
-def prepare_voice(settings: Settings) -> None:
-    """Warm the models and keep every company's answer audio synthesised ahead (run once per server, off the loop).
+def presynthesise_greetings(settings: Settings) -> int:
+    """Synthesise every company's greeting, in each of its languages, as the brain speaks it (so the first words
+    of a call come from the cache); returns how many sentences were new."""
+    with session_scope(settings) as session:
+        profiles = [repo.company_profile(row) for row in repo.list_companies(session)]
+    new = 0
+    for profile in profiles:
+        for language in profile.languages:
+            call = open_session(settings, profile, make_lookup(settings, profile.slug))
+            call.language = language
+            turn = call.handle(CallerInput(kind="connect", at=datetime.now().astimezone()))
+            new += presynthesise([turn.say], turn.language, settings)
+    return new
+
+
+def prepare_voice(settings: Settings, readiness: Readiness | None = None) -> None:
+    """Warm the models, synthesise the greetings, then keep every company's answer audio synthesised ahead (run
+    once per server, off the loop). ``readiness`` is told when calls can be taken (after the greetings: the FAQ
+    answers follow in the background and fall back to live synthesis until then).
 
     Registers a knowledge-base change hook so that an upload or a replaced document is synthesised right after
     indexing, without waiting for the first caller to ask.
@@ -197,6 +216,15 @@ def prepare_voice(settings: Settings) -> None:
                 log.exception("could not synthesise answers ahead for %s", company)
 
     kb.on_change(lambda company, _version: threading.Thread(target=run, args=(company,), daemon=True).start())
-    warm_up(settings)
+    try:
+        warm_up(settings)
+        log.info("greetings: %d sentence(s) synthesised ahead", presynthesise_greetings(settings))
+    except Exception as exc:  # a missing model: calls still come in and get the clear error there
+        log.exception("warm-up failed")
+        if readiness is not None:
+            readiness.failed(WARM_UP, f"{type(exc).__name__}: {exc}")
+    else:
+        if readiness is not None:
+            readiness.done(WARM_UP)
     for company in kb.companies():
         run(company)

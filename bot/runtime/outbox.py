@@ -23,6 +23,7 @@ from typing import Any
 
 import httpx
 
+from bot.runtime import webhook_targets
 from bot.settings import Settings
 from bot.store import repo
 from bot.store.db import session_scope
@@ -54,7 +55,10 @@ def webhook_body(payload: dict[str, Any]) -> bytes:
     return json.dumps(data, ensure_ascii=False, sort_keys=True, separators=(",", ":")).encode()
 
 
-def post_webhook(item_id: int, payload: dict[str, Any], secret: str | None) -> None:
+def post_webhook(item_id: int, payload: dict[str, Any], secret: str | None, allow_private: bool = False) -> None:
+    """POST the signed JSON to the company's webhook, at an address checked just now (see
+    :mod:`bot.runtime.webhook_targets`); a refused target fails the delivery with the reason, like an unreachable
+    one, so that fixing the URL (or the setting) lets the retry through."""
     body = webhook_body(payload)
     headers = {"Content-Type": "application/json", "User-Agent": "Telefonsekretariat-Webhook",
                "X-Receptionist-Event": str(payload.get("event", "message.created")),
@@ -62,7 +66,15 @@ def post_webhook(item_id: int, payload: dict[str, Any], secret: str | None) -> N
     if secret:
         headers[SIGNATURE_HEADER] = sign(secret, body)
     try:
-        response = httpx.post(payload["url"], content=body, headers=headers, timeout=WEBHOOK_TIMEOUT_S)
+        target = webhook_targets.pin(payload["url"], allow_private)
+    except webhook_targets.TargetRefused as exc:
+        raise DeliveryError(str(exc)) from None
+    headers["Host"] = target.host_header
+    extensions = {"sni_hostname": target.tls_name} if target.tls_name else None
+    try:
+        with httpx.Client(timeout=WEBHOOK_TIMEOUT_S, follow_redirects=False) as client:
+            response = client.post(target.url, content=body, headers=headers, auth=target.auth,
+                                   extensions=extensions)
     except httpx.HTTPError as exc:
         raise DeliveryError(f"webhook not reachable ({type(exc).__name__})") from None
     if not 200 <= response.status_code < 300:
@@ -130,7 +142,8 @@ def deliver(settings: Settings, item: Outbox, company: Company | None) -> None:
     if item.kind == "email":
         send_email(settings, item.payload)
     elif item.kind == "webhook":
-        post_webhook(item.id, item.payload, company.webhook_secret if company else None)
+        post_webhook(item.id, item.payload, company.webhook_secret if company else None,
+                     allow_private=settings.webhook_allow_private)
     else:
         raise DeliveryError(f"unknown notification kind {item.kind!r}")
 

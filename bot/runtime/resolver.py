@@ -12,13 +12,12 @@ from pathlib import Path
 from typing import Protocol
 
 import phonenumbers
-import yaml
 
-from bot.brain.profile import CompanyProfile, parse_office_hours
+from bot.brain.profile import CompanyProfile
+from bot.demo import DEMO_DIR
+from bot.runtime.companies import ProfileError, load_profile
 
 log = logging.getLogger(__name__)
-
-DEMO_DIR = Path(__file__).resolve().parents[1] / "demo"
 
 
 class CompanyResolver(Protocol):
@@ -77,34 +76,12 @@ class StaticResolver:
         return sorted(self._by_slug.values(), key=lambda p: p.name.lower())
 
 
-def profile_from_yaml(data: dict, source: str = "company.yaml") -> CompanyProfile:
-    """A :class:`CompanyProfile` from the demo file format (the same keys as ``receptionist company set``)."""
-    if not isinstance(data, dict) or not data.get("slug"):
-        raise ValueError(f"{source}: expected a mapping with at least 'slug'")
-    languages = tuple(data.get("languages") or (data.get("default_language", "de"),))
-    return CompanyProfile(
-        slug=str(data["slug"]),
-        name=str(data.get("name") or data["slug"]),
-        default_language=str(data.get("default_language", languages[0])),
-        languages=languages,
-        greeting=dict(data.get("greeting") or {}),
-        timezone=str(data.get("timezone", "Europe/Berlin")),
-        bundesland=data.get("bundesland", "BE"),
-        office_hours=parse_office_hours(str(data.get("office_hours") or "")),
-        secretary_number=data.get("secretary_number"),
-        secretary_name=data.get("secretary_name"),
-        phone_numbers=tuple(str(n) for n in data.get("phone_numbers") or ()),
-        english_only=bool(data.get("english_only", False)),
-        voices={lang: str(data[f"voice_{lang}"]) for lang in ("de", "en") if data.get(f"voice_{lang}")},
-    )
-
-
 def demo_resolver(demo_dir: Path = DEMO_DIR) -> StaticResolver:
     """Companies from ``<demo_dir>/*/company.yaml``; a broken file is logged and skipped, never fatal."""
     profiles: list[CompanyProfile] = []
     for path in sorted(demo_dir.glob("*/company.yaml")) if demo_dir.is_dir() else []:
         try:
-            profiles.append(profile_from_yaml(yaml.safe_load(path.read_text(encoding="utf-8")), str(path)))
-        except (OSError, ValueError, yaml.YAMLError) as exc:
+            profiles.append(load_profile(path))
+        except ProfileError as exc:
             log.error("skipping demo company %s: %s", path, exc)
     return StaticResolver(profiles)

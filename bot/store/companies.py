@@ -14,12 +14,14 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, selectinload
 
 from bot import voices
+from bot.brain import company_fields
+from bot.brain.company_fields import COMPANY_FIELDS, CompanyField
 from bot.brain.profile import CompanyProfile, parse_office_hours
 from bot.store import validate
 from bot.store.models import Company, CompanyPhone
 
 # New companies answer weekdays 9–17 in German and English, Berlin time, nationwide holidays, 30 days retention.
-DEFAULT_OFFICE_HOURS = "mon-fri 09:00-17:00"
+DEFAULT_OFFICE_HOURS = company_fields.field_named("office_hours").default
 
 
 class NotFound(LookupError):
@@ -35,45 +37,54 @@ def _transfer_number(value: str | None) -> str | None:
     return validate.callback_number(value, what="transfer number") if value and value.strip() else None
 
 
-def _flag(value: Any) -> bool:
-    if isinstance(value, bool):
-        return value
-    raise validate.InvalidInput(f"expected true or false, got {value!r}")
+def _text(f: CompanyField) -> Callable[[Any], Any]:
+    return lambda v: validate.text(v, f.what, f.store_max or f.max_len or 1000, required=f.required)
 
 
-def _voice(value: Any, language: str) -> str | None:
-    """A voice id a company may choose: one installed here (never a path; empty = the deployment default)."""
-    choice = validate.text(value, f"{language} voice", 50)
-    if not choice:
-        return None
-    allowed = [v.id for v in voices.installed_voices(language)]
-    if choice not in allowed:
-        raise validate.InvalidInput(f"voice {choice!r} is not installed here; choose one of {', '.join(allowed)}")
-    return choice
+def _voice(f: CompanyField) -> Callable[[Any], Any]:
+    """A voice id a company may choose: one installed here (never a path; empty = the deployment default). The
+    field model only says the setting is a voice choice of ``f.language``; what is installed is known here."""
+    language = f.language or "de"
+
+    def check(value: Any) -> str | None:
+        choice = validate.text(value, f.what, f.store_max or f.max_len or 50)
+        if not choice:
+            return None
+        allowed = [v.id for v in voices.installed_voices(language)]
+        if choice not in allowed:
+            raise validate.InvalidInput(f"{f.what}: voice {choice!r} is not installed here; "
+                                        f"choose one of {', '.join(allowed)}")
+        return choice
+
+    return check
 
 
-# Every company setting that can be changed, with the check that normalises it.
-FIELDS: dict[str, Callable[[Any], Any]] = {
-    "name": lambda v: validate.text(v, "company name", 200, required=True),
-    "greeting_de": lambda v: validate.text(v, "German greeting", 1000),
-    "greeting_en": lambda v: validate.text(v, "English greeting", 1000),
-    "default_language": validate.language,
-    "languages": validate.languages,
-    "voice_de": lambda v: _voice(v, "de"),
-    "voice_en": lambda v: _voice(v, "en"),
-    "speaking_rate": validate.speaking_rate,
-    "timezone": validate.timezone_name,
-    "office_hours": validate.office_hours,
-    "bundesland": validate.bundesland,
-    "secretary_number": _transfer_number,
-    "secretary_name": lambda v: validate.text(v, "secretary name", 200),
-    "email": validate.email,
-    "webhook_url": validate.webhook_url,
-    "webhook_secret": lambda v: validate.text(v, "webhook secret", 200),
-    "retention_days": validate.retention_days,
-    "recording_enabled": _flag,
-    "english_only": _flag,
+# How a value of each kind of field is checked and normalised (see bot.brain.company_fields for the kinds).
+CHECKS: dict[str, Callable[[CompanyField], Callable[[Any], Any]]] = {
+    "line": _text,
+    "text": _text,
+    "secret": _text,
+    "language": lambda f: validate.language,
+    "languages": lambda f: validate.languages,
+    "timezone": lambda f: validate.timezone_name,
+    "hours": lambda f: validate.office_hours,
+    "bundesland": lambda f: validate.bundesland,
+    "phone": lambda f: _transfer_number,
+    "email": lambda f: validate.email,
+    "url": lambda f: validate.webhook_url,
+    "int": lambda f: lambda v: validate.number(v, f.what, f.ge, f.le, whole=True),
+    "float": lambda f: lambda v: validate.number(v, f.what, f.ge, f.le),
+    "flag": lambda f: lambda v: validate.flag(v, f.what),
+    "voice": _voice,
 }
+
+
+def field_checks(fields: tuple[CompanyField, ...] = COMPANY_FIELDS) -> dict[str, Callable[[Any], Any]]:
+    """Every company setting that can be changed, with the check that normalises it, derived from the field model."""
+    return {f.name: CHECKS[f.kind](f) for f in company_fields.settings(fields)}
+
+
+FIELDS: dict[str, Callable[[Any], Any]] = field_checks()
 
 
 def resolve(session: Session, company: Company | str) -> Company:
@@ -157,16 +168,29 @@ def remove_phone(session: Session, company: Company, number: str) -> str:
     raise validate.InvalidInput(f"{e164} does not reach company {company.slug!r}, so it cannot be removed")
 
 
+def new_company(slug: str, name: str | None = None, *, phones: Iterable[str] = (), **fields: Any) -> Company:
+    """A checked company row that is in no session yet: defaults from the field model for whatever is not given.
+
+    ``call --profile FILE`` and the demo resolver build profiles this way, so a company.yaml is checked exactly
+    like ``company add`` and the web form check it; raises InvalidInput on any bad value."""
+    slug = validate.slug(slug)
+    company = Company(slug=slug, name=name or slug.replace("-", " ").title(), phones=[],
+                      **company_fields.defaults(company_fields.settings()))
+    _apply(company, {"name": company.name, **fields})
+    for number in phones:
+        e164 = validate.phone_number(number)
+        if e164 not in company.phone_numbers:
+            company.phones.append(CompanyPhone(number=e164))
+    return company
+
+
 def create_company(session: Session, slug: str, name: str | None = None, *, phones: Iterable[str] = (),
                    commit: bool = True, **fields: Any) -> Company:
     """Create a company with sensible defaults for whatever is not given; raises InvalidInput on any bad value."""
     slug = validate.slug(slug)
     if get_company(session, slug) is not None:
         raise AlreadyExists(f"company {slug!r} exists already; use `receptionist company set {slug} …`")
-    company = Company(slug=slug, name=name or slug.replace("-", " ").title(), default_language="de",
-                      languages=["de", "en"], timezone="Europe/Berlin", office_hours=DEFAULT_OFFICE_HOURS,
-                      retention_days=30, recording_enabled=False, english_only=False, speaking_rate=1.0, phones=[])
-    _apply(company, {"name": company.name, **fields})
+    company = new_company(slug, name, **fields)
     session.add(company)
     for number in phones:
         add_phone(session, company, number)
@@ -228,9 +252,9 @@ def company_profile(company: Company) -> CompanyProfile:
     )
 
 
-def company_to_dict(company: Company) -> dict[str, Any]:
+def company_to_dict(company: Company, fields: tuple[CompanyField, ...] = COMPANY_FIELDS) -> dict[str, Any]:
     """A JSON-ready view (CLI ``show --json``, API); the webhook secret is reported as set or not, never shown."""
-    data = {key: getattr(company, key) for key in FIELDS if key != "webhook_secret"}
+    data = {f.name: getattr(company, f.name) for f in company_fields.settings(fields) if f.output}
     data.update(slug=company.slug, id=company.id, phone_numbers=company.phone_numbers,
                 webhook_secret_set=bool(company.webhook_secret),
                 created_at=company.created_at.isoformat() if company.created_at else None,

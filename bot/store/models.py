@@ -154,6 +154,10 @@ class User(Base):
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     last_login_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # Every session cookie carries the generation it was issued under; a password change, deactivation or
+    # "log out everywhere" bumps it, so every earlier cookie of this user stops working at once (cookies are
+    # stateless and cannot be recalled otherwise). A single logout revokes just its session (RevokedSession).
+    session_generation: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
 
     companies: Mapped[list[Company]] = relationship(secondary=user_companies, back_populates="users",
                                                     order_by="Company.slug")
@@ -330,3 +334,29 @@ class StreamClaim(Base):
     streams: Mapped[int] = mapped_column(Integer, default=1)  # streams run for the call (a failed transfer adds one)
     claimed_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+
+
+class LoginFailure(Base):
+    """One failed login, kept for the throttle window: ``key`` is ``account:<e-mail>`` or ``ip:<address>``.
+
+    In the database rather than in memory so that every worker process behind a load balancer sees the same count
+    (an attacker spreading guesses over workers gains nothing) and a restart does not reset it.
+    """
+
+    __tablename__ = "login_failures"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    key: Mapped[str] = mapped_column(String(400), index=True)
+    at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
+
+
+class RevokedSession(Base):
+    """A session that was logged out: its cookie is refused until it would have expired anyway, then the row goes.
+
+    Only logged-out sessions are listed (not every live one), so the table stays as small as the logouts of a week.
+    """
+
+    __tablename__ = "revoked_sessions"
+
+    session_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)

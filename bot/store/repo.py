@@ -12,8 +12,9 @@ from bot.store.companies import (AlreadyExists, NotFound, add_phone, company_for
 from bot.store.messages import get_message, list_messages, mark_message_done, save_message
 from bot.store.outbox import claim_due, mark_failed, mark_sent
 from bot.store.privacy import DeletionReport, PurgeReport, delete_caller_data, purge_expired
-from bot.store.users import (authenticate, can_access, create_api_key, create_user, get_user, revoke_api_key,
-                             set_password, user_for_api_key, visible_company_ids)
+from bot.store.users import (authenticate, can_access, check_password, create_api_key, create_user, get_user,
+                             revoke_api_key, revoke_session, revoke_sessions, session_revoked, set_password,
+                             user_for_api_key, visible_company_ids)
 from bot.store.validate import InvalidInput
 
 __all__ = [
@@ -24,7 +25,7 @@ __all__ = [
     "get_message", "list_messages", "mark_message_done", "save_message",
     "claim_due", "mark_failed", "mark_sent",
     "DeletionReport", "PurgeReport", "delete_caller_data", "purge_expired",
-    "authenticate", "can_access", "create_api_key", "create_user", "get_user", "revoke_api_key", "set_password",
+    "authenticate", "can_access", "check_password", "create_api_key", "create_user", "get_user", "revoke_api_key", "revoke_session", "revoke_sessions", "session_revoked", "set_password",
     "user_for_api_key", "visible_company_ids",
     "InvalidInput",
 ]

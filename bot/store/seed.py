@@ -11,10 +11,12 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 import yaml
 
+from bot.brain import company_fields
+from bot.brain.company_fields import CompanyFile
+from bot.demo import DEMO_DIR
 from bot.settings import Settings
 from bot.store import validate
 from bot.store.companies import create_company, get_company
@@ -22,13 +24,8 @@ from bot.store.db import init_db, session_scope
 from bot.store.passwords import random_password, verify_password
 from bot.store.users import create_user, get_user, set_password
 
-DEMO_DIR = Path(__file__).resolve().parents[1] / "demo"
 DEFAULT_DEMO_EMAIL = "admin@example.com"
 PASSWORD_FILE = "demo-admin-password"
-# company.yaml keys that map 1:1 onto company settings (greeting and phone_numbers are handled separately)
-_YAML_FIELDS = ("default_language", "languages", "timezone", "bundesland", "office_hours", "secretary_number",
-                "secretary_name", "email", "webhook_url", "retention_days", "english_only", "recording_enabled",
-                "voice_de", "voice_en", "speaking_rate")
 
 
 @dataclass
@@ -46,25 +43,17 @@ class SeedReport:
         return f"Demo login: {self.admin_email} / {self.admin_password}"
 
 
-def read_company_yaml(path: Path) -> tuple[str, str | None, dict[str, Any], list[str]]:
-    """(slug, name, settings, phone numbers) from one company.yaml; InvalidInput names the file on any problem."""
+def read_company_yaml(path: Path) -> CompanyFile:
+    """The settings in one company.yaml (the keys of the company field model); InvalidInput names the file on any
+    problem of structure. The values are checked when the company is created. OSError passes through."""
     try:
         data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
     except yaml.YAMLError as exc:
         raise validate.InvalidInput(f"{path}: not valid YAML ({exc})") from None
-    if not isinstance(data, dict) or "slug" not in data:
-        raise validate.InvalidInput(f"{path}: expected a mapping with at least 'slug' and 'name'")
-    fields = {key: data[key] for key in _YAML_FIELDS if data.get(key) is not None}
-    greeting = data.get("greeting") or {}
-    if not isinstance(greeting, dict):
-        raise validate.InvalidInput(f"{path}: 'greeting' must map a language to its text, e.g. de: …, en: …")
-    for lang in ("de", "en"):
-        if greeting.get(lang):
-            fields[f"greeting_{lang}"] = str(greeting[lang])
-    phones = data.get("phone_numbers") or []
-    if isinstance(phones, str):
-        phones = [phones]
-    return str(data["slug"]), data.get("name"), fields, [str(p) for p in phones]
+    try:
+        return company_fields.from_yaml(data, str(path))
+    except company_fields.CompanyFileError as exc:
+        raise validate.InvalidInput(str(exc)) from None
 
 
 def seed_companies(settings: Settings, demo_dir: Path | None = None) -> SeedReport:
@@ -72,16 +61,16 @@ def seed_companies(settings: Settings, demo_dir: Path | None = None) -> SeedRepo
     files = sorted((demo_dir or DEMO_DIR).glob("*/company.yaml"))
     with session_scope(settings) as session:
         for path in files:
-            slug, name, fields, phones = read_company_yaml(path)
-            if get_company(session, slug) is not None:
-                report.existing.append(slug)
+            company = read_company_yaml(path)
+            if get_company(session, company.slug) is not None:
+                report.existing.append(company.slug)
                 continue
             try:
-                create_company(session, slug, name, phones=phones, **fields)
+                create_company(session, company.slug, company.name, phones=company.phone_numbers, **company.values)
             except validate.InvalidInput as exc:
                 session.rollback()
                 raise validate.InvalidInput(f"{path}: {exc}") from None
-            report.created.append(slug)
+            report.created.append(company.slug)
     return report
 
 

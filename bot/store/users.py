@@ -6,12 +6,12 @@ from collections.abc import Iterable
 from datetime import datetime
 from functools import lru_cache
 
-from sqlalchemy import select
+from sqlalchemy import delete, select
 from sqlalchemy.orm import Session, selectinload
 
 from bot.store import validate
 from bot.store.companies import NotFound, resolve
-from bot.store.models import ROLES, ApiKey, Company, User, utcnow
+from bot.store.models import ROLES, ApiKey, Company, RevokedSession, User, utcnow
 from bot.store.passwords import hash_api_key, hash_password, needs_rehash, new_api_key, verify_password
 
 # Verified against when the e-mail is unknown, so that a login attempt takes as long for unknown as for known users.
@@ -48,12 +48,25 @@ def create_user(session: Session, email: str, password: str, role: str, *, compa
 
 
 def set_password(session: Session, user: User, password: str, commit: bool = True) -> None:
+    """A new password; every session cookie issued before it stops working (a changed password must lock out
+    whoever knew the old one, also in a browser that is still logged in)."""
     try:
         user.password_hash = hash_password(password)
     except ValueError as exc:
         raise validate.InvalidInput(str(exc)) from None
+    revoke_sessions(session, user, commit=commit)
+
+
+def revoke_sessions(session: Session, user: User, commit: bool = True) -> None:
+    """End every session of ``user`` (logout, password change, deactivation); API keys are not touched."""
+    user.session_generation = (user.session_generation or 0) + 1
     if commit:
         session.commit()
+
+
+def check_password(user: User, password: str) -> bool:
+    """Whether ``password`` is the user's current one (the password-change form asks for it)."""
+    return verify_password(user.password_hash, password)
 
 
 def authenticate(session: Session, email: str, password: str, now: datetime | None = None) -> User | None:
@@ -111,3 +124,16 @@ def revoke_api_key(session: Session, key_id: int, now: datetime | None = None) -
         raise NotFound(f"no API key with id {key_id}")
     row.revoked_at = now or utcnow()
     session.commit()
+
+
+def revoke_session(session: Session, session_id: str, expires_at: datetime, commit: bool = True) -> None:
+    """Refuse one session's cookie from now on (logout); rows past their expiry are dropped on the way."""
+    session.execute(delete(RevokedSession).where(RevokedSession.expires_at <= utcnow()))
+    if session.get(RevokedSession, session_id) is None:
+        session.add(RevokedSession(session_id=session_id, expires_at=expires_at))
+    if commit:
+        session.commit()
+
+
+def session_revoked(session: Session, session_id: str) -> bool:
+    return session.get(RevokedSession, session_id) is not None

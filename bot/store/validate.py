@@ -188,16 +188,21 @@ def webhook_url(value: str | None) -> str | None:
     return value
 
 
-def retention_days(value: int) -> int:
-    if int(value) < 1 or int(value) > 3650:
-        raise InvalidInput(f"retention of {value} days is out of range; use 1 to 3650 days")
-    return int(value)
+def number(value: float, what: str, ge: float, le: float, whole: bool = False) -> float | int:
+    """A number within [ge, le] (retention days, speaking rate); the message gives the allowed range."""
+    try:
+        number_ = int(value) if whole else float(value)
+    except (TypeError, ValueError):
+        raise InvalidInput(f"{what} must be a number, not {shown(str(value))}") from None
+    if number_ != number_ or not ge <= number_ <= le:  # NaN compares unequal to itself
+        raise InvalidInput(f"{what} {value} is out of range; use {ge:g} to {le:g}")
+    return number_
 
 
-def speaking_rate(value: float) -> float:
-    if not 0.5 <= float(value) <= 2.0:
-        raise InvalidInput(f"speaking rate {value} is out of range; use 0.5 (slow) to 2.0 (fast)")
-    return float(value)
+def flag(value: object, what: str = "setting") -> bool:
+    if isinstance(value, bool):
+        return value
+    raise InvalidInput(f"{what}: expected true or false, got {value!r}")
 
 
 def text(value: str | None, what: str, max_len: int, required: bool = False) -> str | None:

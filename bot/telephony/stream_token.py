@@ -45,10 +45,10 @@ def token_problem(secret: str | None, call_sid: str, params: Mapping[str, str], 
     if not token or not call_sid:
         return "missing call token"
     issued_text, _, mac = token.partition(".")
-    if not issued_text.isdigit() or not mac:
-        return "malformed call token"
+    if not (issued_text.isascii() and issued_text.isdigit()) or not mac or not mac.isascii():
+        return "malformed call token"  # ascii only: int("²") and compare_digest on non-ASCII str raise
     issued = int(issued_text)
-    if not hmac.compare_digest(_mac(secret, call_sid, issued, params), mac):
+    if not hmac.compare_digest(_mac(secret, call_sid, issued, params).encode(), mac.encode()):
         return "call token does not match this call and its parameters"
     age = (time.time() if now is None else now) - issued
     if age > ttl_s:

@@ -24,6 +24,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from bot import __version__
 from bot.runtime import outbox, retention
 from bot.runtime.live_calls import call_services
+from bot.runtime.readiness import Readiness
 from bot.settings import Settings
 from bot.store.companies import NotFound
 from bot.store import spool_drain
@@ -142,6 +143,7 @@ def create_app(settings: Settings | None = None, *, background: bool = True, ses
     app.state.settings = settings
     app.state.sse_max_s = sse_max_s
     app.state.login_throttle = LoginThrottle()
+    app.state.readiness = Readiness()  # `receptionist serve` adds the warm-up step; nothing pending otherwise
     app.state.session_codec = session_codec or SessionCodec(load_secret(settings))
     app.add_middleware(SessionCookieMiddleware)
     app.add_middleware(BodyLimitMiddleware)
@@ -158,6 +160,13 @@ def create_app(settings: Settings | None = None, *, background: bool = True, ses
     def healthz() -> dict[str, str]:
         """Liveness probe for load balancers and scripts."""
         return {"status": "ok", "version": __version__}
+
+    @app.get("/readyz", tags=["ops"], responses={503: {"description": "still warming up"}})
+    def readyz() -> Response:
+        """Readiness probe: 200 once every model is loaded and warmed and the greetings are synthesised, 503 with
+        what is still pending before that (load balancers send calls only to ready workers)."""
+        status = app.state.readiness.status()
+        return JSONResponse(status, status_code=200 if status["ready"] else 503)
 
     @app.exception_handler(LoginRequired)
     async def _login(request: Request, exc: LoginRequired) -> Response:

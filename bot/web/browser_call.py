@@ -135,6 +135,8 @@ async def offer(body: Offer, request: Request) -> dict:
         raise HTTPException(404, f"unknown company {body.company!r}")
     if not services.ready:
         raise HTTPException(503, "the voice pipeline is not available in this deployment")
+    if body.pc_id is None:
+        await request.app.state.readiness.wait()  # the models warm up: the greeting then comes at once
     if body.pc_id is None and len(getattr(request.app.state, "browser_calls", ())) >= services.max_browser_calls:
         raise HTTPException(503, "all lines are busy, please try again in a few minutes")
     handler = _request_handler(request.app, settings)

@@ -56,24 +56,24 @@ def single_line(value: str) -> str:
     return value
 
 
-def _line(max_length: int, min_length: int = 0) -> Any:
+def bounded_line(max_length: int, min_length: int = 0) -> Any:
     return Annotated[str, Field(min_length=min_length, max_length=max_length), AfterValidator(single_line)]
 
 
-def _text(max_length: int, min_length: int = 0) -> Any:
+def bounded_text(max_length: int, min_length: int = 0) -> Any:
     return Annotated[str, Field(min_length=min_length, max_length=max_length), AfterValidator(text_only)]
 
 
-Name = _line(NAME_MAX)
-Email = _line(EMAIL_MAX)
-Phone = _line(PHONE_MAX)
-Short = _line(SHORT_MAX)
-Url = _line(URL_MAX)
-Secret = _line(SECRET_MAX)
-OfficeHours = _line(OFFICE_HOURS_MAX)
-Greeting = _text(GREETING_MAX)
-Question = _text(QUESTION_MAX, 1)
-Answer = _text(ANSWER_MAX, 1)
+Name = bounded_line(NAME_MAX)
+Email = bounded_line(EMAIL_MAX)
+Phone = bounded_line(PHONE_MAX)
+Short = bounded_line(SHORT_MAX)
+Url = bounded_line(URL_MAX)
+Secret = bounded_line(SECRET_MAX)
+OfficeHours = bounded_line(OFFICE_HOURS_MAX)
+Greeting = bounded_text(GREETING_MAX)
+Question = bounded_text(QUESTION_MAX, 1)
+Answer = bounded_text(ANSWER_MAX, 1)
 Password = Annotated[str, Field(min_length=8, max_length=PASSWORD_MAX)]
 Id = Annotated[int, Field(ge=1, le=MAX_ID)]
 PathId = Annotated[int, Path(ge=1, le=MAX_ID)]

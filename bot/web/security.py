@@ -1,9 +1,13 @@
 """Who is asking: signed session cookies (with idle expiry and a CSRF token), API keys, and role checks.
 
-The session lives entirely in a signed cookie (itsdangerous, keyed by ``Settings.secret_key`` or a key generated
-once into the data dir), so several worker processes share logins without a session table. The cookie carries the
-user id, a per-session CSRF token and the time of the last activity; a session idle for longer than
-:data:`IDLE_S` is refused, and every cookie dies :data:`ABSOLUTE_S` after login whatever happens.
+The session lives in a signed cookie (itsdangerous, keyed by ``Settings.secret_key`` or a key generated once into
+the data dir), so several worker processes share logins without a table of live sessions. The cookie carries a
+random session id, the user id, the user's session generation, a per-session CSRF token and the time of the last
+activity; a session idle for longer than :data:`IDLE_S` is refused, and every cookie dies :data:`ABSOLUTE_S` after
+login whatever happens. Because a signed cookie cannot be recalled, the server also refuses it when
+- its session was logged out (the session id is listed in ``revoked_sessions`` until the cookie would expire), or
+- the user's ``session_generation`` moved on since it was issued (password change, deactivation, "log out
+  everywhere").
 
 Every state-changing request made with a session cookie must repeat the CSRF token (hidden form field
 ``csrf_token`` or header ``X-CSRF-Token``); requests with ``Authorization: Bearer <api key>`` carry no ambient
@@ -18,12 +22,14 @@ import secrets
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime, timezone
 from typing import Any
 
 from fastapi import HTTPException, Request
 from itsdangerous import BadSignature, URLSafeSerializer
 from sqlalchemy.orm import Session
 
+from bot.brain.company_fields import COMPANY_FIELDS, CompanyField
 from bot.settings import Settings
 from bot.store import repo
 from bot.store.models import Company, User
@@ -56,9 +62,12 @@ class SessionData:
     csrf: str
     issued: float
     active: float  # last activity
+    session_id: str = ""
+    generation: int = 0  # the user's session_generation when the session began
 
     def to_dict(self) -> dict[str, Any]:
-        return {"u": self.user_id, "c": self.csrf, "i": self.issued, "a": self.active}
+        return {"u": self.user_id, "c": self.csrf, "i": self.issued, "a": self.active, "s": self.session_id,
+                "g": self.generation}
 
 
 class SessionCodec:
@@ -69,9 +78,10 @@ class SessionCodec:
         self._serializer = URLSafeSerializer(secret, salt="receptionist-session")
         self.idle_s, self.absolute_s, self.clock = idle_s, absolute_s, clock
 
-    def new(self, user_id: int | None) -> SessionData:
+    def new(self, user_id: int | None, generation: int = 0) -> SessionData:
         now = self.clock()
-        return SessionData(user_id=user_id, csrf=secrets.token_urlsafe(32), issued=now, active=now)
+        return SessionData(user_id=user_id, csrf=secrets.token_urlsafe(32), issued=now, active=now,
+                           session_id=secrets.token_urlsafe(24), generation=generation)
 
     def encode(self, data: SessionData) -> str:
         return self._serializer.dumps(data.to_dict())
@@ -83,7 +93,7 @@ class SessionCodec:
         try:
             raw = self._serializer.loads(cookie)
             data = SessionData(user_id=raw.get("u"), csrf=str(raw["c"]), issued=float(raw["i"]),
-                               active=float(raw["a"]))
+                               active=float(raw["a"]), session_id=str(raw["s"]), generation=int(raw["g"]))
         except (BadSignature, KeyError, TypeError, ValueError, AttributeError):
             return None
         now = self.clock()
@@ -114,12 +124,17 @@ def ensure_session(request: Request) -> SessionData:
 
 
 def start_session(request: Request, user: User) -> None:
-    """A fresh session for a user who just logged in (new CSRF token: no fixation of a pre-login session)."""
-    request.state.session_data = codec(request).new(user.id)
+    """A fresh session for a user who just logged in (new id and CSRF token: no fixation of a pre-login session)."""
+    request.state.session_data = codec(request).new(user.id, user.session_generation or 0)
     request.state.session_dirty = True
 
 
-def end_session(request: Request) -> None:
+def end_session(request: Request, db: Session) -> None:
+    """Log this session out: the cookie is cleared and, should a copy of it survive, refused by the server."""
+    data = session_of(request)
+    if data is not None and data.user_id is not None and data.session_id:
+        expires = datetime.fromtimestamp(data.issued + codec(request).absolute_s, tz=timezone.utc)
+        repo.revoke_session(db, data.session_id, expires)
     request.state.session_data = None
     request.state.session_clear = True
 
@@ -165,7 +180,9 @@ def resolve_user(request: Request, db: Session) -> User | None:
     if data is None or data.user_id is None:
         return None
     user = db.get(User, data.user_id)
-    if user is None or not user.active:
+    if user is None or not user.active or data.generation != (user.session_generation or 0):
+        return None
+    if repo.session_revoked(db, data.session_id):
         return None
     request.state.auth_via = "session"
     return user
@@ -198,6 +215,16 @@ async def check_csrf(request: Request, strict: bool = False) -> None:
 def require_role(user: User, *roles: str) -> None:
     if user.role not in roles:
         raise HTTPException(403, "Your account is not allowed to do this.")
+
+
+def require_editable(user: User, changes: dict[str, Any],
+                     fields: tuple[CompanyField, ...] = COMPANY_FIELDS) -> None:
+    """403 when a company user sends a setting the field model reserves for admins (``company_editable``)."""
+    if user.role == "admin":
+        return
+    locked = sorted(f.name for f in fields if not f.company_editable and f.name in changes)
+    if locked:
+        raise HTTPException(403, f"Only an admin may change {', '.join(locked)}.")
 
 
 def company_for(db: Session, user: User, slug: str, *, manage: bool = True) -> Company:

@@ -12,24 +12,30 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from bot.runtime import documents
+from bot.runtime import documents, webhook_targets
 from bot.runtime import knowledge as kb
 from bot.settings import Settings
 from bot.store import repo
 from bot.store.companies import resolve
 from bot.store.models import ApiKey, Call, Company, Message, User, utcnow
-from bot.store.validate import phone_number
+from bot.store.validate import InvalidInput, phone_number
 
 SECRET_PREFIX = "whsec_"
 
 
-def save_company(db: Session, fields: dict[str, Any], *, slug: str | None = None,
+def save_company(db: Session, fields: dict[str, Any], *, settings: Settings, slug: str | None = None,
                  company: Company | None = None) -> Company:
     """Create (``slug``) or update (``company``) with the given fields; ``phone_numbers`` replaces the set.
 
-    A webhook URL without a secret gets a generated one, so every webhook is signed. Raises InvalidInput.
+    A webhook URL without a secret gets a generated one, so every webhook is signed; one that points into the
+    server's own network is refused (unless ``settings`` allow private targets). Raises InvalidInput.
     """
     fields = {k: v for k, v in fields.items()}
+    try:
+        webhook_targets.check_saved_url((fields.get("webhook_url") or "").strip() or None,
+                                        settings.webhook_allow_private)
+    except webhook_targets.TargetRefused as exc:
+        raise InvalidInput(str(exc)) from None
     phones = fields.pop("phone_numbers", None)
     if fields.get("webhook_url") and not fields.get("webhook_secret") and not (company and company.webhook_secret):
         fields["webhook_secret"] = SECRET_PREFIX + secrets.token_urlsafe(24)
@@ -92,6 +98,8 @@ def update_user(db: Session, user: User, *, name: str | None = None, role: str |
     if role is not None:
         user.role = role
     if active is not None:
+        if user.active and not active:
+            repo.revoke_sessions(db, user, commit=False)  # a reactivated account must log in afresh
         user.active = active
     if companies is not None:
 

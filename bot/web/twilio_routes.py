@@ -51,6 +51,8 @@ async def voice(request: Request, form: dict[str, str] = Depends(verified_form))
     if not services.ready:
         log.error("call %s for %s: no brain/pipeline wired into the app", call_sid, profile.slug)
         return _xml(twiml.say_and_hang_up(_both_languages("unavailable")))
+    if not await request.app.state.readiness.wait():  # let it ring while warming: the greeting then comes at once
+        log.warning("call %s for %s taken before the warm-up finished", call_sid, profile.slug)
     log.info("call %s for %s from %s", call_sid, profile.slug, mask_number(form.get("From")))
     return _xml(_stream_twiml(request, profile.slug, form))
 

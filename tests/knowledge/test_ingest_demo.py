@@ -8,7 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from bot.demo import DEMO_DIR, company_dirs, documents, load_profile
+from bot.demo import DEMO_DIR, company_dirs, documents
+from bot.runtime.companies import load_profile
 from knowledge.ingest import parse_file
 from knowledge.ingest.text import detect_language
 
@@ -29,7 +30,7 @@ EXPECTED = {
 
 
 def test_three_demo_companies_with_valid_profiles() -> None:
-    profiles = {p.slug: p for p in map(load_profile, company_dirs())}
+    profiles = {p.slug: p for p in (load_profile(d / "company.yaml") for d in company_dirs())}
     assert sorted(profiles) == ["keller-wright", "kfz-huber", "praxis-berger"]
     berger = profiles["praxis-berger"]
     assert (berger.bundesland, berger.default_language) == ("BE", "de")

@@ -8,19 +8,7 @@ from pathlib import Path
 
 import numpy as np
 
-ULAW_SILENCE = 0xFF  # µ-law code of a zero sample
-
-
-def ulaw_decode(data: bytes) -> np.ndarray:
-    """G.711 µ-law bytes -> int16 samples (the published algorithm, so the test does not trust the code under test)."""
-    u = ~np.frombuffer(data, dtype=np.uint8).astype(np.int32) & 0xFF
-    sign, exponent, mantissa = u & 0x80, (u >> 4) & 0x07, u & 0x0F
-    magnitude = (((mantissa << 3) + 0x84) << exponent) - 0x84
-    return np.where(sign != 0, -magnitude, magnitude).astype(np.int16)
-
-
-def rms(samples: np.ndarray) -> float:
-    return float(np.sqrt(np.mean(samples.astype(np.float64) ** 2))) if len(samples) else 0.0
+from evals.drivers.ulaw import ULAW_SILENCE, rms, ulaw_decode  # noqa: F401 - used by the carrier tests
 
 
 def espeak_wav(text: str, path: Path, voice: str = "en-us", rate: int = 140) -> Path:

@@ -98,7 +98,7 @@ def receiver():
 
 @pytest.fixture
 def notify_settings(settings: Settings, smtp, receiver) -> Settings:
-    s = settings.model_copy(update={"smtp_host": "127.0.0.1", "smtp_port": smtp.port,
+    s = settings.model_copy(update={"smtp_host": "127.0.0.1", "smtp_port": smtp.port, "webhook_allow_private": True,
                                     "smtp_from": "sekretariat@alpha.example", "public_url": "https://rezeption.example"})
     init_db(s)
     with session_scope(s) as db:
@@ -210,7 +210,8 @@ def test_outbox_cli_once(notify_settings, smtp, receiver) -> None:
     _save(notify_settings)
     env = {k: v for k, v in os.environ.items() if not k.startswith("RECEPTIONIST_")}
     env.update({"RECEPTIONIST_DATA_DIR": str(notify_settings.data_dir), "RECEPTIONIST_SMTP_HOST": "127.0.0.1",
-                "RECEPTIONIST_SMTP_PORT": str(smtp.port), "PYTHONPATH": str(REPO)})
+                "RECEPTIONIST_SMTP_PORT": str(smtp.port), "RECEPTIONIST_WEBHOOK_ALLOW_PRIVATE": "true",
+                "PYTHONPATH": str(REPO)})
     out = subprocess.run([sys.executable, "-m", "bot.cli", "outbox", "run", "--once"], env=env, cwd=REPO,
                          capture_output=True, text=True, timeout=120)
     assert out.returncode == 0, out.stderr

@@ -107,6 +107,15 @@ class Ctx:
             db.commit()
         return call_id
 
+    def twin(self) -> str:
+        """A throwaway user with the acting role and companies (routes that end every session of an account must
+        not end the shared clients' sessions)."""
+        with session_scope(self.settings) as db:
+            me = self.acting_user(db)
+            twin = repo.create_user(db, f"twin{self.n()}@example.com", PASSWORD, me.role,
+                                    companies=[c.slug for c in me.companies])
+            return twin.email
+
     def user_id(self) -> int:
         with session_scope(self.settings) as db:
             return repo.create_user(db, f"u{self.n()}@example.com", PASSWORD, "secretary").id
@@ -132,6 +141,7 @@ ROUTES: dict[tuple[str, str], tuple[str, int, bool, Builder]] = {
     ("GET", "/docs/oauth2-redirect"): ("public", 200, False, none),
     ("GET", "/redoc"): ("public", 200, False, none),
     ("GET", "/healthz"): ("public", 200, False, none),
+    ("GET", "/readyz"): ("public", 200, False, none),  # nothing to warm in the test app
     # --- telephony: Twilio webhooks trust only Twilio's signature, never a session or API key (unsigned -> 403)
     ("POST", "/twilio/voice"): ("public", 403, False, lambda c: {"data": {"CallSid": "CA1", "To": "+4930123"}}),
     ("POST", "/twilio/status"): ("public", 403, False, lambda c: {"data": {"CallSid": "CA1"}}),
@@ -175,6 +185,10 @@ ROUTES: dict[tuple[str, str], tuple[str, int, bool, Builder]] = {
     ("GET", "/api/v1/me"): ("api_user", 200, False, none),
     ("GET", "/api/v1/me/api-keys"): ("api_user", 200, False, none),
     ("POST", "/api/v1/me/api-keys"): ("api_user", 201, False, lambda c: {"json": {"name": "x"}}),
+    # a wrong current password: the check is reached, nothing changes for the shared clients
+    ("POST", "/api/v1/me/password"): ("api_user", 422, False,
+                                      lambda c: {"json": {"current_password": "not-it", "new_password": "n" * 12}}),
+    ("POST", "/api/v1/me/sessions/revoke"): ("api_user", 204, False, none),
     ("DELETE", "/api/v1/me/api-keys/{key_id}"): ("api_own_obj", 204, True, lambda c: {"fmt": {"key_id": c.key_id()}}),
     ("GET", "/api/v1/users"): ("api_admin", 200, False, none),
     ("POST", "/api/v1/users"): ("api_admin", 201, False, lambda c: {"json": {
@@ -214,6 +228,9 @@ ROUTES: dict[tuple[str, str], tuple[str, int, bool, Builder]] = {
                                            lambda c: {"fmt": {"message_id": c.world.message[c.scope]}, "data": {"done": "1"}}),
     ("GET", "/account"): ("ui_user", 200, False, none),
     ("POST", "/account/api-keys"): ("ui_user", 200, False, lambda c: {"data": {"name": "k"}}),
+    ("POST", "/account/password"): ("ui_user", 422, False, lambda c: {"data": {
+        "current_password": "not-it", "new_password": "n" * 12, "new_password_repeat": "n" * 12}}),
+    ("POST", "/account/sessions/revoke"): ("ui_user", 303, False, none),
     ("POST", "/account/api-keys/{key_id}/revoke"): ("ui_own_obj", 303, True, lambda c: {"fmt": {"key_id": c.key_id()}}),
     ("GET", "/users"): ("ui_admin", 200, False, none),
     ("POST", "/users"): ("ui_admin", 303, False, lambda c: {"data": {
@@ -319,6 +336,22 @@ def test_matrix(env, method: str, route: str, role: str, scope: str) -> None:
             headers = {"X-CSRF-Token": login(fresh, world.users[role])}
             response = fresh.request(method, url, headers=headers, follow_redirects=False, **kwargs)
             assert fresh.get("/api/v1/me").status_code == 401, "still logged in after logout"
+    elif route.endswith("/sessions/revoke") and role != "anon":  # ends every session of the account: use a twin
+        twin = ctx.twin()
+        with TestClient(app) as acting, TestClient(app) as elsewhere:
+            login(elsewhere, twin)
+            if role == "key":
+                with session_scope(settings) as db:
+                    _, key = repo.create_api_key(db, repo.get_user(db, twin), "twin")
+                headers = {"Authorization": f"Bearer {key}"}
+            else:
+                headers = {"X-CSRF-Token": login(acting, twin)}
+            response = acting.request(method, url, headers=headers, follow_redirects=False, **kwargs)
+            carried_out = role != "key" or rule.startswith("api_")  # an API key on a UI page is sent to the login
+            if carried_out and response.status_code == expected(rule, role, scope, ok):
+                assert elsewhere.get("/api/v1/me").status_code == 401, "another session survived the revocation"
+                if role != "key":
+                    assert acting.get("/api/v1/me").status_code == 200, "the revoking session itself must go on"
     else:
         response = client.request(method, url, headers=headers, follow_redirects=False, **kwargs)
     want = expected(rule, role, scope, ok)

@@ -9,11 +9,11 @@ from bot.store import repo
 from bot.store.models import User
 from bot.store.spool import spool_dir
 from bot.web import services
-from bot.web.api.schemas import (ApiKeyCreated, ApiKeyIn, ApiKeyOut, DeleteCallerIn, DeletionOut, UserCreate,
-                                 UserOut, UserPatch)
+from bot.web.api.schemas import (ApiKeyCreated, ApiKeyIn, ApiKeyOut, DeleteCallerIn, DeletionOut, PasswordChange,
+                                 UserCreate, UserOut, UserPatch)
 from bot.web.deps import api_user, get_db
 from bot.web.fields import PathId
-from bot.web.security import require_role
+from bot.web.security import require_role, start_session
 
 router = APIRouter()
 
@@ -41,6 +41,28 @@ def revoke_key(key_id: PathId, user: User = Depends(api_user), db: Session = Dep
     if services.own_api_key(db, user, key_id) is None:
         raise HTTPException(404, f"There is no API key {key_id}.")
     repo.revoke_api_key(db, key_id)
+    return Response(status_code=204)
+
+
+@router.post("/me/password", status_code=204, tags=["account"])
+def change_password(body: PasswordChange, request: Request, user: User = Depends(api_user),
+                    db: Session = Depends(get_db)) -> Response:
+    """A new password for the caller (the current one is asked for). Every session cookie of the account issued
+    before ends, except the one making this request; API keys stay valid."""
+    if not repo.check_password(user, body.current_password):
+        raise HTTPException(422, "The current password is not correct.")
+    repo.set_password(db, user, body.new_password)
+    if getattr(request.state, "auth_via", None) == "session":
+        start_session(request, user)
+    return Response(status_code=204)
+
+
+@router.post("/me/sessions/revoke", status_code=204, tags=["account"])
+def revoke_sessions(request: Request, user: User = Depends(api_user), db: Session = Depends(get_db)) -> Response:
+    """End every session cookie of the caller's account (except the one making this request); API keys stay."""
+    repo.revoke_sessions(db, user)
+    if getattr(request.state, "auth_via", None) == "session":
+        start_session(request, user)
     return Response(status_code=204)
 
 

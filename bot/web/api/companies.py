@@ -5,12 +5,13 @@ from __future__ import annotations
 from fastapi import APIRouter, Depends, Request, Response
 from sqlalchemy.orm import Session
 
+from bot.settings import Settings
 from bot.store import repo
 from bot.store.models import User
 from bot.web import services
 from bot.web.api.schemas import CompanyCreate, CompanyFields, CompanyOut
-from bot.web.deps import api_user, get_db
-from bot.web.security import company_for, managed_company_ids, require_role
+from bot.web.deps import api_user, get_db, get_settings
+from bot.web.security import company_for, managed_company_ids, require_editable, require_role
 
 router = APIRouter(prefix="/companies", tags=["companies"])
 
@@ -23,11 +24,12 @@ def list_companies(user: User = Depends(api_user), db: Session = Depends(get_db)
 
 
 @router.post("", response_model=CompanyOut, status_code=201)
-def create_company(body: CompanyCreate, user: User = Depends(api_user), db: Session = Depends(get_db)) -> dict:
+def create_company(body: CompanyCreate, user: User = Depends(api_user), db: Session = Depends(get_db),
+                   settings: Settings = Depends(get_settings)) -> dict:
     """Create a company (admin). Invalid values: 422 with a plain-words reason."""
     require_role(user, "admin")
     fields = body.model_dump(exclude_unset=True, exclude={"slug"})
-    return repo.company_to_dict(services.save_company(db, fields, slug=body.slug))
+    return repo.company_to_dict(services.save_company(db, fields, settings=settings, slug=body.slug))
 
 
 @router.get("/{slug}", response_model=CompanyOut)
@@ -37,10 +39,12 @@ def get_company(slug: str, user: User = Depends(api_user), db: Session = Depends
 
 @router.patch("/{slug}", response_model=CompanyOut)
 def update_company(slug: str, body: CompanyFields, user: User = Depends(api_user),
-                   db: Session = Depends(get_db)) -> dict:
+                   db: Session = Depends(get_db), settings: Settings = Depends(get_settings)) -> dict:
     """Change the fields sent; ``phone_numbers`` replaces the whole set."""
     company = company_for(db, user, slug)
-    return repo.company_to_dict(services.save_company(db, body.model_dump(exclude_unset=True), company=company))
+    changes = body.model_dump(exclude_unset=True)
+    require_editable(user, changes)
+    return repo.company_to_dict(services.save_company(db, changes, settings=settings, company=company))
 
 
 @router.delete("/{slug}", status_code=204)

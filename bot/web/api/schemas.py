@@ -7,65 +7,11 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
-from bot.web.fields import (IDS_MAX, LIST_MAX, Answer, Email, Greeting, Id, Name, OfficeHours, Password, Phone,
-                            Question, Secret, Short, Url)
-
-
-class CompanyFields(BaseModel):
-    """Company settings; on PATCH only the fields sent are changed."""
-
-    name: Name | None = Field(None, examples=["Praxis Dr. Berger"])
-    greeting_de: Greeting | None = None
-    greeting_en: Greeting | None = None
-    default_language: Literal["de", "en"] | None = None
-    languages: list[Literal["de", "en"]] | None = Field(None, max_length=2, examples=[["de", "en"]])
-    voice_de: Short | None = None
-    voice_en: Short | None = None
-    speaking_rate: float | None = Field(None, ge=0.5, le=2.0, allow_inf_nan=False)
-    timezone: Short | None = Field(None, examples=["Europe/Berlin"])
-    office_hours: OfficeHours | None = Field(None, examples=["mon-fri 08:00-12:00,14:00-18:00; sat 09:00-12:00"])
-    bundesland: Short | None = Field(None, examples=["BY"], description="German state code for public holidays")
-    phone_numbers: list[Phone] | None = Field(None, max_length=LIST_MAX,
-                                              description="Numbers that reach the company (any notation)")
-    secretary_number: Phone | None = None
-    secretary_name: Name | None = None
-    email: Email | None = Field(None, description="Where new messages are e-mailed")
-    webhook_url: Url | None = None
-    webhook_secret: Secret | None = Field(None, description="HMAC key for X-Receptionist-Signature (write-only)")
-    retention_days: int | None = Field(None, ge=1, le=3650)
-    recording_enabled: bool | None = Field(None, description="Audio recording (off by default, DSGVO)")
-    english_only: bool | None = None
-
-
-class CompanyCreate(CompanyFields):
-    slug: str = Field(..., max_length=64, examples=["praxis-berger"], description="Lower-case letters, digits, hyphens")
-
-
-class CompanyOut(BaseModel):
-    id: int
-    slug: str
-    name: str
-    greeting_de: str | None
-    greeting_en: str | None
-    default_language: str
-    languages: list[str]
-    voice_de: str | None
-    voice_en: str | None
-    speaking_rate: float
-    timezone: str
-    office_hours: str
-    bundesland: str | None
-    phone_numbers: list[str]
-    secretary_number: str | None
-    secretary_name: str | None
-    email: str | None
-    webhook_url: str | None
-    webhook_secret_set: bool
-    retention_days: int
-    recording_enabled: bool
-    english_only: bool
-    created_at: str | None
-    updated_at: str | None
+# the company schemas are built from the company field model; re-exported here with the other schemas
+from bot.web.api.company_schema import CompanyCreate as CompanyCreate
+from bot.web.api.company_schema import CompanyFields as CompanyFields
+from bot.web.api.company_schema import CompanyOut as CompanyOut
+from bot.web.fields import IDS_MAX, LIST_MAX, PASSWORD_MAX, Answer, Email, Id, Name, Password, Phone, Question, Short
 
 
 class DocumentOut(BaseModel):
@@ -247,6 +193,11 @@ class UserPatch(BaseModel):
     active: bool | None = None
     password: Password | None = None
     companies: list[Short] | None = Field(None, max_length=LIST_MAX)
+
+
+class PasswordChange(BaseModel):
+    current_password: str = Field(max_length=PASSWORD_MAX)
+    new_password: Password
 
 
 class ApiKeyIn(BaseModel):

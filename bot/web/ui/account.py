@@ -9,14 +9,15 @@ from starlette.datastructures import FormData
 
 from bot.store import repo
 from bot.store.models import ROLES, User
+from bot.store.passwords import MIN_PASSWORD_LENGTH
 from bot.store.spool import spool_dir
 from bot.store.validate import InvalidInput
 from bot.web import services
 from bot.web.api.schemas import ApiKeyIn, DeleteCallerIn, UserCreate
 from bot.web.deps import get_db, ui_user
-from bot.web.fields import PathId, validated
+from bot.web.fields import PASSWORD_MAX, PathId, validated
 from bot.web.i18n import request_lang, translator
-from bot.web.security import require_role
+from bot.web.security import require_role, start_session
 from bot.web.ui.common import redirect, render, text_form
 
 router = APIRouter()
@@ -41,6 +42,34 @@ def revoke_key(key_id: PathId, request: Request, user: User = Depends(ui_user), 
         raise HTTPException(404, f"There is no API key {key_id}.")
     repo.revoke_api_key(db, key_id)
     return redirect("/account", ok=translator(request_lang(request))("key_revoked"))
+
+
+@router.post("/account/password")
+def change_password(request: Request, form: FormData = Depends(text_form), user: User = Depends(ui_user),
+                    db: Session = Depends(get_db)):
+    """A new password for the logged-in user; every other session of the account ends, this one goes on."""
+    t = translator(request_lang(request))
+    new = str(form.get("new_password", ""))
+    if not repo.check_password(user, str(form.get("current_password", ""))[:PASSWORD_MAX]):
+        error = t("password_current_wrong")
+    elif new != str(form.get("new_password_repeat", "")):
+        error = t("password_repeat_differs")
+    elif not MIN_PASSWORD_LENGTH <= len(new) <= PASSWORD_MAX:
+        error = t("password_length", min=MIN_PASSWORD_LENGTH, max=PASSWORD_MAX)
+    else:
+        repo.set_password(db, user, new)
+        start_session(request, user)
+        return redirect("/account", ok=t("password_changed"))
+    return render(request, "account.html", status_code=422, keys=services.api_keys(db, user), new_key=None,
+                  password_error=error)
+
+
+@router.post("/account/sessions/revoke")
+def revoke_sessions(request: Request, user: User = Depends(ui_user), db: Session = Depends(get_db)):
+    """Log out everywhere else (a lost laptop, a shared PC): every other session of this account ends."""
+    repo.revoke_sessions(db, user)
+    start_session(request, user)
+    return redirect("/account", ok=translator(request_lang(request))("sessions_revoked"))
 
 
 @router.get("/users")

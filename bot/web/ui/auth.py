@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from fastapi import APIRouter, Depends, Form, Request
 from fastapi.concurrency import run_in_threadpool
 from sqlalchemy.orm import Session
 
 from bot.store import repo
 from bot.web.deps import get_db
+from bot.web.fields import EMAIL_MAX, PASSWORD_MAX
 from bot.web.i18n import COOKIE as LANG_COOKIE, LANGS, translator, request_lang
 from bot.web.security import bearer_key, check_csrf, end_session, resolve_user, start_session
 from bot.web.ui.common import redirect, render
@@ -29,30 +32,47 @@ def login_page(request: Request, next: str | None = None, db: Session = Depends(
     return render(request, "login.html", next=safe_next(next), error=None, email="")
 
 
+def client_address(request: Request) -> str:
+    """The address the throttle counts: the socket peer (behind a proxy: what uvicorn's --proxy-headers trusts)."""
+    return request.client.host if request.client else ""
+
+
+def spoken_wait(t: Callable[..., str], seconds: int) -> str:
+    """'30 seconds' below a minute and a half, else whole minutes rounded up."""
+    return t("wait_seconds", n=seconds) if seconds < 90 else t("wait_minutes", n=-(-seconds // 60))
+
+
 @router.post("/login")
 async def login(request: Request, email: str = Form(""), password: str = Form(""), next: str = Form("/"),
                 db: Session = Depends(get_db)):
     await check_csrf(request, strict=True)
     t = translator(request_lang(request))
+    # longer is no credential: refused before hashing (argon2 over a megabyte costs real CPU)
+    if len(email) > EMAIL_MAX or len(password) > PASSWORD_MAX:
+        return render(request, "login.html", status_code=422, next=safe_next(next), email="",
+                      error=t("login_too_long", email_max=EMAIL_MAX, password_max=PASSWORD_MAX))
     throttle = request.app.state.login_throttle
-    key = f"{email.strip().lower()}|{request.client.host if request.client else ''}"
-    wait = throttle.retry_after(key)
-    if wait:
-        return render(request, "login.html", status_code=429, next=safe_next(next), email=email,
-                      error=t("login_throttled", minutes=max(1, round(wait / 60))))
+    address = client_address(request)
+    wait = await run_in_threadpool(throttle.wait, db, email, address)
+    if wait is not None:
+        key = "login_throttled" if wait.reason == "account" else "login_throttled_address"
+        response = render(request, "login.html", status_code=429, next=safe_next(next), email=email,
+                          error=t(key, wait=spoken_wait(t, wait.seconds)))
+        response.headers["Retry-After"] = str(wait.seconds)
+        return response
     user = await run_in_threadpool(repo.authenticate, db, email, password)
     if user is None:
-        throttle.failed(key)
+        await run_in_threadpool(throttle.failed, db, email, address)
         return render(request, "login.html", status_code=401, next=safe_next(next), error=t("login_failed"),
                       email=email)
-    throttle.succeeded(key)
+    await run_in_threadpool(throttle.succeeded, db, email)
     start_session(request, user)
     return redirect(safe_next(next))
 
 
 @router.post("/logout")
-def logout(request: Request):
-    end_session(request)
+def logout(request: Request, db: Session = Depends(get_db)):
+    end_session(request, db)
     return redirect("/login")
 
 

@@ -6,10 +6,13 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi import APIRouter, Depends, HTTPException, Request, Response
+from pydantic import BaseModel
 from sqlalchemy.orm import Session
 from starlette.datastructures import FormData
 
 from bot import voices
+from bot.brain import company_fields
+from bot.brain.company_fields import COMPANY_FIELDS, FORM_SECTIONS, CompanyField
 from bot.runtime import documents
 from bot.runtime.voice_sample import UnknownVoice, sample_wav
 from bot.runtime import knowledge as kb
@@ -26,8 +29,6 @@ from bot.web.ui.common import redirect, render, text_form
 
 router = APIRouter()
 LEARNED_SHOWN = 200  # newest learned questions listed on the gap page; the API lists all
-TEXT_FIELDS = ("name", "greeting_de", "greeting_en", "timezone", "office_hours", "bundesland", "secretary_number",
-               "secretary_name", "email", "webhook_url", "voice_de", "voice_en", "default_language")
 
 
 @router.get("/")
@@ -47,37 +48,82 @@ def companies_page(request: Request, user: User = Depends(ui_user), db: Session 
     return render(request, "companies.html", companies=repo.list_companies(db, managed_company_ids(user)))
 
 
-def form_fields(form: Any, schema: type[CompanyFields] = CompanyFields) -> dict[str, Any]:
+def _form_value(form: Any, f: CompanyField) -> Any:
+    """One setting from the form as the store expects it; ``...`` when the form does not carry it."""
+    if f.kind == "languages":
+        return form.getlist(f.name) or []
+    if f.kind == "phones":
+        return [line.strip() for line in str(form.get(f.name, "")).splitlines() if line.strip()]
+    if f.kind == "flag":
+        return form.get(f.name) == "on"  # an unticked checkbox is not sent at all
+    if f.kind in ("int", "float"):
+        raw = str(form.get(f.name, "")).strip().replace(",", ".")
+        if not raw:
+            return ...
+        try:
+            return int(raw) if f.kind == "int" else float(raw)
+        except ValueError:
+            raise InvalidInput(f"{f.what} must be a number, not {raw!r}") from None
+    return form.get(f.name, "") if f.name in form else ...
+
+
+def form_fields(form: Any, schema: type[BaseModel] = CompanyFields,
+                fields: tuple[CompanyField, ...] = COMPANY_FIELDS) -> dict[str, Any]:
     """Company settings from the edit form, as the store expects them (checkbox absent = off), within the API
-    schema's bounds (lengths, control characters, choices)."""
-    fields: dict[str, Any] = {key: form.get(key, "") for key in TEXT_FIELDS if key in form}
-    fields["languages"] = form.getlist("languages") or []
-    fields["phone_numbers"] = [line.strip() for line in str(form.get("phone_numbers", "")).splitlines() if line.strip()]
-    fields["recording_enabled"] = form.get("recording_enabled") == "on"
-    fields["english_only"] = form.get("english_only") == "on"
-    for key, cast, what in (("retention_days", int, "retention"), ("speaking_rate", float, "speaking rate")):
-        raw = str(form.get(key, "")).strip().replace(",", ".")
-        if raw:
-            try:
-                fields[key] = cast(raw)
-            except ValueError:
-                raise InvalidInput(f"{what} must be a number, not {raw!r}") from None
+    schema's bounds (lengths, control characters, choices). Every field of the model with a form label is read."""
+    values = {f.name: _form_value(form, f) for f in fields if f.label and f.kind != "secret"}
+    values = {key: value for key, value in values.items() if value is not ...}
     if form.get("new_webhook_secret") == "on":
         import secrets
 
-        fields["webhook_secret"] = services.SECRET_PREFIX + secrets.token_urlsafe(24)
-    if not fields["languages"]:
+        values["webhook_secret"] = services.SECRET_PREFIX + secrets.token_urlsafe(24)
+    if "languages" in values and not values["languages"]:
         raise InvalidInput("choose at least one language the company answers in")
-    validated(schema, {k: v for k, v in {**fields, "slug": form.get("slug", "")}.items() if v != ""})
-    return fields
+    validated(schema, {k: v for k, v in {**values, "slug": form.get("slug", "")}.items() if v != ""})
+    return values
 
 
-def edit_context(company: Any = None, values: dict | None = None) -> dict[str, Any]:
-    data = values or (repo.company_to_dict(company) if company else
-                      {"languages": ["de", "en"], "timezone": "Europe/Berlin", "retention_days": 30,
-                       "office_hours": "mon-fri 09:00-17:00", "default_language": "de", "speaking_rate": 1.0})
-    return {"company": company, "values": data, "bundeslaender": bundesland_codes(),
-            "voice_choices": {lang: voices.installed_voices(lang) for lang in ("de", "en")}}
+def editable_part(user: User, values: dict[str, Any],
+                  fields: tuple[CompanyField, ...] = COMPANY_FIELDS) -> dict[str, Any]:
+    """What of a submitted form ``user`` may change: a company user's form shows admin-only settings disabled
+    (browsers do not send them), so they are left as they are instead of being read as cleared."""
+    if user.role == "admin":
+        return values
+    locked = {f.name for f in fields if not f.company_editable}
+    return {key: value for key, value in values.items() if key not in locked}
+
+
+def form_layout(fields: tuple[CompanyField, ...] = COMPANY_FIELDS) -> list[tuple[str, list[list[CompanyField]]]]:
+    """The settings form: per fieldset, rows of fields (fields sharing a ``row`` stand side by side, where the
+    first of them is). The template renders each field by its kind, so a new setting needs no template edit."""
+    layout: list[tuple[str, list[list[CompanyField]]]] = []
+    for section in FORM_SECTIONS:
+        rows: list[list[CompanyField]] = []
+        by_row: dict[str, list[CompanyField]] = {}
+        for f in fields:
+            if f.section != section or not f.label:
+                continue
+            if f.row is None:
+                rows.append([f])
+            elif f.row in by_row:
+                by_row[f.row].append(f)
+            else:
+                by_row[f.row] = [f]
+                rows.append(by_row[f.row])
+        layout.append((section, rows))
+    return layout
+
+
+def edit_context(company: Any = None, values: dict | None = None,
+                 fields: tuple[CompanyField, ...] = COMPANY_FIELDS) -> dict[str, Any]:
+    data = values or (repo.company_to_dict(company) if company else company_fields.defaults(fields))
+    return {"company": company, "values": data, "bundeslaender": bundesland_codes(), "layout": form_layout(fields),
+            "voice_choices": voice_choices(fields)}
+
+
+def voice_choices(fields: tuple[CompanyField, ...] = COMPANY_FIELDS) -> dict[str, list[voices.Voice]]:
+    """Per language of a voice field, the voices installed here (the form offers only these, with their licence)."""
+    return {f.language: voices.installed_voices(f.language) for f in fields if f.kind == "voice" and f.language}
 
 
 @router.get("/companies/new")
@@ -93,7 +139,7 @@ def create_company(request: Request, form: FormData = Depends(text_form), user: 
     slug = str(form.get("slug", "")).strip()
     try:
         fields = form_fields(form, CompanyCreate)
-        company = services.save_company(db, fields, slug=slug)
+        company = services.save_company(db, fields, settings=request.app.state.settings, slug=slug)
     except InvalidInput as exc:
         db.rollback()
         values = {**{k: form.get(k) for k in form}, "slug": slug, "languages": form.getlist("languages"),
@@ -113,15 +159,14 @@ def update_company(slug: str, request: Request, form: FormData = Depends(text_fo
                    db: Session = Depends(get_db)):
     company = company_for(db, user, slug)
     try:
-        fields = form_fields(form)
-        services.save_company(db, fields, company=company)
+        fields = editable_part(user, form_fields(form))
+        services.save_company(db, fields, settings=request.app.state.settings, company=company)
     except InvalidInput as exc:
         db.rollback()
         values = {**repo.company_to_dict(company), **{k: form.get(k) for k in form},
                   "languages": form.getlist("languages"),
                   "phone_numbers": str(form.get("phone_numbers", "")).splitlines(),
-                  "recording_enabled": form.get("recording_enabled") == "on",
-                  "english_only": form.get("english_only") == "on"}
+                  **{f.name: form.get(f.name) == "on" for f in COMPANY_FIELDS if f.kind == "flag"}}
         return render(request, "company_edit.html", status_code=422, error=str(exc), **edit_context(company, values))
     return redirect(f"/companies/{slug}", ok=translator(request_lang(request))("saved"))
 
