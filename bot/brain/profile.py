@@ -33,6 +33,7 @@ class CompanyProfile:
     secretary_name: str | None = None  # "Frau Berger"
     phone_numbers: tuple[str, ...] = ()  # numbers that reach this company (E.164)
     english_only: bool = False  # allows the faster tiny.en recogniser
+    voices: dict[str, str] = field(default_factory=dict)  # per language a voice id (bot.voices); empty: default
 
 
 def parse_office_hours(spec: str) -> tuple[OfficeInterval, ...]:

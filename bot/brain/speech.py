@@ -28,8 +28,14 @@ _DAY_RANGE = r"\b({days})\.?\s*(?:-|–|—|bis|to)\s*({days})\b\.?"
 _DAY_BEFORE_DIGIT = r"\b({days})\b\.?(?=\s*\d)"
 
 
-def _say_host(host: str, dot: str) -> str:
-    return f" {dot} ".join(host.lower().split("."))
+def _say_host(host: str, words: dict) -> str:
+    """A host name read out: "praxis-berger.de" -> "praxis Bindestrich berger Punkt D E" (German spells the TLD)."""
+    labels = host.lower().split(".")
+    if words.get("hyphen"):
+        labels = [label.replace("-", f" {words['hyphen']} ") for label in labels]
+    if words.get("spell_tld") and len(labels) > 1 and len(labels[-1]) <= 3:
+        labels[-1] = " ".join(labels[-1].upper())
+    return f" {words['dot']} ".join(labels)
 
 
 def _clock(hour: str, minute: str | None, language: str) -> str:
@@ -62,6 +68,63 @@ def _weekdays(text: str, words: dict) -> str:
     return re.sub(_DAY_BEFORE_DIGIT.format(days=alt), lambda m: names[m[1]], text)
 
 
+def _number_pattern(decimal_comma: bool) -> str:
+    """A written amount: whole part (with thousands separators) and an optional decimal part ("-" for ",-")."""
+    dec, thou = (",", r"\.") if decimal_comma else (r"\.", ",")
+    return rf"(\d{{1,3}}(?:{thou}\d{{3}})+|\d+)(?:{dec}(\d{{1,2}}|--?|–)(?!\d))?"
+
+
+def _amounts(text: str, words: dict) -> str:
+    """Prices as they are said: "12,50 €" -> "12 Euro 50", "€ 25,-" -> "25 Euro", "1.200 EUR" -> "1200 Euro".
+
+    Said before the clock rule on purpose: "12.50 €" in an English answer is a price, not ten to one.
+    """
+    names: dict[str, str] = words.get("currency", {})
+    if not names:
+        return text
+    num = _number_pattern(bool(words.get("decimal_comma")))
+    alt = "|".join(sorted(map(re.escape, names), key=len, reverse=True))
+
+    def say(whole: str, cents: str | None, symbol: str) -> str:
+        amount = f"{int(re.sub(r'[^0-9]', '', whole))} {names[symbol]}"
+        if cents and cents.isdigit() and int(cents) > 0:
+            amount += f" {int(cents) * (10 if len(cents) == 1 else 1)}"
+        return amount
+
+    # one pass for both orders, so the "Euro" just written is never read again as a symbol before a number
+    both = re.compile(rf"(?<![\w.,]){num}\s*({alt})(?!\w)|(?<!\w)({alt})\s*{num}(?!\w)")
+    return both.sub(lambda m: say(m[1], m[2], m[3]) if m[1] else say(m[5], m[6], m[4]), text)
+
+
+_DATE = re.compile(r"(?<![\d.])(\d{1,2})\.(\d{1,2})\.(\d{4}|\d{2}(?!\d))?(?![\d])")
+
+
+def _dates(text: str, words: dict) -> str:
+    """Numeric dates ("12.03.2026", "1.5.") with the month named, where the language writes them so."""
+    months: list[str] = words.get("months", [])
+    if not months:
+        return text
+
+    def say(m: re.Match[str]) -> str:
+        day, month = int(m[1]), int(m[2])
+        if not (1 <= day <= 31 and 1 <= month <= 12):
+            return m[0]
+        year = m[3] if m[3] is None or len(m[3]) == 4 else f"20{m[3]}"
+        return f"{day}. {months[month - 1]}" + (f" {year}" if year else "")
+
+    return _DATE.sub(say, text)
+
+
+def _numbers(text: str, words: dict) -> str:
+    """Percentages, thousands separators and decimal commas, which voices read as dates or lists of digits."""
+    if words.get("percent"):
+        text = re.sub(r"(\d)\s*%", rf"\1 {words['percent']}", text)
+    if not words.get("decimal_comma"):
+        return text
+    text = re.sub(r"(?<![\d.,])(\d{1,3}(?:\.\d{3})+)(?![\d]|\.\d)", lambda m: m[1].replace(".", ""), text)
+    return re.sub(r"(?<![\d.,])(\d+),(\d+)(?![\d,])", rf"\1 {words['decimal']} \2", text)
+
+
 def for_speech(answer: str, language: str) -> str:
     """The written ``answer`` reformatted for a voice in ``language`` ("de"/"en")."""
     words = prompts.load(language, "phrases")["speech"]
@@ -79,8 +142,12 @@ def for_speech(answer: str, language: str) -> str:
         joined.append(ln)
     text = " ".join(joined)
     text = re.sub(r"\.\s*\.", ".", text)
-    text = _EMAIL.sub(lambda m: f"{m[1]} {words['at']} {_say_host(m[2], words['dot'])}", text)
-    text = _URL.sub(lambda m: _say_host(m[1], words["dot"]) if "." in m[0] and not m[0][0].isdigit() else m[0], text)
+    text = _amounts(text, words)
+    text = _dates(text, words)
+    text = _numbers(text, words)
+    at = f", {words['at']}," if words.get("pause_around_at") else f" {words['at']}"  # a pause: "at" is not swallowed
+    text = _EMAIL.sub(lambda m: f"{m[1]}{at} {_say_host(m[2], words)}", text)
+    text = _URL.sub(lambda m: _say_host(m[1], words) if "." in m[0] and not m[0][0].isdigit() else m[0], text)
 
     def phone(m: re.Match[str]) -> str:
         raw = m[1]

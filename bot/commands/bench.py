@@ -25,11 +25,12 @@ from pathlib import Path
 import click
 import numpy as np
 
+from bot import voices
 from bot.brain.profile import CompanyProfile
 from bot.pipeline import registry
 from bot.pipeline.phone_line import HangUpStep, Say, WaitForBot, WhenBotSpeaks
 from bot.pipeline.responders import BENCH_REPLIES, FixedReplies, FixedResponder
-from bot.pipeline.tts import EspeakSynth, audio_to_float, presynthesise
+from bot.pipeline.tts import EspeakSynth, audio_to_float, get_synth, presynthesise
 from bot.runtime.wav_call import load_audio, run_call, split_utterances, to_pcm16
 from bot.settings import Settings, get_settings
 
@@ -176,6 +177,7 @@ def run_latency_bench(settings: Settings, calls: int, shared: Path, *, baseline:
                     "load_avg_end": os.getloadavg()},
         "note": "shared 2-core machine; other processes (parallel helpers) may have loaded the CPU during the run",
         "warm_up_s": warm_s, "presynthesised_sentences_new": new_sentences,
+        "voice_de": get_synth(settings, "de").voice_id,
         "voice_to_voice_ms": summary(v2v(ours)),
         "voice_to_voice_faq_ms": summary(v2v(ours, faq_only=True)),
         "greeting_ms": summary([r["greeting_ms"] for r in ours]),
@@ -219,13 +221,17 @@ def bench() -> None:
 @click.option("--no-baseline", is_flag=True, help="Skip the stock pipecat baseline (halves the run time).")
 @click.option("--shared-data", type=click.Path(file_okay=False, path_type=Path), default=None,
               help="Folder with the public test speech (default: ../shared/data).")
-def latency(json_path: Path, calls: int, no_baseline: bool, shared_data: Path | None) -> None:
+@click.option("--voice-de", type=click.Choice(voices.voice_ids("de")), default=None,
+              help="German voice of the bot for this run (default: RECEPTIONIST_VOICE_DE).")
+def latency(json_path: Path, calls: int, no_baseline: bool, shared_data: Path | None, voice_de: str | None) -> None:
     """End of caller speech -> first bot audio, p50/p95 per stage, against a plain pipecat pipeline."""
     from loguru import logger
 
     logger.remove()  # pipecat logs every frame event at DEBUG; keep the report readable
     logger.add(lambda msg: None, level="ERROR")
     settings = get_settings()
+    if voice_de:
+        settings = settings.model_copy(update={"voice_de": voice_de})
     shared = shared_data or Path(os.environ.get("RECEPTIONIST_SHARED_DATA", Path.cwd().parent / "shared" / "data"))
     report = run_latency_bench(settings, calls, shared, baseline=not no_baseline, echo=click.echo)
     json_path.parent.mkdir(parents=True, exist_ok=True)

@@ -75,7 +75,8 @@ def build_pipeline(transport, profile: CompanyProfile, responder: Responder, set
                                  vad_stop_secs=VAD_STOP_SECS, early=early_transcription, trimmed=trimmed_window)
     adapter_kwargs = {} if silence_timeout_s is None else {"silence_timeout_s": silence_timeout_s}
     adapter = BrainAdapter(responder, actions=actions, tracker=tracker, recorder=call_recorder, **adapter_kwargs)
-    tts = LocalTTSService(settings, languages=languages, default_language=profile.default_language, tracker=tracker)
+    tts = LocalTTSService(settings, languages=languages, default_language=profile.default_language, tracker=tracker,
+                          company_voices=profile.voices)
     pipeline = Pipeline([transport.input(), vad, stt, adapter, tts, FirstAudioTap(tracker), transport.output()])
     return _worker(pipeline, CallParts(adapter, tracker, stt, tts, profile), audio_out_sample_rate)
 

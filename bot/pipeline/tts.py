@@ -1,10 +1,10 @@
-"""Local speech synthesis: Piper (English, or a configured German voice) and espeak-ng (German by default).
+"""Local speech synthesis: Piper (English), SVOX Pico / MBROLA / espeak-ng (German; see :mod:`bot.voices`).
 
 Three layers, so that the knowledge base can pre-synthesise without a pipeline and the pipeline never waits for
 audio it could have made earlier:
 
-* :class:`Synth` engines (:class:`PiperSynth` in-process, :class:`EspeakSynth` as a subprocess), loaded once per
-  process by :func:`get_synth`;
+* :class:`Synth` engines (:class:`PiperSynth` in-process, :class:`EspeakSynth` and :class:`PicoSynth` as
+  subprocesses), loaded once per process and voice by :func:`get_synth`;
 * :class:`TtsCache`: one WAV per *sentence* under ``DATA_DIR/tts_cache/``, keyed by sha256(voice id + text), so a
   changed FAQ answer simply gets a new key (stale files are harmless and pruned by :meth:`TtsCache.prune`);
 * :class:`LocalTTSService`: the pipecat ``TTSService`` that speaks a turn sentence by sentence, streaming cached
@@ -21,7 +21,9 @@ import io
 import logging
 import os
 import re
+import shutil
 import subprocess
+import tempfile
 import threading
 import wave
 from collections.abc import AsyncGenerator, Iterable
@@ -33,7 +35,9 @@ from pipecat.frames.frames import ErrorFrame, Frame, TTSSpeakFrame
 from pipecat.processors.frame_processor import FrameDirection
 from pipecat.services.tts_service import TTSService
 
-from bot.models import espeak_ng_binary, piper_voice
+from bot import voices
+from bot.brain.speech import for_speech
+from bot.models import ModelError, espeak_ng_binary, piper_voice
 from bot.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -45,6 +49,12 @@ ESPEAK_RATE_WPM = 165  # a little faster than espeak's default 175 sounds rushed
 # --- sentences ----------------------------------------------------------------------------------------------------
 _ABBREVIATIONS = ("dr", "nr", "str", "tel", "ca", "bzw", "z.b", "u.a", "mr", "mrs", "ms", "st", "prof", "vs", "etc")
 _SPLIT = re.compile(r"(?<=[.!?])\s+(?=\S)")
+
+
+def spoken_sentences(text: str, language: str) -> list[str]:
+    """What a voice is given: the text normalised for speech (prices, dates, numbers, times, addresses, phone
+    numbers; :func:`bot.brain.speech.for_speech`, idempotent) and split into sentences."""
+    return split_sentences(for_speech(text, language))
 
 
 def split_sentences(text: str) -> list[str]:
@@ -116,26 +126,59 @@ def espeak_stdin_text(text: str) -> bytes:
 
 
 class EspeakSynth(Synth):
-    """espeak-ng as a subprocess (``--stdout`` gives a WAV); robotic but instant and always available.
+    """espeak-ng as a subprocess (``--stdout`` gives a WAV); instant and always available.
 
-    The text goes in on stdin (``--stdin``: read it all as one text), never as an argument; see
-    :func:`espeak_stdin_text`.
+    ``voice`` is an espeak-ng voice name: ``de`` (the formant voice, robotic) or an MBROLA voice such as
+    ``mb-de6`` (diphone, much more natural; needs Debian's mbrola + mbrola-de6). The text goes in on stdin
+    (``--stdin``: read it all as one text), never as an argument; see :func:`espeak_stdin_text`.
     """
 
-    def __init__(self, language: str = "de", rate_wpm: int = ESPEAK_RATE_WPM):
+    def __init__(self, language: str = "de", rate_wpm: int = ESPEAK_RATE_WPM, voice: str | None = None):
         self._binary = str(espeak_ng_binary())
         self._rate = rate_wpm
+        self._voice = voice or language
         self.language = language
         version = subprocess.run([self._binary, "--version"], capture_output=True, text=True, timeout=10).stdout
         match = re.search(r"\d+\.\d+(\.\d+)?", version)
-        self.voice_id = f"espeak-ng:{language}:{rate_wpm}:{match.group(0) if match else 'unknown'}"
+        name = language if self._voice == language else self._voice  # the plain voice keeps its old cache key
+        self.voice_id = f"espeak-ng:{name}:{rate_wpm}:{match.group(0) if match else 'unknown'}"
 
     def synthesize(self, text: str) -> Audio:
-        proc = subprocess.run([self._binary, "--stdout", "-v", self.language, "-s", str(self._rate), "--stdin"],
+        proc = subprocess.run([self._binary, "--stdout", "-v", self._voice, "-s", str(self._rate), "--stdin"],
                               input=espeak_stdin_text(text), capture_output=True, timeout=30)
         if proc.returncode != 0 or not proc.stdout.startswith(b"RIFF"):
             raise RuntimeError(f"espeak-ng failed ({proc.returncode}): {proc.stderr.decode(errors='replace')[:200]}")
         return _read_wav_bytes(proc.stdout)
+
+
+class PicoSynth(Synth):
+    """SVOX Pico (``pico2wave``, Debian libttspico-utils): a small, clear German voice at 16 kHz.
+
+    pico2wave only writes to a file, so each sentence goes through a private temporary WAV. The text is one
+    argument after ``--`` (so it is never read as an option) with control characters blanked; pico2wave has no
+    markup or file-reading syntax in its text.
+    """
+
+    def __init__(self, language: str = "de", locale: str = "de-DE"):
+        found = shutil.which("pico2wave")
+        if not found:
+            raise ModelError("pico2wave is not installed (German voice 'pico'). Fix: `apt-get install "
+                             "libttspico-utils` (Debian non-free; or `make install`), or choose another voice.")
+        self._binary = found
+        self._locale = locale
+        self.language = language
+        self.voice_id = f"pico:{locale}"
+
+    def synthesize(self, text: str) -> Audio:
+        clean = _CONTROL_CHARS.sub(" ", text).strip() or "."
+        with tempfile.TemporaryDirectory(prefix="pico-") as tmp:
+            out = Path(tmp) / "s.wav"
+            proc = subprocess.run([self._binary, "-l", self._locale, "-w", str(out), "--", clean],
+                                  capture_output=True, timeout=30)
+            if proc.returncode != 0 or not out.is_file():
+                raise RuntimeError(f"pico2wave failed ({proc.returncode}): {proc.stderr.decode(errors='replace')[:200]}")
+            with wave.open(str(out), "rb") as wf:
+                return Audio(wf.readframes(wf.getnframes()), wf.getframerate())
 
 
 def _read_wav_bytes(data: bytes) -> Audio:
@@ -150,16 +193,46 @@ _SYNTHS: dict[tuple, Synth] = {}
 _SYNTHS_LOCK = threading.Lock()
 
 
-def get_synth(settings: Settings, language: str) -> Synth:
-    """The process-wide voice for a language: a configured/packaged Piper voice, else espeak-ng (German)."""
-    path = piper_voice(settings, language)
-    key = ("piper", str(path)) if path else ("espeak", language)
+def resolve_voice(settings: Settings, language: str, choice: str | None = None) -> tuple[str, Path | None]:
+    """Which voice speaks ``language``: (catalogue voice id, Piper model path or None).
+
+    Order: a company's ``choice`` (an id from :mod:`bot.voices`), else a configured Piper voice file, else the
+    deployment default (``RECEPTIONIST_VOICE_DE``; English: the packaged Piper voice). A chosen voice that is not
+    installed on this machine falls back to espeak-ng with a warning naming the package to install: a call must
+    never fail for a missing voice.
+    """
+    if not choice:
+        path = piper_voice(settings, language)
+        if path is not None:
+            return "piper", path
+        choice = settings.voice_de if language == "de" else voices.ESPEAK
+    voice = voices.find(language, choice)
+    if voice is None or not voice.installed():
+        fix = voice.fix if voice else f"choose one of {', '.join(voices.voice_ids(language))}"
+        log.warning("voice %r (%s) is not installed here; speaking espeak-ng instead. Fix: %s", choice, language, fix)
+        return voices.ESPEAK, None
+    return voice.id, None
+
+
+def get_synth(settings: Settings, language: str, voice: str | None = None) -> Synth:
+    """The process-wide engine for a language and (optional) company voice choice; see :func:`resolve_voice`."""
+    voice_id, path = resolve_voice(settings, language, voice)
+    key = ("piper", str(path)) if path else (voice_id, language)
     with _SYNTHS_LOCK:
         synth = _SYNTHS.get(key)
         if synth is None:
-            synth = PiperSynth(path, language) if path else EspeakSynth(language)
+            synth = _new_synth(language, voice_id, path)
             _SYNTHS[key] = synth
         return synth
+
+
+def _new_synth(language: str, voice_id: str, path: Path | None) -> Synth:
+    if path is not None:
+        return PiperSynth(path, language)
+    voice = voices.find(language, voice_id)
+    if voice is not None and voice.engine == "pico":
+        return PicoSynth(language, voice.name)
+    return EspeakSynth(language, voice=voice.name if voice else None)
 
 
 # --- cache --------------------------------------------------------------------------------------------------------
@@ -230,17 +303,17 @@ def speak_cached(synth: Synth, cache: TtsCache, sentence: str) -> tuple[Audio, b
     return audio, False
 
 
-def presynthesise(texts: Iterable[str], language: str, settings: Settings) -> int:
+def presynthesise(texts: Iterable[str], language: str, settings: Settings, voice: str | None = None) -> int:
     """Synthesise every sentence of ``texts`` into the cache ahead of the call; returns how many were new.
 
     The knowledge base calls this at ingestion for every FAQ answer (as spoken) and the company setup for the
     greeting. A changed text has a new key, so there is nothing to invalidate by hand.
     """
-    synth = get_synth(settings, language)
+    synth = get_synth(settings, language, voice)
     cache = TtsCache.for_settings(settings)
     new = 0
     for text in texts:
-        for sentence in split_sentences(text):
+        for sentence in spoken_sentences(text, language):
             if cache.get(synth.voice_id, sentence) is None:
                 cache.put(synth.voice_id, sentence, synth.synthesize(sentence))
                 new += 1
@@ -267,10 +340,11 @@ class LocalTTSService(TTSService):
 
     def __init__(self, settings: Settings, *, languages: Iterable[str] = ("de", "en"), default_language: str = "de",
                  cache: TtsCache | None = None, use_cache: bool = True, sample_rate: int | None = None,
-                 tracker=None, **kwargs):
+                 tracker=None, company_voices: dict[str, str] | None = None, **kwargs):
         from pipecat.services.settings import TTSSettings
 
-        synths = {lang: get_synth(settings, lang) for lang in languages}
+        chosen = company_voices or {}  # the company's voice per language (ids from bot.voices); missing: the default
+        synths = {lang: get_synth(settings, lang, chosen.get(lang)) for lang in languages}
         kwargs.setdefault("settings", TTSSettings(model=None, voice=synths[default_language].voice_id
                                                   if default_language in synths else None, language=None))
         super().__init__(push_start_frame=True, push_stop_frames=True, sample_rate=sample_rate, **kwargs)
@@ -298,7 +372,7 @@ class LocalTTSService(TTSService):
         synth = self._synths.get(self._language) or next(iter(self._synths.values()))
         try:
             await self.start_tts_usage_metrics(text)
-            for index, sentence in enumerate(split_sentences(text)):
+            for index, sentence in enumerate(spoken_sentences(text, synth.language)):
                 if self._use_cache:
                     audio, hit = await asyncio.to_thread(speak_cached, synth, self._cache, sentence)
                 else:

@@ -171,12 +171,14 @@ def presynthesise_answers(settings: Settings, company: str) -> int:
     """
     with session_scope(settings) as session:
         row = repo.get_company(session, company)
-        default = repo.company_profile(row).default_language if row else "de"
+        profile = repo.company_profile(row) if row else None
+        default = profile.default_language if profile else "de"
+        chosen = profile.voices if profile else {}
     by_language: dict[str, list[str]] = {}
     for entry in get_kb(settings).entries(company):
         language = entry.language if entry.language in ("de", "en") else default
         by_language.setdefault(language, []).append(for_speech(entry.answer, language))
-    return sum(presynthesise(texts, language, settings) for language, texts in by_language.items())
+    return sum(presynthesise(texts, language, settings, chosen.get(language)) for language, texts in by_language.items())
 
 
 def presynthesise_greetings(settings: Settings) -> int:

@@ -13,6 +13,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, selectinload
 
+from bot import voices
 from bot.brain import company_fields
 from bot.brain.company_fields import COMPANY_FIELDS, CompanyField
 from bot.brain.profile import CompanyProfile, parse_office_hours
@@ -40,6 +41,24 @@ def _text(f: CompanyField) -> Callable[[Any], Any]:
     return lambda v: validate.text(v, f.what, f.store_max or f.max_len or 1000, required=f.required)
 
 
+def _voice(f: CompanyField) -> Callable[[Any], Any]:
+    """A voice id a company may choose: one installed here (never a path; empty = the deployment default). The
+    field model only says the setting is a voice choice of ``f.language``; what is installed is known here."""
+    language = f.language or "de"
+
+    def check(value: Any) -> str | None:
+        choice = validate.text(value, f.what, f.store_max or f.max_len or 50)
+        if not choice:
+            return None
+        allowed = [v.id for v in voices.installed_voices(language)]
+        if choice not in allowed:
+            raise validate.InvalidInput(f"{f.what}: voice {choice!r} is not installed here; "
+                                        f"choose one of {', '.join(allowed)}")
+        return choice
+
+    return check
+
+
 # How a value of each kind of field is checked and normalised (see bot.brain.company_fields for the kinds).
 CHECKS: dict[str, Callable[[CompanyField], Callable[[Any], Any]]] = {
     "line": _text,
@@ -56,6 +75,7 @@ CHECKS: dict[str, Callable[[CompanyField], Callable[[Any], Any]]] = {
     "int": lambda f: lambda v: validate.number(v, f.what, f.ge, f.le, whole=True),
     "float": lambda f: lambda v: validate.number(v, f.what, f.ge, f.le),
     "flag": lambda f: lambda v: validate.flag(v, f.what),
+    "voice": _voice,
 }
 
 
@@ -228,6 +248,7 @@ def company_profile(company: Company) -> CompanyProfile:
         secretary_name=company.secretary_name,
         phone_numbers=tuple(company.phone_numbers),
         english_only=bool(company.english_only),
+        voices={lang: v for lang, v in (("de", company.voice_de), ("en", company.voice_en)) if v},
     )
 
 

@@ -59,14 +59,14 @@ def test_speech_framing_german() -> None:
     assert "**" not in spoken and "http" not in spoken and "- " not in spoken and "@" not in spoken
     assert "Montag bis Freitag 8 bis 12 Uhr und 14 bis 18 Uhr" in spoken
     assert "Samstag 9 bis 12 Uhr" in spoken
-    assert "praxis-berger Punkt de" in spoken
-    assert "info ät praxis-berger Punkt de" in spoken
+    assert "praxis Bindestrich berger Punkt D E" in spoken
+    assert "info, at, praxis Bindestrich berger Punkt D E" in spoken
     assert "null drei null, eins zwo drei, vier fünf, sechs sieben" in spoken
 
 
 def test_speech_framing_english_keeps_facts() -> None:
     spoken = for_speech("We are open Mon-Fri 8:00-17:30. The fee is 25 EUR (since 2026).", "en")
-    assert spoken == "We are open Monday to Friday 8 am to 5:30 pm. The fee is 25 EUR (since 2026)."
+    assert spoken == "We are open Monday to Friday 8 am to 5:30 pm. The fee is 25 euros (since 2026)."
 
 
 @pytest.mark.parametrize("text,intent", [

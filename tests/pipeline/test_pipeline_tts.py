@@ -14,7 +14,7 @@ def test_sentences_split_at_sentence_ends_but_not_abbreviations():
 
 
 def test_german_espeak_audio_has_plausible_duration(settings):
-    synth = get_synth(settings, "de")
+    synth = get_synth(settings, "de", "espeak-ng")
     assert synth.voice_id.startswith("espeak-ng:de")
     audio = synth.synthesize("Guten Tag, wie kann ich Ihnen helfen?")
     assert 1.0 < audio.duration_s < 5.0

@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from bot.pipeline.tts import EspeakSynth, TtsCache, get_synth, presynthesise, split_sentences
+from bot.pipeline.tts import EspeakSynth, TtsCache, get_synth, presynthesise, split_sentences, spoken_sentences
 from bot.settings import Settings
 
 SECRET_SENTENCE = "Das geheime Passwort des Servers lautet Schwertfisch und Zitronenbaum."
@@ -70,8 +70,10 @@ def test_faq_answers_are_presynthesised_as_text(settings: Settings, secret):
     secret_path, secret_s = secret
     answer = f"Parken Sie im Hof. -f{secret_path}"
     assert presynthesise([answer], "de", settings) == 2
-    voice = get_synth(settings, "de")
-    cached = TtsCache.for_settings(settings).get(voice.voice_id, f"-f{secret_path}")
+    voice = get_synth(settings, "de")  # the default German voice (pico2wave: the text follows "--")
+    spoken = spoken_sentences(answer, "de")[1]  # as normalised for speech; still the literal "-f…" text
+    assert spoken.startswith("-f")
+    cached = TtsCache.for_settings(settings).get(voice.voice_id, spoken)
     assert cached is not None and 0.3 < cached.duration_s < secret_s / 4
 
 

@@ -205,3 +205,31 @@ def test_every_form_text_of_the_model_is_translated() -> None:
     for lang in ("de", "en"):
         table = yaml.safe_load((ROOT / f"bot/web/i18n/{lang}.yaml").read_text("utf-8"))
         assert sorted(keys - set(table)) == [], lang
+
+
+def test_the_voice_choice_is_a_field_of_the_model_checked_against_the_installed_voices(tmp_path: Path) -> None:
+    """voice_de/voice_en are 'voice' fields: the store, the company.yaml reader and the form all take the installed
+    voices from bot.voices, so an unknown or uninstalled voice is refused with the same words everywhere."""
+    from bot import voices
+
+    voice_de = company_fields.field_named("voice_de")
+    assert (voice_de.kind, voice_de.language) == ("voice", "de")
+    check = field_checks()["voice_de"]
+    assert check(voices.ESPEAK) == voices.ESPEAK and check("") is None
+    with pytest.raises(InvalidInput, match=r"German voice: voice '/tmp/x.onnx' is not installed here; choose one of"):
+        check("/tmp/x.onnx")
+    path = tmp_path / "company.yaml"
+    path.write_text("slug: x\nname: X\nvoice_de: nope\n", encoding="utf-8")
+    with pytest.raises(ProfileError, match=r"company.yaml: German voice: voice 'nope' is not installed here"):
+        load_profile(path)
+    path.write_text(f"slug: x\nname: X\nvoice_de: {voices.ESPEAK}\n", encoding="utf-8")
+    assert load_profile(path).voices == {"de": voices.ESPEAK}
+    installed = voices.installed_voices("de")
+    html = templates.env.get_template("company_edit.html").render(
+        **edit_context(Company(slug="x", name="X"), {"voice_de": voices.ESPEAK, "languages": ["de"]}),
+        t=translator("en"), csrf_token="t", user=User(role="admin"), error=None, request=None, path="/companies/x",
+        lang="en", version="0")
+    for v in installed:
+        assert f'<option value="{v.id}"' in html and v.licence in html
+    assert f'<option value="{voices.ESPEAK}" selected>' in html
+    assert 'data-sample="/companies/x/voice-sample"' in html

@@ -209,6 +209,7 @@ ROUTES: dict[tuple[str, str], tuple[str, int, bool, Builder]] = {
     ("POST", "/companies/{slug}/delete"): ("ui_admin_company", 303, True,
                                            lambda c: {"fmt": {"slug": c.disposable_company()}}),
     ("GET", "/companies/{slug}/faq"): ("ui_manage", 200, True, none),
+    ("GET", "/companies/{slug}/voice-sample"): ("ui_manage", 200, True, lambda c: {"params": {"voice": "espeak-ng"}}),
     ("GET", "/companies/{slug}/faq/documents"): ("ui_manage", 200, True, none),
     ("POST", "/companies/{slug}/faq/delete"): ("ui_manage", 303, True, lambda c: {"data": {"name": c.document()}}),
     ("POST", "/companies/{slug}/faq/ask"): ("ui_manage", 200, True, lambda c: {"data": {"question": "Offen?"}}),

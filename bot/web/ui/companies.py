@@ -5,14 +5,16 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter, Depends, HTTPException, Request
+from fastapi import APIRouter, Depends, HTTPException, Request, Response
 from pydantic import BaseModel
 from sqlalchemy.orm import Session
 from starlette.datastructures import FormData
 
+from bot import voices
 from bot.brain import company_fields
 from bot.brain.company_fields import COMPANY_FIELDS, FORM_SECTIONS, CompanyField
 from bot.runtime import documents
+from bot.runtime.voice_sample import UnknownVoice, sample_wav
 from bot.runtime import knowledge as kb
 from bot.store import repo
 from bot.store.models import User
@@ -115,7 +117,13 @@ def form_layout(fields: tuple[CompanyField, ...] = COMPANY_FIELDS) -> list[tuple
 def edit_context(company: Any = None, values: dict | None = None,
                  fields: tuple[CompanyField, ...] = COMPANY_FIELDS) -> dict[str, Any]:
     data = values or (repo.company_to_dict(company) if company else company_fields.defaults(fields))
-    return {"company": company, "values": data, "bundeslaender": bundesland_codes(), "layout": form_layout(fields)}
+    return {"company": company, "values": data, "bundeslaender": bundesland_codes(), "layout": form_layout(fields),
+            "voice_choices": voice_choices(fields)}
+
+
+def voice_choices(fields: tuple[CompanyField, ...] = COMPANY_FIELDS) -> dict[str, list[voices.Voice]]:
+    """Per language of a voice field, the voices installed here (the form offers only these, with their licence)."""
+    return {f.language: voices.installed_voices(f.language) for f in fields if f.kind == "voice" and f.language}
 
 
 @router.get("/companies/new")
@@ -161,6 +169,18 @@ def update_company(slug: str, request: Request, form: FormData = Depends(text_fo
                   **{f.name: form.get(f.name) == "on" for f in COMPANY_FIELDS if f.kind == "flag"}}
         return render(request, "company_edit.html", status_code=422, error=str(exc), **edit_context(company, values))
     return redirect(f"/companies/{slug}", ok=translator(request_lang(request))("saved"))
+
+
+@router.get("/companies/{slug}/voice-sample")
+def voice_sample(slug: str, request: Request, language: str = "de", voice: str = "", user: User = Depends(ui_user),
+                 db: Session = Depends(get_db)):
+    """The "listen" button: a short sample in one of the installed voices (WAV), for the company's own users."""
+    company = company_for(db, user, slug)
+    try:
+        data = sample_wav(request.app.state.settings, company.name, language, voice.strip() or None)
+    except UnknownVoice as exc:
+        raise HTTPException(404, str(exc)) from None
+    return Response(data, media_type="audio/wav", headers={"Cache-Control": "private, max-age=300"})
 
 
 @router.post("/companies/{slug}/delete")
