@@ -16,10 +16,10 @@ from typing import Any
 
 from bot.brain.company_fields import CompanyFile, CompanyFileError, from_yaml
 from bot.brain.profile import CompanyProfile
+from bot.demo import DEMO_DIR
 from bot.runtime.companies import ProfileError, profile_from_file, read_company_file
 from evals.scenario import CompanySpec
 
-DEMO_DIR = Path(__file__).resolve().parents[1] / "bot" / "demo"
 NOT_DOCUMENTS = {"company.yaml", "company.yml", "readme.md", "license", "license.txt"}
 
 
@@ -72,7 +72,8 @@ def company_file(spec: CompanySpec, demo_root: Path | None = None) -> tuple[Comp
             raise CompanyError(str(exc)) from None
         docs = demo_documents(folder)
     if not spec.settings:
-        assert base is not None  # the scenario reader refuses a company with neither
+        if base is None:
+            raise CompanyError("the scenario's company names neither a demo company nor inline settings")
         return base, docs
     overlay = _inline(spec.settings, base, f"company of the scenario ({spec.demo or spec.settings.get('slug')})")
     if base is None:
