@@ -110,6 +110,8 @@ def email_message(settings: Settings, payload: dict[str, Any]) -> EmailMessage:
         pass
     values = (name, payload.get("caller_number", ""), payload.get("concern", ""), urgency, created)
     lines = [f"{label}: {value}" for label, value in zip(labels, values)]
+    if payload.get("summary"):
+        lines += ["", f"{'Zusammenfassung' if de else 'Summary'}: {payload['summary']}"]
     if settings.public_url:
         lines += ["", f"{settings.public_url.rstrip('/')}/inbox#message-{payload.get('message_id')}"]
     msg.set_content("\n".join(lines) + "\n")

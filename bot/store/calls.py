@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 from bot.store import validate
 from bot.store.companies import NotFound, resolve
 from bot.store.models import CHANNELS, OUTCOMES, SPEAKERS, Call, CallTurn, Company, FaqGap, Message, utcnow
+from bot.store.summaries import apply_summary
 
 
 def _call(session: Session, call_id: int) -> Call:
@@ -93,8 +94,11 @@ def update_turn_latency(session: Session, turn_id: int, commit: bool = True, **l
 
 def finish_call(session: Session, call_id: int, outcome: str, *, transferred_to: str | None = None,
                 summary: str | None = None, ended_at: datetime | None = None, commit: bool = True) -> Call:
-    """Close a call with its outcome. A call that left a message stays ``message`` even when the carrier reports
-    ``answered`` or ``abandoned`` (the caller hung up after the message was saved)."""
+    """Close a call with its outcome and write its summary, priority and tags (:mod:`bot.store.summaries`).
+
+    A call that left a message stays ``message`` even when the carrier reports ``answered`` or ``abandoned`` (the
+    caller hung up after the message was saved). A ``summary`` given by the carrier replaces the generated wording.
+    """
     if outcome not in OUTCOMES:
         raise ValueError(f"unknown outcome {outcome!r}; use one of {', '.join(OUTCOMES)}")
     call = _call(session, call_id)
@@ -105,8 +109,9 @@ def finish_call(session: Session, call_id: int, outcome: str, *, transferred_to:
     call.ended_at = ended_at or utcnow()
     if transferred_to:
         call.transferred_to = validate.phone_number_or_none(transferred_to) or transferred_to[:20]
-    if summary is not None:
-        call.summary = summary
+    session.flush()
+    session.refresh(call, ["messages", "turns"])
+    apply_summary(session, call, summary)
     if commit:
         session.commit()
     return call

@@ -21,12 +21,15 @@ from bot.store import validate
 from bot.store.companies import NotFound, resolve
 from bot.store.models import Call, Company, Message, Outbox, utcnow
 from bot.store.spool import check_message
+from bot.store.summaries import summarise_message
 
 log = logging.getLogger(__name__)
 
 
-def message_payload(message: Message, company: Company) -> dict[str, Any]:
-    """What a notification carries: the message and enough about the company to address and brand it."""
+def message_payload(message: Message, company: Company, call: Call | None = None) -> dict[str, Any]:
+    """What a notification carries: the message, the call's summary so far and its priority, and enough about the
+    company to address and brand it."""
+    summary = summarise_message(message, call)
     return {
         "event": "message.created",
         "message_id": message.id,
@@ -38,6 +41,8 @@ def message_payload(message: Message, company: Company) -> dict[str, Any]:
         "urgency": message.urgency,
         "language": message.language,
         "created_at": message.created_at.isoformat(),
+        "summary": summary.text,
+        "priority": summary.priority,
     }
 
 
@@ -65,7 +70,7 @@ def save_message(session: Session, company_slug: Company | str, message: CallMes
                   language=message.language, status="new", created_at=now or utcnow(), spool_id=spool_id)
     session.add(row)
     session.flush()  # assigns row.id for the payload
-    payload = message_payload(row, company)
+    payload = message_payload(row, company, call)
     if company.email:
         session.add(Outbox(kind="email", company_id=company.id, message_id=row.id,
                            payload={**payload, "to": company.email}, next_attempt_at=row.created_at))

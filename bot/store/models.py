@@ -204,7 +204,9 @@ class Call(Base):
     ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     outcome: Mapped[str | None] = mapped_column(String(12))
     transferred_to: Mapped[str | None] = mapped_column(String(20))
-    summary: Mapped[str | None] = mapped_column(Text)
+    summary: Mapped[str | None] = mapped_column(Text)  # bot.brain.call_summary, in the company's language
+    priority: Mapped[str | None] = mapped_column(String(6), index=True)  # "urgent" / "normal" / "low" / "spam"
+    tags: Mapped[list[str] | None] = mapped_column(JSON)  # bot.brain.call_summary.TAGS
     recording_path: Mapped[str | None] = mapped_column(String(1000))  # only when the company enabled recording
     purged_at: Mapped[datetime | None] = mapped_column(UTCDateTime)  # personal data removed by the retention job
 

@@ -70,6 +70,7 @@ def call_dict(call: Call, detail: bool = False) -> dict[str, Any]:
             "caller_number": call.caller_number, "language": call.language, "started_at": call.started_at,
             "ended_at": call.ended_at, "duration_s": call.duration_s, "outcome": call.outcome,
             "transferred_to": call.transferred_to, "summary": call.summary,
+            "priority": call.priority, "tags": list(call.tags or []),
             "has_recording": bool(call.recording_path), "message_ids": [m.id for m in call.messages]}
     if detail:
         data["turns"] = [{"seq": t.seq, "speaker": t.speaker, "text": t.text, "language": t.language,
@@ -83,7 +84,9 @@ def message_dict(message: Message) -> dict[str, Any]:
     return {"id": message.id, "company": message.company.slug, "company_name": message.company.name,
             "call_id": message.call_id, "caller_name": message.caller_name, "caller_number": message.caller_number,
             "concern": message.concern, "urgency": message.urgency, "language": message.language,
-            "status": message.status, "created_at": message.created_at, "done_at": message.done_at}
+            "status": message.status, "created_at": message.created_at, "done_at": message.done_at,
+            "summary": message.call.summary if message.call else None,
+            "priority": message.call.priority if message.call else None}
 
 
 def user_dict(user: User) -> dict[str, Any]:

@@ -338,6 +338,29 @@ def test_calls_list_filters_and_detail(client, admin, settings, world) -> None:
     assert "Alpha GmbH" in table and "Beta AG" not in table
 
 
+def test_summaries_priorities_and_tags_in_calls_inbox_and_api(client, admin, settings, world) -> None:
+    with session_scope(settings) as s:
+        c = repo.start_call(s, "alpha-gmbh", channel="browser", caller_number="+491701112223", started_at=T0)
+        repo.add_turn(s, c.id, "caller", "Kann ich bei Ihnen mit Bitcoin zahlen?", offset_ms=1000)
+        repo.add_turn(s, c.id, "bot", "Dazu kann ich leider nichts sagen.", intent="not_covered", offset_ms=2000)
+        repo.finish_call(s, c.id, "abandoned", ended_at=T0 + timedelta(seconds=40))
+    d = client.get(f"/api/v1/calls/{c.id}").json()
+    assert d["priority"] == "normal" and d["tags"] == ["not_covered"]
+    assert d["summary"].startswith("Anliegen: Kann ich bei Ihnen mit Bitcoin zahlen.") and "FAQ" in d["summary"]
+    own = client.get(f"/api/v1/calls/{world.call['own']}").json()
+    assert (own["priority"], own["tags"], own["summary"]) == ("urgent", ["answered", "message"], "Rückrufbitte")
+    table = client.get("/calls").text.split('<table class="list">')[1]
+    assert 'class="badge priority-normal"' in table and 'class="badge priority-urgent"' in table
+    assert "nicht in den FAQ" in table and "beantwortet" in table
+    detail = client.get(f"/calls/{c.id}").text
+    assert 'class="call-summary">Anliegen: Kann ich bei Ihnen mit Bitcoin zahlen.' in detail
+    inbox = client.get("/inbox").text
+    assert '<p class="summary small">Rückrufbitte</p>' in inbox  # urgent message: the urgency badge says it once
+    msgs = client.get("/api/v1/messages").json()
+    assert {(m["summary"], m["priority"]) for m in msgs if m["id"] == world.message["own"]} == {("Rückrufbitte",
+                                                                                                "urgent")}
+
+
 def test_inbox_lists_marks_done_and_reopens(client, world) -> None:
     token = login(client, world.users["secretary"])
     html = client.get("/inbox").text

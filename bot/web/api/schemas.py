@@ -121,7 +121,11 @@ class CallOut(BaseModel):
     duration_s: float | None
     outcome: str | None
     transferred_to: str | None
-    summary: str | None
+    summary: str | None = Field(None, description="Post-call summary in the company's language: what the caller wanted, "
+                                "what the bot did, what is left to do")
+    priority: Literal["urgent", "normal", "low", "spam"] | None = Field(None, description="None while in progress")
+    tags: list[str] = Field(default_factory=list, description="answered, message, partial_message, transferred, "
+                            "not_covered, hung_up_during_message, dead_air")
     has_recording: bool
     message_ids: list[int]
 
@@ -149,6 +153,8 @@ class MessageOut(BaseModel):
     status: str
     created_at: datetime
     done_at: datetime | None
+    summary: str | None = Field(None, description="The call's summary (when the message came from a call)")
+    priority: Literal["urgent", "normal", "low", "spam"] | None = None
 
 
 class DoneIn(BaseModel):

@@ -1,0 +1,33 @@
+"""calls.priority and calls.tags: the post-call summary's priority (urgent / normal / low / spam) and tags
+(bot.brain.call_summary), written when a call finishes. Old calls keep NULL until they are summarised again.
+
+Revision ID: 0007
+Revises: 0004
+Create Date: 2026-12-06 03:50:00
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import sqlalchemy as sa
+from alembic import op
+
+revision: str = '0007'
+down_revision: str | None = '0004'
+branch_labels: str | Sequence[str] | None = None
+depends_on: str | Sequence[str] | None = None
+
+
+def upgrade() -> None:
+    with op.batch_alter_table('calls', schema=None) as batch_op:
+        batch_op.add_column(sa.Column('priority', sa.String(length=6), nullable=True))
+        batch_op.add_column(sa.Column('tags', sa.JSON(), nullable=True))
+        batch_op.create_index(batch_op.f('ix_calls_priority'), ['priority'], unique=False)
+
+
+def downgrade() -> None:
+    with op.batch_alter_table('calls', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_calls_priority'))
+        batch_op.drop_column('tags')
+        batch_op.drop_column('priority')
