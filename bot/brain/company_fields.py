@@ -14,6 +14,7 @@ The ``kind`` says how a value is checked and shown:
     email     an e-mail address                                  url       an http(s) URL
     secret    a write-only line (never shown, never exported)    flag      true / false
     int       a whole number in [ge, le]                         float     a number in [ge, le]
+    time      a local clock time "HH:MM" (empty: off)
     voice     the id of a voice of ``language`` (bot.voices); which voices are installed is checked by the store
               and offered by the form, this list stays declarative
 """
@@ -122,6 +123,10 @@ COMPANY_FIELDS: tuple[CompanyField, ...] = (
                  cli_help="HMAC key for the webhook signature.", label="webhook_secret",
                  help="webhook_secret_help", section="notifications",
                  description="HMAC key for X-Receptionist-Signature (write-only)"),
+    CompanyField("digest_time", "time", "digest time", 5, yaml="digest_time", cli="digest-time",
+                 cli_help="Local time (HH:MM) of the daily e-mail digest of all calls; empty = no digest.",
+                 label="digest_time", help="digest_time_help", placeholder="18:00", section="notifications",
+                 description="Local time (HH:MM) of the daily digest e-mail to the company address; null = none"),
     CompanyField("retention_days", "int", "retention", ge=1, le=3650, default=30, yaml="retention_days",
                  cli="retention-days", cli_help="Days until transcripts, messages and recordings are deleted.",
                  label="retention_days", help="retention_help", section="privacy", row="privacy"),

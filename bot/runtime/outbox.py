@@ -24,6 +24,7 @@ from typing import Any
 import httpx
 
 from bot.runtime import webhook_targets
+from bot.runtime.digest import digest_email
 from bot.settings import Settings
 from bot.store import repo
 from bot.store.db import session_scope
@@ -121,7 +122,7 @@ def email_message(settings: Settings, payload: dict[str, Any]) -> EmailMessage:
 def send_email(settings: Settings, payload: dict[str, Any]) -> None:
     if not settings.smtp_host:
         raise DeliveryError("no SMTP server configured (RECEPTIONIST_SMTP_HOST)")
-    msg = email_message(settings, payload)
+    msg = digest_email(settings, payload) if payload.get("event") == "digest" else email_message(settings, payload)
     try:
         if settings.smtp_port == 465:
             smtp: smtplib.SMTP = smtplib.SMTP_SSL(settings.smtp_host, settings.smtp_port, timeout=SMTP_TIMEOUT_S,

@@ -72,6 +72,7 @@ CHECKS: dict[str, Callable[[CompanyField], Callable[[Any], Any]]] = {
     "phone": lambda f: _transfer_number,
     "email": lambda f: validate.email,
     "url": lambda f: validate.webhook_url,
+    "time": lambda f: validate.clock_time,
     "int": lambda f: lambda v: validate.number(v, f.what, f.ge, f.le, whole=True),
     "float": lambda f: lambda v: validate.number(v, f.what, f.ge, f.le),
     "flag": lambda f: lambda v: validate.flag(v, f.what),

@@ -110,6 +110,8 @@ class Company(Base):
     email: Mapped[str | None] = mapped_column(String(320))  # where new messages are e-mailed
     webhook_url: Mapped[str | None] = mapped_column(String(2000))
     webhook_secret: Mapped[str | None] = mapped_column(String(200))  # HMAC key for the webhook signature
+    digest_time: Mapped[str | None] = mapped_column(String(5))  # "HH:MM" local; None: no daily digest
+    digest_sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)  # the last digest's end of period
     retention_days: Mapped[int] = mapped_column(Integer, default=30)
     recording_enabled: Mapped[bool] = mapped_column(Boolean, default=False)
     english_only: Mapped[bool] = mapped_column(Boolean, default=False)

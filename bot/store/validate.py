@@ -178,6 +178,16 @@ def email(value: str | None) -> str | None:
     return value
 
 
+def clock_time(value: str | None) -> str | None:
+    """A local clock time as "HH:MM" (a digest time); empty means none. "7:5" is refused, "7:05" becomes "07:05"."""
+    if value is None or not str(value).strip():
+        return None
+    match = re.fullmatch(r"([01]?\d|2[0-3]):([0-5]\d)", str(value).strip())
+    if not match:
+        raise InvalidInput(f"{shown(str(value))} is not a time of day; write it as HH:MM, e.g. 18:00")
+    return f"{int(match.group(1)):02d}:{match.group(2)}"
+
+
 def webhook_url(value: str | None) -> str | None:
     if value is None or not value.strip():
         return None

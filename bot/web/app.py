@@ -22,7 +22,7 @@ from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from bot import __version__
-from bot.runtime import outbox, retention
+from bot.runtime import digest, outbox, retention
 from bot.runtime.live_calls import call_services
 from bot.runtime.readiness import Readiness
 from bot.settings import Settings
@@ -127,7 +127,8 @@ def create_app(settings: Settings | None = None, *, background: bool = True, ses
         tasks = [asyncio.create_task(spool_drain.worker(settings, stop))]
         if background:
             tasks += [asyncio.create_task(outbox.worker(settings, stop, outbox_interval_s)),
-                      asyncio.create_task(retention.retention_loop(settings, stop))]
+                      asyncio.create_task(retention.retention_loop(settings, stop)),
+                      asyncio.create_task(digest.digest_loop(settings, stop))]
         try:
             yield
         finally:

@@ -17,7 +17,7 @@ from bot.web.fields import LIST_MAX, bounded_line, bounded_text
 
 Language = Literal["de", "en"]
 _NUMBER_KINDS: dict[str, type] = {"flag": bool, "int": int, "float": float}
-_LINE_KINDS = {"line", "timezone", "bundesland", "hours", "email", "url", "secret", "phone", "voice"}
+_LINE_KINDS = {"line", "timezone", "bundesland", "hours", "email", "url", "secret", "phone", "voice", "time"}
 
 
 def _input_type(f: CompanyField) -> tuple[Any, dict[str, Any]]:
