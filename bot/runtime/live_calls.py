@@ -22,6 +22,7 @@ from bot.pipeline.tts import presynthesise
 from bot.runtime.call_sessions import open_session
 from bot.runtime.carrier_services import CallServices
 from bot.runtime.knowledge import get_kb, make_lookup
+from bot.runtime.llm_summaries import reword_summary
 from bot.runtime.readiness import Readiness
 from bot.runtime.store_adapters import StoreRecorder, StoreResolver, StoreStreamClaims
 from bot.settings import Settings
@@ -110,6 +111,8 @@ class StoreCallLog:
         if outcome == "transferred" and self.channel == "twilio":
             return  # the dial result decides: answered by the secretary, or back to the bot
         self._submit(lambda s: finish_call(s, self._ensure_call(s), outcome, ended_at=at))
+        if self.settings.llm_enabled:  # after the close, on the same thread: nobody waits for the wording
+            self._submit(lambda s: reword_summary(self.settings, s, self._ensure_call(s)))
         self._executor.shutdown(wait=False)
 
     async def save_message(self, action: SaveMessage) -> None:
