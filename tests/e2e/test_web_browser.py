@@ -168,3 +168,31 @@ def test_company_form_error_and_call_transcript(page, server, test_output) -> No
     assert page.locator(".turn.bot .text").inner_text() == "Samstags haben wir von 9 bis 12 Uhr geöffnet."
     assert "640 ms" in page.locator(".turn.bot .meta").inner_text()
     page.screenshot(path=str(test_output / "web-call-detail.png"), full_page=True)
+
+
+def test_summaries_and_priorities_in_the_calls_list_and_the_inbox(page, server, test_output) -> None:
+    with session_scope(server.settings) as db:
+        call = repo.start_call(db, "alpha-gmbh", channel="twilio", caller_number="+4917155500011")
+        repo.add_turn(db, call.id, "caller", "Ich habe einen Wasserschaden im Keller", language="de")
+        repo.add_turn(db, call.id, "bot", "Wie ist Ihr Name, bitte?", intent="ask_name", language="de")
+        repo.add_turn(db, call.id, "caller", "Jana Roth, 0171 555 00 11", language="de")
+        repo.save_message(db, "alpha-gmbh", CallMessage(name="Jana Roth", number="+4917155500011",
+                                                        concern="Wasserschaden im Keller", urgency="normal",
+                                                        language="de"), call.id)
+        repo.finish_call(db, call.id, "message")
+        silent = repo.start_call(db, "alpha-gmbh", channel="twilio")
+        repo.finish_call(db, silent.id, "abandoned")
+    log_in(page, server, "company_user")
+    page.goto(server.url + "/calls")
+    row = page.locator("tr", has_text="+4917155500011")
+    assert row.locator(".badge").inner_text().lower() == "normal"
+    assert "Anliegen: Wasserschaden im Keller." in row.inner_text() and "Nachricht" in row.inner_text()
+    spam = page.locator("tr", has_text="unterdrückt")
+    assert spam.locator(".badge.priority-spam").inner_text().lower() == "spam"
+    assert "stumm" in spam.inner_text()
+    page.screenshot(path=str(test_output / "web-calls-summaries.png"), full_page=True)
+    page.goto(server.url + "/inbox")
+    summary = page.locator(".msg", has_text="Jana Roth").locator(".summary").inner_text()
+    assert summary == "Anliegen: Wasserschaden im Keller. Die KI hat eine Nachricht von Jana Roth aufgenommen. " \
+                      "Zu tun: Rückruf an Jana Roth unter +4917155500011."
+    page.screenshot(path=str(test_output / "web-inbox-summaries.png"), full_page=True)
