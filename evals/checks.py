@@ -10,6 +10,7 @@ import re
 
 from rapidfuzz import fuzz
 
+from bot.brain.call_summary import CallRecord, RecordedMessage, RecordedTurn, summarize
 from evals.grounding import normalise, ungrounded_sentences
 from evals.scenario import Scenario, TurnExpect
 from evals.transcript import CallResult, Failure, TurnRecord
@@ -138,6 +139,45 @@ def _check_call(scenario: Scenario, result: CallResult) -> None:
             fail("transfer", f"transferred to {result.transferred_to!r}, expected {exp.transferred!r}")
 
 
+def call_record(scenario: Scenario, result: CallResult) -> CallRecord:
+    """The call as the store would hold it: what the caller said (heard, in audio mode), what the bot said."""
+    turns: list[RecordedTurn] = []
+    for rec in result.records:
+        said = rec.recognised if rec.recognised is not None else rec.caller_text
+        if rec.caller_kind == "speech" and said:
+            turns.append(RecordedTurn("caller", said))
+        elif rec.caller_kind == "dtmf" and rec.caller_text:
+            turns.append(RecordedTurn("caller", f"[Tastatur] {rec.caller_text}"))
+        if rec.bot or rec.intent:
+            turns.append(RecordedTurn("bot", rec.bot, rec.intent or None, rec.entry_question))
+    m = result.message
+    messages = (RecordedMessage(m.get("name", ""), m.get("number", ""), m.get("concern", ""),
+                                m.get("urgency", "normal"), m.get("complete", True)),) if m else ()
+    return CallRecord(outcome=result.outcome, turns=tuple(turns), messages=messages,
+                      transferred_to=result.transferred_to, caller_number=scenario.caller_id)
+
+
+def _check_summary(scenario: Scenario, result: CallResult) -> None:
+    summary = summarize(call_record(scenario, result), result.company_language or scenario.language)
+    result.summary = {"text": summary.text, "priority": summary.priority, "tags": list(summary.tags)}
+    exp = scenario.expect.summary
+    if exp is None:
+        return
+    fail = lambda detail: result.failures.append(Failure("summary", -1, detail))  # noqa: E731
+    result.checks.append({"type": "summary", "priority": summary.priority, "expected_priority": exp.priority})
+    for needle in exp.contains:
+        if needle.lower() not in summary.text.lower():
+            fail(f"summary {summary.text!r} does not contain {needle!r}")
+    for needle in exp.not_contains:
+        if needle.lower() in summary.text.lower():
+            fail(f"summary {summary.text!r} contains {needle!r}")
+    if exp.priority and summary.priority != exp.priority:
+        fail(f"priority {summary.priority!r}, expected {exp.priority!r}")
+    missing = [t for t in exp.tags if t not in summary.tags]
+    if missing:
+        fail(f"tags {list(summary.tags)} lack {missing}")
+
+
 def _framed_for_speech(answers: list[str]) -> list[str]:
     """The answers as the brain frames them for speech (times, e-mail addresses read out), when it can tell us."""
     try:
@@ -189,4 +229,5 @@ def judge(scenario: Scenario, result: CallResult) -> CallResult:
         if audio and rec.bot_heard is not None:
             result.checks.append({"type": "bot_wer", "reference": rec.bot, "hypothesis": rec.bot_heard})
     _check_call(scenario, result)
+    _check_summary(scenario, result)
     return result

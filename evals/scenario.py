@@ -26,7 +26,9 @@ TURN_KINDS = ("say", "audio", "dtmf", "pause", "hangup")
 TURN_KEYS = set(TURN_KINDS) | {"language", "barge_in_after_ms", "transcript", "after_s", "expect", "note"}
 TURN_EXPECT_KEYS = {"answered_from", "contains", "not_contains", "hands_off", "intent", "language", "within_ms",
                     "expecting", "ends_call", "says_nothing"}
-CALL_EXPECT_KEYS = {"outcome", "message", "transferred"}
+CALL_EXPECT_KEYS = {"outcome", "message", "transferred", "summary"}
+SUMMARY_KEYS = {"contains", "not_contains", "priority", "tags"}
+PRIORITIES = ("urgent", "normal", "low", "spam")
 MESSAGE_KEYS = {"name", "number", "concern_contains", "urgency"}
 COMPANY_KEYS = {"demo", "slug", "name", "default_language", "languages", "greeting", "timezone", "bundesland",
                 "office_hours", "secretary_number", "secretary_name", "phone_numbers", "english_only", "faq",
@@ -123,10 +125,21 @@ class MessageExpect:
 
 
 @dataclass(frozen=True)
+class SummaryExpect:
+    """The post-call summary the secretary reads (bot.brain.call_summary), in the company's language."""
+
+    contains: tuple[str, ...] = ()  # all must appear (case-insensitive)
+    not_contains: tuple[str, ...] = ()
+    priority: str | None = None
+    tags: tuple[str, ...] = ()  # each must be among the call's tags
+
+
+@dataclass(frozen=True)
 class CallExpect:
     outcome: str | None = None
     message: MessageExpect | None = None
     transferred: bool | str | None = None  # True/False, or the E.164 number transferred to
+    summary: SummaryExpect | None = None
 
 
 @dataclass(frozen=True)
@@ -393,6 +406,15 @@ def _parse_call_expect(ctx: _Ctx, value: Any, path: str) -> CallExpect:
     if "transferred" in raw:
         t = raw["transferred"]
         kw["transferred"] = t if isinstance(t, bool) else ctx.text(t, f"{path}.transferred")
+    if "summary" in raw:
+        s = ctx.mapping(raw["summary"], f"{path}.summary", SUMMARY_KEYS)
+        sk: dict[str, Any] = {}
+        for key in ("contains", "not_contains", "tags"):
+            if key in s:
+                sk[key] = ctx.texts(s[key], f"{path}.summary.{key}")
+        if "priority" in s:
+            sk["priority"] = ctx.choice(s["priority"], f"{path}.summary.priority", PRIORITIES)
+        kw["summary"] = SummaryExpect(**sk)
     return CallExpect(**kw)
 
 

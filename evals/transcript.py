@@ -69,6 +69,8 @@ class CallResult:
     known_entries: dict[str, dict[str, str]] = field(default_factory=dict)  # id -> {question, answer}
     checks: list[dict[str, Any]] = field(default_factory=list)  # judged expectations, for metrics
     company_phrases: list[str] = field(default_factory=list)  # fixed texts from company settings (greetings)
+    company_language: str = ""  # the company's default language: the one its post-call summary is written in
+    summary: dict[str, Any] | None = None  # the post-call summary (text, priority, tags), filled in by the judge
     duration_ms: float = 0.0
 
     @property

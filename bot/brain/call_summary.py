@@ -98,7 +98,7 @@ def summarize(record: CallRecord, language: str) -> CallSummary:
     p = prompts.load(language, "summary")
     caller_words = [t for t in record.turns if t.speaker == "caller" and t.text.strip()]
     bot_turns = [t for t in record.turns if t.speaker == "bot"]
-    topics = _unique([t.entry_question for t in bot_turns if t.entry_question])
+    topics = _unique([_quote(t.entry_question) for t in bot_turns if t.entry_question])
     gaps = _not_covered_questions(record.turns)
     message = record.messages[-1] if record.messages else None
     transferred = record.outcome == "transferred" or bool(record.transferred_to)

@@ -200,6 +200,7 @@ class AudioDriver:
                             tags=list(scenario.tags))
         profile, kb, kb_company = TextDriver.company(self, scenario)  # type: ignore[arg-type]
         result.company = profile.slug
+        result.company_language = profile.default_language
         result.company_phrases = [g for g in (profile.greeting or {}).values() if g]
         lookup = RecordingLookup(kb, kb_company)
         started = time.perf_counter()

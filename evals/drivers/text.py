@@ -133,6 +133,7 @@ class TextDriver:
             return result
         profile, kb, kb_company = self.company(scenario)
         result.company = profile.slug
+        result.company_language = profile.default_language
         result.company_phrases = [g for g in (getattr(profile, "greeting", None) or {}).values() if g]
         lookup = RecordingLookup(kb, kb_company)
         session = self.session_factory(profile, lookup, scenario.caller_id, self.llm)

@@ -14,7 +14,7 @@ from rapidfuzz import fuzz
 from bot.brain.types import BotTurn, CallMessage, HangUp, SaveMessage, Transfer
 from evals.drivers.text import TextDriver
 from evals.runner import execute, resolve_suite, run_scenarios
-from evals.scenario import load_file
+from evals.scenario import ScenarioError, load_file
 from knowledge.types import Entry, Hit, SearchResult
 
 HOURS = Entry("e1", "Wann haben Sie geöffnet?", "Montag bis Freitag von 8 bis 12 Uhr.", "faq.csv")
@@ -186,6 +186,29 @@ def test_transfer_fails_then_message_is_taken(tmp_path):
     assert r.message["name"] == "Anna Krüger" and r.outcome == "message"
     assert [c for c in r.checks if c["type"] == "message"][0]["fields"] == {
         "name": True, "number": True, "concern": True, "urgency": True}
+
+
+def test_the_post_call_summary_is_judged_and_reported(tmp_path):
+    results, _, _ = run_file(tmp_path, [
+        {"id": "good", "call": {"transfer": "busy"},
+         "turns": [{"dtmf": "0"}, "Anna Krüger", {"dtmf": "030123456#"}],
+         "expect": {"outcome": "message", "summary": {"contains": ["Anna Krüger", "Zu tun: Rückruf"],
+                                                      "priority": "normal", "tags": ["message"]}}},
+        {"id": "bad", "call": {"transfer": "busy"},
+         "turns": [{"dtmf": "0"}, "Anna Krüger", {"dtmf": "030123456#"}],
+         "expect": {"summary": {"contains": ["Peter"], "not_contains": ["Anna"], "priority": "urgent",
+                                "tags": ["answered"]}}}])
+    good, bad = results
+    assert good.failures == [] and good.summary["priority"] == "normal" and good.summary["tags"] == ["message"]
+    assert "Anna Krüger" in good.summary["text"]
+    details = sorted(f.detail.split(" ")[0] for f in bad.failures if f.kind == "summary")
+    assert len(details) == 4 and "priority" in details and "tags" in details
+
+
+def test_a_misspelt_summary_expectation_is_an_error(tmp_path):
+    path = scenarios_file(tmp_path, [{"id": "x", "turns": ["Hallo"], "expect": {"summary": {"priorty": "low"}}}])
+    with pytest.raises(ScenarioError, match=r"expect\.summary"):
+        load_file(path)
 
 
 def test_transfer_connects_ends_the_call_and_save_failure_is_reported(tmp_path):
