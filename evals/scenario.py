@@ -20,7 +20,7 @@ from typing import Any
 import yaml
 
 OUTCOMES = ("answered", "message", "transferred", "abandoned")
-TRANSFER_RESULTS = ("connects", "no-answer", "busy", "failed")
+TRANSFER_RESULTS = ("connects", "no-answer", "busy", "failed", "declined")  # declined: a warm transfer the secretary refused
 LANGS = ("de", "en")
 TURN_KINDS = ("say", "audio", "dtmf", "pause", "hangup")
 TURN_KEYS = set(TURN_KINDS) | {"language", "barge_in_after_ms", "transcript", "after_s", "expect", "note"}

@@ -93,6 +93,52 @@ def _not_covered_questions(turns: tuple[RecordedTurn, ...]) -> list[str]:
     return _unique(out)
 
 
+def _wanted(p: dict, message: RecordedMessage | None, gaps: list[str], topics: list[str],
+            caller_words: list[RecordedTurn]) -> str:
+    """What the caller wanted: their own message concern beats everything; else the FAQ's gaps, the topics
+    answered, their first words."""
+    if message and message.concern.strip():
+        return p["wanted"].format(concern=_quote(message.concern))
+    if gaps:
+        return p["wanted"].format(concern=p["topic_separator"].join(gaps))
+    if topics:
+        return p["wanted"].format(concern=p["topic_separator"].join(topics))
+    if caller_words:
+        return p["wanted"].format(concern=_quote(caller_words[0].text))
+    return p["wanted_silent"]
+
+
+def record_from_transcript(transcript: list[dict], *, caller_id: str | None = None,
+                           outcome: str = "abandoned") -> CallRecord:
+    """A live brain session's transcript (``CallSession.transcript``) as a call record, e.g. for a briefing."""
+    turns: list[RecordedTurn] = []
+    for item in transcript:
+        if item.get("kind") == "speech" and item.get("caller"):
+            turns.append(RecordedTurn("caller", item["caller"]))
+        if item.get("bot") or item.get("intent"):
+            turns.append(RecordedTurn("bot", item.get("bot") or "", item.get("intent"), item.get("entry")))
+    return CallRecord(outcome=outcome, turns=tuple(turns), caller_number=caller_id)
+
+
+def briefing(record: CallRecord, company: str, language: str, *, name: str | None = None,
+             number_spoken: str | None = None) -> list[str]:
+    """What the secretary hears before a warm transfer: who calls for whom, what about, the callback number, and
+    how to accept or decline (sentences from ``prompts/<lang>/telephony.yaml``)."""
+    p = prompts.load(language, "summary")
+    t = prompts.load(language, "telephony")
+    gaps = _not_covered_questions(record.turns)
+    topics = _unique([_quote(x.entry_question) for x in record.turns if x.speaker == "bot" and x.entry_question])
+    words = [x for x in record.turns if x.speaker == "caller" and x.text.strip()]
+    sentences = [t["briefing"].format(company=company)]
+    if name:
+        sentences.append(t["briefing_name"].format(name=name))
+    sentences.append(_wanted(p, None, gaps, topics, words))
+    sentences.append(t["briefing_number"].format(number=number_spoken) if number_spoken
+                     else t["briefing_withheld"])
+    sentences.append(t["briefing_choice"])
+    return sentences
+
+
 def summarize(record: CallRecord, language: str) -> CallSummary:
     """Summary, priority and tags of one finished call, in ``language`` (the company's)."""
     p = prompts.load(language, "summary")
@@ -120,17 +166,7 @@ def summarize(record: CallRecord, language: str) -> CallSummary:
     if not caller_words:
         tags.append("dead_air")
 
-    # What the caller wanted: their own message concern beats everything; else their first words.
-    if message and message.concern.strip():
-        wanted = p["wanted"].format(concern=_quote(message.concern))
-    elif gaps:
-        wanted = p["wanted"].format(concern=p["topic_separator"].join(gaps))
-    elif topics:
-        wanted = p["wanted"].format(concern=p["topic_separator"].join(topics))
-    elif caller_words:
-        wanted = p["wanted"].format(concern=_quote(caller_words[0].text))
-    else:
-        wanted = p["wanted_silent"]
+    wanted = _wanted(p, message, gaps, topics, caller_words)
 
     did: list[str] = []
     if topics:

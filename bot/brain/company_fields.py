@@ -112,6 +112,11 @@ COMPANY_FIELDS: tuple[CompanyField, ...] = (
     CompanyField("secretary_name", "line", "secretary name", 200, yaml="secretary_name", cli="secretary-name",
                  cli_help='How the bot names the secretary ("Frau Berger").', label="secretary_name",
                  section="hours_and_reach", row="secretary"),
+    CompanyField("warm_transfer", "flag", "warm transfer", default=False, yaml="warm_transfer", cli="warm-transfer",
+                 cli_help="Announce each caller to the secretary before connecting; she accepts with 1, declines "
+                          "with 2 (Twilio).", label="warm_transfer", help="warm_transfer_help",
+                 section="hours_and_reach",
+                 description="Brief the secretary before connecting (accept 1 / decline 2); off: cold transfer"),
     CompanyField("email", "email", "e-mail address", 254, yaml="email", cli="email",
                  cli_help="Address that receives every new message.", label="email", help="email_help",
                  placeholder="praxis@example.com", section="notifications",

@@ -31,6 +31,7 @@ class CompanyProfile:
     office_hours: tuple[OfficeInterval, ...] = ()
     secretary_number: str | None = None  # E.164, target of live transfers
     secretary_name: str | None = None  # "Frau Berger"
+    warm_transfer: bool = False  # brief the secretary first (she accepts with 1); False: connect straight away
     phone_numbers: tuple[str, ...] = ()  # numbers that reach this company (E.164)
     english_only: bool = False  # allows the faster tiny.en recogniser
     voices: dict[str, str] = field(default_factory=dict)  # per language a voice id (bot.voices); empty: default

@@ -176,9 +176,15 @@ class CallSession(MessageTaking):
         return phrases[key].format(**values)
 
     def _secretary(self) -> tuple[str, str]:
+        phrases = prompts.load(self.language, "phrases")
         if self.profile.secretary_name:
-            return self.profile.secretary_name, self.profile.secretary_name
-        d = prompts.load(self.language, "phrases")["secretary_default"]
+            # every spoken use is accusative or dative: "Herr Huber" is then "Herrn Huber" ("mit Herrn Huber")
+            name = self.profile.secretary_name
+            for title, oblique in (phrases.get("secretary_oblique") or {}).items():
+                if name.startswith(title + " "):
+                    name = oblique + name[len(title):]
+            return name, name
+        d = phrases["secretary_default"]
         return d["nom"], d["dat"]
 
     def _turn(self, say: str, intent: str, *, actions: tuple = (), entry: Entry | None = None,

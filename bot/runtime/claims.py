@@ -19,10 +19,17 @@ class StreamClaims(Protocol):
 
     def call_ended(self, call_sid: str) -> None: ...
 
+    def screen(self, call_sid: str, decision: str) -> bool:
+        """Warm transfer: the secretary's first answer to the briefing ("accepted" / "declined")."""
+        ...
+
+    def screening(self, call_sid: str) -> str | None: ...
+
 
 class MemoryStreamClaims:
     def __init__(self) -> None:
         self._states: dict[str, str] = {}
+        self._screenings: dict[str, str] = {}
         self._lock = threading.Lock()
 
     def claim(self, call_sid: str, *, resume: bool = False) -> bool:
@@ -37,7 +44,20 @@ class MemoryStreamClaims:
         with self._lock:
             if self._states.get(call_sid) == "streaming":
                 self._states[call_sid] = "transferring" if transferring else "ended"
+                if transferring:
+                    self._screenings.pop(call_sid, None)
 
     def call_ended(self, call_sid: str) -> None:
         with self._lock:
             self._states[call_sid] = "ended"
+
+    def screen(self, call_sid: str, decision: str) -> bool:
+        with self._lock:
+            if self._states.get(call_sid) != "transferring" or call_sid in self._screenings:
+                return False
+            self._screenings[call_sid] = decision
+            return True
+
+    def screening(self, call_sid: str) -> str | None:
+        with self._lock:
+            return self._screenings.get(call_sid)

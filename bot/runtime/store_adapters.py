@@ -18,7 +18,7 @@ from bot.store.companies import company_for_number, company_profile, get_company
 from bot.store.db import session_scope
 from bot.store.stream_claims import claim_stream
 from bot.store.stream_claims import end_call
-from bot.store.stream_claims import release_stream
+from bot.store.stream_claims import release_stream, screen, screening
 
 log = logging.getLogger(__name__)
 
@@ -98,3 +98,11 @@ class StoreStreamClaims:
 
         with session_scope(self._settings) as session:
             end_call(session, call_sid)
+
+    def screen(self, call_sid: str, decision: str) -> bool:
+        with session_scope(self._settings) as session:
+            return screen(session, call_sid, decision)
+
+    def screening(self, call_sid: str) -> str | None:
+        with session_scope(self._settings) as session:
+            return screening(session, call_sid)

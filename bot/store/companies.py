@@ -247,6 +247,7 @@ def company_profile(company: Company) -> CompanyProfile:
         office_hours=parse_office_hours(company.office_hours or ""),
         secretary_number=company.secretary_number,
         secretary_name=company.secretary_name,
+        warm_transfer=bool(company.warm_transfer),
         phone_numbers=tuple(company.phone_numbers),
         english_only=bool(company.english_only),
         voices={lang: v for lang, v in (("de", company.voice_de), ("en", company.voice_en)) if v},

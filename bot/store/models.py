@@ -12,7 +12,7 @@ from datetime import datetime, timezone
 from typing import Any
 
 from sqlalchemy import (JSON, Boolean, CheckConstraint, Column, DateTime, Float, ForeignKey, Index, Integer,
-                        MetaData, String, Table, Text, TypeDecorator, UniqueConstraint)
+                        MetaData, String, Table, Text, TypeDecorator, UniqueConstraint, false)
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 # Stable constraint names: Alembic needs them to alter or drop constraints later (SQLite batch mode included).
@@ -107,6 +107,7 @@ class Company(Base):
     bundesland: Mapped[str | None] = mapped_column(String(2))  # None: nationwide holidays only
     secretary_number: Mapped[str | None] = mapped_column(String(20))  # E.164
     secretary_name: Mapped[str | None] = mapped_column(String(200))
+    warm_transfer: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     email: Mapped[str | None] = mapped_column(String(320))  # where new messages are e-mailed
     webhook_url: Mapped[str | None] = mapped_column(String(2000))
     webhook_secret: Mapped[str | None] = mapped_column(String(200))  # HMAC key for the webhook signature
@@ -336,6 +337,8 @@ class StreamClaim(Base):
     call_sid: Mapped[str] = mapped_column(String(64), primary_key=True)
     state: Mapped[str] = mapped_column(String(12), default="streaming")
     streams: Mapped[int] = mapped_column(Integer, default=1)  # streams run for the call (a failed transfer adds one)
+    # warm transfer: what the secretary pressed after the briefing ("accepted" / "declined"); reset per transfer
+    screening: Mapped[str | None] = mapped_column(String(8))
     claimed_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
 

@@ -45,8 +45,11 @@ def claim_stream(session: Session, call_sid: str, *, resume: bool = False, now: 
 
 def release_stream(session: Session, call_sid: str, *, transferring: bool, now: datetime | None = None) -> None:
     """The stream ended: the call was handed to the secretary (a resume may follow), or the bot's part is over."""
+    values = {"state": "transferring" if transferring else "ended", "updated_at": now or utcnow()}
+    if transferring:
+        values["screening"] = None  # a new transfer: the secretary has not answered this one yet
     session.execute(update(StreamClaim).where(StreamClaim.call_sid == call_sid, StreamClaim.state == "streaming")
-                    .values(state="transferring" if transferring else "ended", updated_at=now or utcnow()))
+                    .values(**values))
     session.commit()
 
 
@@ -67,3 +70,23 @@ def end_call(session: Session, call_sid: str, now: datetime | None = None) -> No
 
 def claim_state(session: Session, call_sid: str) -> str | None:
     return session.scalar(select(StreamClaim.state).where(StreamClaim.call_sid == call_sid))
+
+
+SCREENINGS = ("accepted", "declined")
+
+
+def screen(session: Session, call_sid: str, decision: str, now: datetime | None = None) -> bool:
+    """Record what the secretary pressed after a warm transfer's briefing; only the first answer counts (a replayed
+    or late second request cannot turn a decline into an accept). False when the call is not being transferred."""
+    if decision not in SCREENINGS:
+        raise ValueError(f"unknown screening {decision!r}; use one of {', '.join(SCREENINGS)}")
+    done = session.execute(update(StreamClaim).where(StreamClaim.call_sid == call_sid,
+                                                     StreamClaim.state == "transferring",
+                                                     StreamClaim.screening.is_(None))
+                           .values(screening=decision, updated_at=now or utcnow())).rowcount == 1
+    session.commit()
+    return done
+
+
+def screening(session: Session, call_sid: str) -> str | None:
+    return session.scalar(select(StreamClaim.screening).where(StreamClaim.call_sid == call_sid))

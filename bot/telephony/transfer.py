@@ -37,8 +37,15 @@ def call_resource_url(settings: Settings, call_sid: str) -> str:
     return f"{base}/2010-04-01/Accounts/{settings.twilio_account_sid}/Calls/{call_sid}.json"
 
 
+def whisper_url(settings: Settings, company: str, call_sid: str, attempt: int) -> str:
+    """Where Twilio fetches the briefing for the secretary's leg; the parent call rides along in the query (Twilio
+    signs the whole URL, so it cannot be swapped)."""
+    query = urlencode({"company": company, "call": call_sid, "attempt": attempt})
+    return f"{public_base(settings)}/twilio/whisper?{query}"
+
+
 async def redirect_to_dial(settings: Settings, call_sid: str, number: str, company: str, *, attempt: int = 1,
-                           timeout_s: int = 20, caller_id: str | None = None,
+                           timeout_s: int = 20, caller_id: str | None = None, warm: bool = False,
                            client: httpx.AsyncClient | None = None) -> dict:
     """Replace the live call's TwiML with a ``<Dial>`` to ``number``; returns Twilio's JSON answer.
 
@@ -48,7 +55,8 @@ async def redirect_to_dial(settings: Settings, call_sid: str, number: str, compa
         raise TransferError("Twilio credentials are not configured (RECEPTIONIST_TWILIO_ACCOUNT_SID / _AUTH_TOKEN)")
     if not settings.public_url:
         raise TransferError("RECEPTIONIST_PUBLIC_URL is not set: Twilio could not report the dial result back")
-    document = twiml.dial(number, dial_action_url(settings, company, attempt), timeout_s, caller_id)
+    document = twiml.dial(number, dial_action_url(settings, company, attempt), timeout_s, caller_id,
+                          whisper_url=whisper_url(settings, company, call_sid, attempt) if warm else None)
     url = call_resource_url(settings, call_sid)
     own_client = client is None
     client = client or httpx.AsyncClient(timeout=10.0)

@@ -76,8 +76,10 @@ class TransferController(BaseObserver):
         self._live.transferring = True
         self._serializer.handed_over = True
         try:
+            profile = await asyncio.to_thread(self._services.resolver.for_slug, self._live.info.company)
             await redirect_to_dial(self._settings, self._live.info.call_id, number, self._live.info.company,
-                                   attempt=self._live.transfer_attempts, timeout_s=self._services.dial_timeout_s)
+                                   attempt=self._live.transfer_attempts, timeout_s=self._services.dial_timeout_s,
+                                   warm=bool(profile and profile.warm_transfer))
             return None
         except TransferError as exc:
             log.error("call %s: transfer failed before dialling: %s", self._live.info.call_id, exc)

@@ -38,14 +38,43 @@ def say_and_hang_up(sentences: Sequence[tuple[str, str]]) -> str:
     return _document(response)
 
 
-def dial(number: str, action_url: str, timeout_s: int = 20, caller_id: str | None = None) -> str:
-    """``<Dial>`` the secretary; Twilio requests ``action_url`` with ``DialCallStatus`` when the dial ends."""
+def dial(number: str, action_url: str, timeout_s: int = 20, caller_id: str | None = None,
+         whisper_url: str | None = None, ring_tone: str = "de") -> str:
+    """``<Dial>`` the secretary; Twilio requests ``action_url`` with ``DialCallStatus`` when the dial ends.
+
+    With ``whisper_url`` (warm transfer) the number is a ``<Number url=…>``: when the secretary answers, Twilio runs
+    that TwiML on her leg only (the briefing and her 1/2 choice) before the two are connected; the caller keeps
+    hearing the ``ring_tone`` meanwhile.
+    """
     response = ET.Element("Response")
-    attrs = {"timeout": str(int(timeout_s)), "action": action_url, "method": "POST"}
+    attrs = {"timeout": str(int(timeout_s)), "action": action_url, "method": "POST", "ringTone": ring_tone}
     if caller_id:
         attrs["callerId"] = caller_id
-    ET.SubElement(response, "Dial", attrs).text = number
+    element = ET.SubElement(response, "Dial", attrs)
+    if whisper_url:
+        ET.SubElement(element, "Number", {"url": whisper_url, "method": "POST"}).text = number
+    else:
+        element.text = number
     return _document(response)
+
+
+def briefing(language: str, sentences: Sequence[str], action_url: str, no_input: str, timeout_s: int = 6) -> str:
+    """The whisper on the secretary's leg: the briefing inside a one-digit ``<Gather>``; no key pressed ends her
+    leg (= declined: the caller comes back to the bot and leaves a message)."""
+    voice, locale = TWILIO_VOICES.get(language, TWILIO_VOICES["en"])
+    response = ET.Element("Response")
+    gather = ET.SubElement(response, "Gather", {"numDigits": "1", "timeout": str(int(timeout_s)),
+                                                "action": action_url, "method": "POST"})
+    for text in sentences:
+        ET.SubElement(gather, "Say", {"voice": voice, "language": locale}).text = text
+    ET.SubElement(response, "Say", {"voice": voice, "language": locale}).text = no_input
+    ET.SubElement(response, "Hangup")
+    return _document(response)
+
+
+def empty() -> str:
+    """An empty response: after a whisper, Twilio connects the two legs."""
+    return _document(ET.Element("Response"))
 
 
 def hang_up() -> str:

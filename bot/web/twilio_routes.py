@@ -4,15 +4,18 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from urllib.parse import urlencode
 
 from fastapi import APIRouter, Depends, Request, Response, WebSocket
 
 import prompts
+from bot.brain.call_summary import briefing, record_from_transcript
+from bot.brain.numbers import speak_digits
 from bot.runtime.carrier_services import get_services
 from bot.settings import Settings
 from bot.telephony import twiml
 from bot.telephony.masking import mask_number
-from bot.telephony.signature import verified_form, websocket_base
+from bot.telephony.signature import public_base, verified_form, websocket_base
 from bot.telephony.stream_token import call_token
 from bot.telephony.twilio_stream import run_twilio_stream
 
@@ -76,18 +79,60 @@ async def dial_result(request: Request, company: str = "", form: dict[str, str] 
     call_sid, dial_status = form.get("CallSid", ""), form.get("DialCallStatus", "")
     live = services.registry.get(call_sid)
     number = live.pending_transfer if live else None
+    profile = services.resolver.for_slug(company)
+    if dial_status in ("completed", "answered") and profile is not None and profile.warm_transfer:
+        # a warm transfer is only connected when the secretary pressed 1; her leg "completes" also when she
+        # declined or let the briefing run out
+        if await asyncio.to_thread(services.claims.screening, call_sid) != "accepted":
+            dial_status = "declined"
     if dial_status in ("completed", "answered"):
         services.recorder.call_transferred(call_sid, number or "")
         if live:
             live.transferred = True
         log.info("call %s: transfer to %s completed", call_sid, mask_number(number))
         return _xml(twiml.hang_up())
-    if dial_status in DIAL_FAILED and services.resolver.for_slug(company) is not None and services.ready:
+    if dial_status in DIAL_FAILED | {"declined"} and profile is not None and services.ready:
         services.recorder.transfer_failed(call_sid, dial_status)
         log.info("call %s: transfer to %s ended %s; back to the bot", call_sid, mask_number(number), dial_status)
         return _xml(_stream_twiml(request, company, form, resume="transfer_failed", reason=dial_status))
     log.info("call %s: dial ended %s; hanging up", call_sid, dial_status or "(no status)")
     return _xml(twiml.hang_up())
+
+
+@router.post("/whisper", summary="Warm transfer: the briefing on the secretary's leg, before she is connected")
+async def whisper(request: Request, company: str = "", call: str = "", attempt: str = "1",
+                  form: dict[str, str] = Depends(verified_form)) -> Response:
+    services = get_services(request.app)
+    profile = services.resolver.for_slug(company)
+    language = profile.default_language if profile else "de"
+    live = services.registry.get(call)
+    session = getattr(getattr(live, "responder", None), "session", None)  # the brain, when the call runs here
+    caller = getattr(session, "caller_id", None) or (live.info.caller if live else None)
+    draft = getattr(session, "draft", None)
+    record = record_from_transcript(list(getattr(session, "transcript", []) or []), caller_id=caller)
+    sentences = briefing(record, profile.name if profile else company, language,
+                         name=getattr(draft, "name", None) or None,
+                         number_spoken=speak_digits(caller, language) if caller else None)
+    query = urlencode({"company": company, "call": call, "attempt": attempt})
+    action = f"{public_base(request.app.state.settings, request)}/twilio/whisper-answer?{query}"
+    log.info("call %s: briefing the secretary (warm transfer)", call[:8])
+    no_input = prompts.load(language, "telephony")["briefing_no_input"]
+    return _xml(twiml.briefing(language, sentences, action, no_input))
+
+
+@router.post("/whisper-answer", summary="Warm transfer: the secretary pressed 1 (connect) or anything else (decline)")
+async def whisper_answer(request: Request, company: str = "", call: str = "",
+                         form: dict[str, str] = Depends(verified_form)) -> Response:
+    services = get_services(request.app)
+    profile = services.resolver.for_slug(company)
+    language = profile.default_language if profile else "de"
+    decision = "accepted" if form.get("Digits", "") == "1" else "declined"
+    recorded = await asyncio.to_thread(services.claims.screen, call, decision)
+    log.info("call %s: secretary %s the call", call[:8], decision)
+    if decision == "accepted" and recorded:
+        return _xml(twiml.empty())  # Twilio connects her to the caller
+    declined = prompts.load(language, "telephony")["briefing_declined"]
+    return _xml(twiml.say_and_hang_up([(language, declined)]))
 
 
 @router.websocket("/stream")

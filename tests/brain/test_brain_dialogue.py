@@ -504,3 +504,12 @@ def test_invalid_number_is_read_out_and_can_be_corrected(lang: str, wrong: str, 
     assert bad.say == phrase(lang, "number_invalid_heard", digits=spelled)
     fixed = c.say(fix)
     assert fixed.say == phrase(lang, "confirm_number", digits=speak_digits("+491712345678", lang))
+
+
+def test_a_male_secretary_is_named_in_the_dative_and_accusative() -> None:
+    c = call("de", secretary_name="Herr Huber")
+    c.connect()
+    assert c.say("Kann ich mit Herrn Huber sprechen?").say == "Einen Moment bitte, ich verbinde Sie mit Herrn Huber."
+    c = call("de", secretary_name="Frau Herrmann")
+    c.connect()
+    assert c.say("Kann ich mit Frau Herrmann sprechen?").say.endswith("mit Frau Herrmann.")

@@ -141,6 +141,14 @@ async def test_redirect_to_dial_sends_the_dial_twiml_with_basic_auth(api, tmp_pa
     assert dial.get("action") == "https://bot.example.de/twilio/dial-result?company=praxis-x&attempt=2"
 
 
+async def test_a_warm_redirect_dials_a_number_with_the_briefing_url(api, tmp_path) -> None:
+    await redirect_to_dial(_settings(api, tmp_path), "CA78", "+4930555501230", "praxis-x", attempt=1, warm=True)
+    dial = ET.fromstring(api.requests[0]["form"]["Twiml"]).find("Dial")
+    number = dial.find("Number")
+    assert number.text == "+4930555501230"
+    assert number.get("url") == "https://bot.example.de/twilio/whisper?company=praxis-x&call=CA78&attempt=1"
+
+
 async def test_redirect_failures_are_clear_errors(api, tmp_path) -> None:
     with pytest.raises(TransferError, match="HTTP 401"):
         await redirect_to_dial(_settings(api, tmp_path, twilio_auth_token="wrong"), "CA1", "+4930555501230", "x")

@@ -14,6 +14,8 @@ from bot.settings import Settings
 from bot.telephony.masking import mask_number
 from bot.runtime.carrier_services import CallInfo, CallServices, LiveCall, MemoryRecorder
 from bot.runtime.resolver import StaticResolver, demo_resolver, normalize_number
+from bot.brain.numbers import speak_digits
+from bot.telephony import twiml
 from bot.telephony.stream_token import token_problem
 from bot.web.app import create_app
 
@@ -210,3 +212,122 @@ def test_a_pipeline_that_cannot_start_closes_the_stream_instead_of_leaving_silen
     assert message["type"] == "websocket.close" and message["code"] == 1011
     assert builder.calls == 1  # it was tried (and raised)
     assert services.recorder.events == [("started", form["CallSid"], "praxis-test", "twilio")]
+
+
+# --- warm transfer: briefing on the secretary's leg, she accepts with 1 -------------------------------------------
+
+WARM = CompanyProfile(slug="kfz-warm", name="Kfz Schmidt", phone_numbers=("+4971155501200",),
+                      secretary_number="+4971155501230", warm_transfer=True)
+
+
+class BriefedSession:
+    """What the whisper reads from the live brain session: its transcript, caller ID and message draft."""
+
+    caller_id = "+4917612345678"
+    draft = None
+    transcript = [{"kind": "connect", "caller": None, "bot": "Guten Tag …", "intent": "greeting", "entry": None},
+                  {"kind": "speech", "caller": "Meine Yamaha macht komische Geräusche, kann ich mit Herrn Schmidt "
+                                               "sprechen?", "bot": "Einen Moment bitte …", "intent": "ask_person",
+                   "entry": None}]
+
+
+class BriefedResponder:
+    session = BriefedSession()
+
+
+@pytest.fixture
+def warm_env(settings: Settings):
+    settings.public_url = PUBLIC
+    settings.twilio_auth_token = TOKEN
+    settings.twilio_account_sid = SID
+    app = create_app(settings)
+    services = CallServices(resolver=StaticResolver([PROFILE, WARM]), new_responder=lambda p, c: object(),
+                            build_pipeline=Built(), recorder=MemoryRecorder())
+    app.state.call_services = services
+    sid = "CA" + "7" * 32
+    services.registry.add(LiveCall(info=CallInfo(sid, "twilio", "kfz-warm", caller="+4917612345678"),
+                                   responder=BriefedResponder()))
+    services.registry.get(sid).pending_transfer = WARM.secretary_number
+    assert services.claims.claim(sid)
+    services.claims.release(sid, transferring=True)  # the redirect to <Dial> ended the first stream
+    return TestClient(app), services, sid
+
+
+def _post(client, path: str, form: dict[str, str]):
+    return client.post(path, data=form, headers=sign(path, form))
+
+
+def test_warm_dial_twiml_puts_the_briefing_on_the_secretarys_leg(settings: Settings) -> None:
+    from bot.telephony.transfer import whisper_url
+
+    settings.public_url = PUBLIC
+    url = whisper_url(settings, "kfz-warm", "CA" + "7" * 32, 1)
+    root = ET.fromstring(twiml.dial("+4971155501230", PUBLIC + "/twilio/dial-result", 20, whisper_url=url))
+    dial = root.find("Dial")
+    assert dial.get("ringTone") == "de" and dial.get("timeout") == "20" and (dial.text or "").strip() == ""
+    number = dial.find("Number")
+    assert number.text == "+4971155501230" and number.get("url") == url and number.get("method") == "POST"
+    assert url == PUBLIC + "/twilio/whisper?company=kfz-warm&call=" + "CA" + "7" * 32 + "&attempt=1"
+    assert ET.fromstring(twiml.dial("+49301", "x")).find("Dial").text == "+49301"  # cold: a plain number
+
+
+def test_the_briefing_says_who_what_and_the_number_inside_a_one_digit_gather(warm_env) -> None:
+    client, _, sid = warm_env
+    leg = {"CallSid": "CA" + "8" * 32, "ParentCallSid": sid, "AccountSid": SID, "CallStatus": "in-progress"}
+    response = _post(client, f"/twilio/whisper?company=kfz-warm&call={sid}&attempt=1", leg)
+    assert response.status_code == 200
+    root = ET.fromstring(response.text)
+    gather = root.find("Gather")
+    assert gather.get("numDigits") == "1"
+    assert gather.get("action") == f"{PUBLIC}/twilio/whisper-answer?company=kfz-warm&call={sid}&attempt=1"
+    said = " ".join(s.text for s in gather.findall("Say"))
+    assert said.startswith("Anruf für Kfz Schmidt über das KI-Sekretariat.")
+    assert "Anliegen: Meine Yamaha macht komische Geräusche" in said
+    assert f"Rückrufnummer: {speak_digits('+4917612345678', 'de')}." in said  # digit groups, as on a phone
+    assert said.endswith("Drücken Sie die 1, um das Gespräch anzunehmen, oder die 2, um abzulehnen.")
+    assert [e.tag for e in root] == ["Gather", "Say", "Hangup"]  # no key: her leg ends = declined
+    unsigned = client.post(f"/twilio/whisper?company=kfz-warm&call={sid}", data=leg)
+    assert unsigned.status_code == 403
+
+
+def test_secretary_presses_1_the_call_is_connected_and_recorded_as_transferred(warm_env) -> None:
+    client, services, sid = warm_env
+    answer = _post(client, f"/twilio/whisper-answer?company=kfz-warm&call={sid}",
+                   {"CallSid": "CA" + "8" * 32, "AccountSid": SID, "Digits": "1"})
+    assert ET.fromstring(answer.text).tag == "Response" and len(ET.fromstring(answer.text)) == 0
+    assert services.claims.screening(sid) == "accepted"
+    form = {"CallSid": sid, "DialCallStatus": "completed", "AccountSid": SID}
+    path = "/twilio/dial-result?company=kfz-warm&attempt=1"
+    result = ET.fromstring(_post(client, path, form).text)
+    assert result.find("Hangup") is not None
+    assert services.recorder.events == [("transferred", sid, "+4971155501230")]
+
+
+@pytest.mark.parametrize("digits", ["2", "", "9"])
+def test_secretary_declines_or_lets_it_run_out_the_caller_comes_back_to_leave_a_message(warm_env, digits) -> None:
+    client, services, sid = warm_env
+    if digits != "":
+        answer = _post(client, f"/twilio/whisper-answer?company=kfz-warm&call={sid}",
+                       {"CallSid": "CA" + "8" * 32, "AccountSid": SID, "Digits": digits})
+        root = ET.fromstring(answer.text)
+        assert "Nachricht" in root.find("Say").text and root.find("Hangup") is not None
+        # a second press cannot turn the decline into an accept
+        _post(client, f"/twilio/whisper-answer?company=kfz-warm&call={sid}",
+              {"CallSid": "CA" + "8" * 32, "AccountSid": SID, "Digits": "1"})
+        assert services.claims.screening(sid) == "declined"
+    form = {**call_form(CallSid=sid, To=WARM.phone_numbers[0]), "DialCallStatus": "completed"}
+    path = "/twilio/dial-result?company=kfz-warm&attempt=1"
+    stream = ET.fromstring(_post(client, path, form).text).find("./Connect/Stream")
+    assert stream is not None
+    params = {p.get("name"): p.get("value") for p in stream.findall("Parameter")}
+    assert params["resume"] == "transfer_failed" and params["reason"] == "declined"
+    assert services.recorder.events == [("transfer_failed", sid, "declined")]
+
+
+def test_a_cold_transfer_company_is_connected_without_a_briefing(app_env) -> None:
+    client, services, _ = app_env
+    sid = "CA" + "9" * 32
+    form = {"CallSid": sid, "DialCallStatus": "completed", "AccountSid": SID}
+    path = "/twilio/dial-result?company=praxis-test&attempt=1"
+    assert ET.fromstring(_post(client, path, form).text).find("Hangup") is not None
+    assert services.recorder.events == [("transferred", sid, "")]
