@@ -1,5 +1,8 @@
 """``receptionist bench latency --json FILE [--calls N]``: voice-to-voice latency of whole calls, with a baseline.
 
+Other benchmarks plug in as ``receptionist.bench`` entry points (``bench concurrency`` lives in ``evals/``, which
+the product never imports): they are listed and loaded only when run.
+
 Each call is a real pipeline run through the in-process phone line, paced in real time: the caller waits for the
 greeting, asks one question (recorded speech from ../shared/data or a question synthesised with espeak-ng), and
 hangs up once the answer starts. The same callers then go through a plain pipecat pipeline (stock
@@ -20,6 +23,7 @@ import platform
 import statistics
 import time
 from dataclasses import dataclass
+from importlib.metadata import EntryPoint, entry_points
 from pathlib import Path
 
 import click
@@ -209,7 +213,35 @@ def run_latency_bench(settings: Settings, calls: int, shared: Path, *, baseline:
     return report
 
 
-@click.group()
+BENCH_PLUGIN_GROUP = "receptionist.bench"
+
+
+def bench_plugins() -> dict[str, EntryPoint]:
+    """Installed benchmark commands by name (``[project.entry-points."receptionist.bench"]``)."""
+    return {ep.name: ep for ep in entry_points(group=BENCH_PLUGIN_GROUP)}
+
+
+class BenchGroup(click.Group):
+    """``bench``: its own commands plus the installed benchmark plugins, each imported only when it runs."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted({*super().list_commands(ctx), *bench_plugins()})
+
+    def get_command(self, ctx: click.Context, name: str) -> click.Command | None:
+        command = super().get_command(ctx, name)
+        if command is not None:
+            return command
+        plugin = bench_plugins().get(name)
+        if plugin is None:
+            return None
+        try:
+            return plugin.load()
+        except ImportError as exc:
+            raise click.ClickException(f"benchmark {name!r} is registered by {plugin.value} but cannot be loaded "
+                                       f"({exc}); install the project with `make install`") from None
+
+
+@click.group(cls=BenchGroup)
 def bench() -> None:
     """Benchmarks that write JSON reports."""
 

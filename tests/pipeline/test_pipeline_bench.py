@@ -48,3 +48,32 @@ def test_bench_latency_cli_writes_the_contracted_report(tmp_path, shared_data, m
     assert set(report["stages_ms"]) == {"end_of_turn", "stt", "brain", "first_audio"}
     assert report["per_call"][0]["language"] == "de" and report["per_call"][0]["transcript"]
     assert report["presynthesised_sentences_new"] > 0  # greeting and answers were synthesised ahead
+
+
+def test_bench_concurrency_is_a_receptionist_bench_command_from_its_entry_point():
+    from bot.cli import cli
+    from bot.commands.bench import bench_plugins
+
+    assert bench_plugins()["concurrency"].value == "evals.bench_concurrency:concurrency"
+    listing = CliRunner().invoke(cli, ["bench", "--help"])
+    assert listing.exit_code == 0 and "concurrency" in listing.output and "latency" in listing.output
+    usage = CliRunner().invoke(cli, ["bench", "concurrency", "--help"])
+    assert usage.exit_code == 0 and "--calls" in usage.output and "--json" in usage.output
+    missing = CliRunner().invoke(cli, ["bench", "concurrency"])
+    assert missing.exit_code == 2 and "--json" in missing.output  # the report path is required
+
+
+@pytest.mark.slow
+def test_bench_concurrency_cli_writes_the_contracted_report(tmp_path):
+    from bot.cli import cli
+
+    out = tmp_path / "concurrency.json"
+    result = CliRunner().invoke(cli, ["bench", "concurrency", "--calls", "2", "--rounds", "1", "--json", str(out)])
+    assert result.exit_code == 0, result.output
+    report = json.loads(out.read_text())
+    assert report["benchmark"] == "concurrency" and [r["calls"] for r in report["results"]] == [1, 2]
+    for entry in report["results"]:
+        assert entry["errors"] == 0, entry["error_kinds"]
+        assert entry["voice_to_voice_ms"]["n"] == entry["calls"] and entry["voice_to_voice_ms"]["p95"] > 0
+        assert entry["greeting_ms"]["p50"] is not None and entry["server_cpu_cores_busy"] is not None
+    assert report["results"][1]["ratio_to_one_call"]["voice_to_voice_p50"] > 0
