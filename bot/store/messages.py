@@ -37,6 +37,7 @@ def message_payload(message: Message, company: Company) -> dict[str, Any]:
         "concern": message.concern,
         "urgency": message.urgency,
         "language": message.language,
+        "partial": not message.complete,  # the caller hung up mid-message: name or number may be all there is
         "created_at": message.created_at.isoformat(),
     }
 
@@ -62,7 +63,8 @@ def save_message(session: Session, company_slug: Company | str, message: CallMes
     number = validate.callback_number(e164) if e164 else message.number.strip()[:20]
     row = Message(company_id=company.id, call_id=call_id, caller_name=(message.name or "").strip()[:200],
                   caller_number=number, concern=message.concern or "", urgency=message.urgency,
-                  language=message.language, status="new", created_at=now or utcnow(), spool_id=spool_id)
+                  language=message.language, status="new", created_at=now or utcnow(), spool_id=spool_id,
+                  complete=message.complete)
     session.add(row)
     session.flush()  # assigns row.id for the payload
     payload = message_payload(row, company)

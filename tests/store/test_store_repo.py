@@ -44,7 +44,7 @@ def test_migrations_create_the_schema_from_empty_and_match_the_models(db_setting
     assert current_revision(engine) is None
     assert inspect(engine).get_table_names() == []
     init_db(db_settings)
-    assert current_revision(engine) == head_revision() == "0004"
+    assert current_revision(engine) == head_revision() == "0005"
     tables = set(inspect(engine).get_table_names())
     assert set(Base.metadata.tables) | {"alembic_version"} == tables
     init_db(db_settings)  # idempotent: nothing to do, nothing fails
@@ -63,6 +63,31 @@ def test_migrations_downgrade_to_empty_and_up_again(db_settings: Settings) -> No
     assert downgrade(engine, "base") is None
     assert set(inspect(engine).get_table_names()) <= {"alembic_version"}
     assert upgrade(engine) == head_revision()
+
+
+def test_migration_0005_keeps_existing_messages_complete(db_settings: Settings) -> None:
+    """A database at 0004 with a stored message: the upgrade adds messages.complete and the old row reads True."""
+    engine = get_engine(db_settings)
+    assert upgrade(engine, "0004") == "0004"
+    with engine.begin() as conn:
+        conn.execute(text("INSERT INTO companies (id, slug, name, default_language, languages, speaking_rate, timezone,"
+                          " office_hours, retention_days, recording_enabled, english_only, created_at, updated_at)"
+                          " VALUES (1, 'alt', 'Alt GmbH', 'de', '[\"de\"]', 1.0, 'Europe/Berlin', '', 30, false, false,"
+                          " :t, :t)"), {"t": T0})
+        conn.execute(text("INSERT INTO messages (id, company_id, caller_name, caller_number, concern, urgency, language,"
+                          " status, created_at) VALUES (7, 1, 'Erika Muster', '+491712345678', 'Rezept', 'normal',"
+                          " 'de', 'new', :t)"), {"t": T0})
+    assert upgrade(engine) == head_revision()
+    column = {c["name"]: c for c in inspect(engine).get_columns("messages")}["complete"]
+    assert column["nullable"] is False
+    with session_scope(db_settings) as session:
+        old = session.get(Message, 7)
+        assert (old.caller_name, old.complete) == ("Erika Muster", True)
+        assert session.scalar(select(func.count(Message.id)).where(Message.complete.is_(False))) == 0
+    assert downgrade(engine, "0004") == "0004"
+    assert "complete" not in {c["name"] for c in inspect(engine).get_columns("messages")}
+    with engine.connect() as conn:
+        assert conn.execute(text("SELECT caller_name FROM messages WHERE id = 7")).scalar() == "Erika Muster"
 
 
 def test_sqlite_runs_in_wal_mode_with_foreign_keys(db_settings: Settings, db) -> None:
@@ -285,6 +310,20 @@ def test_save_message_commits_message_and_notifications_together(db, db_settings
         assert other.get(Call, call.id).outcome == "message"
     # a caller who hangs up afterwards does not turn the call into "abandoned"
     assert repo.finish_call(db, call.id, "abandoned").outcome == "message"
+
+
+def test_partial_message_is_stored_incomplete_and_its_notifications_say_partial(db, db_settings: Settings) -> None:
+    _company(db, email="praxis@example.com", webhook_url="https://hooks.example.com/in")
+    partial = CallMessage(name="Erika Muster", number="+491712345678", concern="", urgency="normal", language="de",
+                          complete=False)
+    p = repo.save_message(db, "praxis-berger", partial)
+    c = repo.save_message(db, "praxis-berger", _msg())
+    with session_scope(db_settings) as other:
+        assert (other.get(Message, p.id).complete, other.get(Message, c.id).complete) == (False, True)
+        payloads = {(o.message_id, o.kind): o.payload for o in other.scalars(select(Outbox))}
+    assert payloads[(p.id, "email")]["partial"] is True and payloads[(p.id, "webhook")]["partial"] is True
+    assert payloads[(c.id, "email")]["partial"] is False and payloads[(c.id, "webhook")]["partial"] is False
+    assert payloads[(p.id, "webhook")]["caller_name"] == "Erika Muster" and payloads[(p.id, "webhook")]["concern"] == ""
 
 
 def test_save_message_without_targets_writes_no_notifications(db) -> None:

@@ -353,6 +353,24 @@ def test_inbox_lists_marks_done_and_reopens(client, world) -> None:
     assert client.get("/api/v1/messages?status=new").json()[0]["id"] == mid
 
 
+def test_partial_message_is_marked_in_the_inbox_and_the_api(client, world, settings) -> None:
+    from bot.brain.types import CallMessage
+
+    with session_scope(settings) as s:
+        partial = repo.save_message(s, "alpha-gmbh", CallMessage("Paul Teil", "+4915798765432", "", "normal", "de",
+                                                                 complete=False)).id
+    login(client, world.users["secretary"])
+    html = client.get("/inbox", headers={"Accept-Language": "de"}).text
+    items = {i.split('"', 1)[0]: i for i in html.split('id="message-')[1:]}
+    assert 'class="badge partial"' in items[str(partial)] and "Unvollständig" in items[str(partial)]
+    assert "Paul Teil" in items[str(partial)]
+    assert "badge partial" not in items[str(world.message["own"])]  # a complete message has no mark
+    english = client.get("/inbox", headers={"Accept-Language": "en"}).text.split(f'id="message-{partial}"')[1].split("</li>")[0]
+    assert ">Partial<" in english
+    api = {m["id"]: m for m in client.get("/api/v1/messages").json()}
+    assert api[partial]["partial"] is True and api[world.message["own"]]["partial"] is False
+
+
 def test_messages_after_id_for_polling(client, admin, settings) -> None:
     from bot.brain.types import CallMessage
 

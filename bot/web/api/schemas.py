@@ -146,6 +146,7 @@ class MessageOut(BaseModel):
     concern: str
     urgency: str
     language: str
+    partial: bool = Field(..., description="True: the caller hung up mid-message; name or number may be all there is")
     status: str
     created_at: datetime
     done_at: datetime | None

@@ -42,7 +42,7 @@ def inbox_page(request: Request, status: str = "new", user: User = Depends(ui_us
 
 def _new_messages(settings: Settings, company_ids: list[int] | None, after_id: int) -> list[tuple[int, dict]]:
     with session_scope(settings) as session:
-        return [(m.id, {"id": m.id, "urgency": m.urgency, "company": m.company.slug})
+        return [(m.id, {"id": m.id, "urgency": m.urgency, "partial": not m.complete, "company": m.company.slug})
                 for m in repo.list_messages(session, company_ids=company_ids, after_id=after_id, limit=50)]
 
 
