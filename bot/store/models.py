@@ -270,6 +270,10 @@ class Message(Base):
     spool_id: Mapped[str | None] = mapped_column(String(32), index=True, unique=True)
     # False: a partial message (the caller hung up mid-message; saved with the name or number heard so far).
     complete: Mapped[bool] = mapped_column(Boolean, default=True, server_default=true())
+    # The callback list: when and by whom (user's name, else e-mail; text, so it outlives the account) the caller
+    # was called back. Calling back settles the message, so it also marks it done (bot.store.messages).
+    called_back_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    called_back_by: Mapped[str | None] = mapped_column(String(320))
 
     company: Mapped[Company] = relationship()
     call: Mapped[Call | None] = relationship(back_populates="messages")

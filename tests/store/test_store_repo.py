@@ -44,7 +44,7 @@ def test_migrations_create_the_schema_from_empty_and_match_the_models(db_setting
     assert current_revision(engine) is None
     assert inspect(engine).get_table_names() == []
     init_db(db_settings)
-    assert current_revision(engine) == head_revision() == "0005"
+    assert current_revision(engine) == head_revision() == "0006"
     tables = set(inspect(engine).get_table_names())
     assert set(Base.metadata.tables) | {"alembic_version"} == tables
     init_db(db_settings)  # idempotent: nothing to do, nothing fails
@@ -84,6 +84,7 @@ def test_migration_0005_keeps_existing_messages_complete(db_settings: Settings) 
         old = session.get(Message, 7)
         assert (old.caller_name, old.complete) == ("Erika Muster", True)
         assert session.scalar(select(func.count(Message.id)).where(Message.complete.is_(False))) == 0
+    assert (old.called_back_at, old.called_back_by) == (None, None)  # 0006: nobody has called back yet
     assert downgrade(engine, "0004") == "0004"
     assert "complete" not in {c["name"] for c in inspect(engine).get_columns("messages")}
     with engine.connect() as conn:
@@ -366,6 +367,36 @@ def test_inbox_listing_feed_and_done(db) -> None:
     assert done.status == "done" and done.done_by == admin.id and done.done_at is not None
     assert [m.id for m in repo.list_messages(db, status="new")] == [ids[2], ids[0]]
     assert repo.mark_message_done(db, ids[1], done=False).status == "new"
+
+
+def test_callback_list_called_back_marks_done_queues_the_webhook_and_can_be_taken_back(db) -> None:
+    _company(db, email="praxis@example.com", webhook_url="https://hooks.example.com/in")
+    sek = repo.create_user(db, "sek@example.com", "correct horse", "secretary", name="Frau Kaya")
+    keyless = repo.create_user(db, "chef@example.com", "correct horse", "admin")
+    a, b = (repo.save_message(db, "praxis-berger", _msg(name=n)).id for n in ("Anna", "Bernd"))
+    nobody = repo.save_message(db, "praxis-berger", CallMessage("Ohne Nummer", "", "", "normal", "de",
+                                                                complete=False)).id
+    assert [m.id for m in repo.list_messages(db, open_callbacks=True)] == [b, a]  # no number: nothing to call
+    at = T0 + timedelta(hours=2)
+    m = repo.mark_called_back(db, a, sek, now=at)
+    assert (m.called_back_at, m.called_back_by, m.status, m.done_at, m.done_by) == (at, "Frau Kaya", "done", at, sek.id)
+    assert [m.id for m in repo.list_messages(db, open_callbacks=True)] == [b]
+    hooks = db.scalars(select(Outbox).where(Outbox.message_id == a, Outbox.kind == "webhook").order_by(Outbox.id)).all()
+    assert [h.payload["event"] for h in hooks] == ["message.created", "message.called_back"]
+    assert hooks[1].payload["called_back_by"] == "Frau Kaya" and hooks[1].payload["url"] == "https://hooks.example.com/in"
+    assert datetime.fromisoformat(hooks[1].payload["called_back_at"]) == at and hooks[1].next_attempt_at == at
+    assert db.scalar(select(func.count(Outbox.id)).where(Outbox.message_id == a, Outbox.kind == "email")) == 1
+    # marking again keeps the first callback and queues nothing more
+    assert repo.mark_called_back(db, a, keyless, now=at + timedelta(hours=1)).called_back_by == "Frau Kaya"
+    assert db.scalar(select(func.count(Outbox.id)).where(Outbox.message_id == a)) == 3
+    # a user without a name is recorded by e-mail; taking it back opens the message again
+    assert repo.mark_called_back(db, b, keyless, now=at).called_back_by == "chef@example.com"
+    back = repo.mark_called_back(db, b, keyless, called_back=False)
+    assert (back.called_back_at, back.called_back_by, back.status, back.done_by) == (None, None, "new", None)
+    assert [m.id for m in repo.list_messages(db, open_callbacks=True)] == [b]
+    assert repo.get_message(db, nobody).called_back_at is None
+    with pytest.raises(repo.NotFound):
+        repo.mark_called_back(db, 424242, sek)
 
 
 def test_outbox_claim_retry_with_backoff_and_sent(db) -> None:

@@ -169,6 +169,27 @@ def test_complete_message_says_partial_false_and_english_partial_mail_is_marked(
     assert mail.get_content().splitlines()[0] == "Partial: the caller hung up before the message was complete."
 
 
+def test_called_back_sends_a_signed_message_called_back_webhook_and_no_second_mail(notify_settings, smtp,
+                                                                                  receiver) -> None:
+    receiver.up()
+    mid = _save(notify_settings)
+    assert notify.run_once(notify_settings).sent == 2  # message.created: mail and webhook
+    with session_scope(notify_settings) as db:
+        user = repo.create_user(db, "sek@alpha.example", PASSWORD, "secretary", name="Frau Kaya",
+                                companies=["alpha-gmbh"])
+        repo.mark_called_back(db, mid, user)
+    assert notify.run_once(notify_settings).sent == 1
+    assert len(smtp.messages) == 1 and len(receiver.received) == 2
+    headers, body = receiver.received[1]
+    assert headers["X-Receptionist-Event"] == "message.called_back"
+    assert headers["X-Receptionist-Signature"] == "sha256=" + hmac.new(SECRET.encode(), body, hashlib.sha256).hexdigest()
+    data = json.loads(body)
+    assert (data["event"], data["message_id"], data["called_back_by"]) == ("message.called_back", mid, "Frau Kaya")
+    assert data["called_back_at"] and data["caller_number"] == "+491701234567" and data["partial"] is False
+    first = json.loads(receiver.received[0][1])
+    assert first["event"] == "message.created" and first["called_back_at"] is None
+
+
 def test_webhook_down_retried_with_backoff_then_delivered_exactly_once(notify_settings, receiver, smtp) -> None:
     mid = _save(notify_settings)
     t = utcnow()

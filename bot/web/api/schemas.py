@@ -150,10 +150,16 @@ class MessageOut(BaseModel):
     status: str
     created_at: datetime
     done_at: datetime | None
+    called_back_at: datetime | None = Field(..., description="When the caller was called back; null: not yet")
+    called_back_by: str | None = Field(..., description="Who called back (the user's name, else e-mail)")
 
 
 class DoneIn(BaseModel):
     done: bool = True
+
+
+class CalledBackIn(BaseModel):
+    called_back: bool = True
 
 
 class DeleteCallerIn(BaseModel):
