@@ -96,21 +96,26 @@ def email_message(settings: Settings, payload: dict[str, Any]) -> EmailMessage:
         msg["Importance"] = "high"
         msg["X-Priority"] = "1"
     name = payload.get("caller_name") or ("Unbekannt" if de else "Unknown")
+    partial = bool(payload.get("partial"))
     if de:
-        msg["Subject"] = f"{'DRINGEND: ' if urgent else ''}Rückrufbitte von {name} – {company}"
+        marks = ("DRINGEND: " if urgent else "") + ("UNVOLLSTÄNDIG: " if partial else "")
+        msg["Subject"] = f"{marks}Rückrufbitte von {name} – {company}"
         labels = ("Name", "Rückrufnummer", "Anliegen", "Dringlichkeit", "Eingang")
         urgency = "dringend" if urgent else "normal"
+        note = "Unvollständig: Der Anrufer hat aufgelegt, bevor die Nachricht fertig war."
     else:
-        msg["Subject"] = f"{'URGENT: ' if urgent else ''}Call back {name} – {company}"
+        marks = ("URGENT: " if urgent else "") + ("PARTIAL: " if partial else "")
+        msg["Subject"] = f"{marks}Call back {name} – {company}"
         labels = ("Name", "Callback number", "Concern", "Urgency", "Received")
         urgency = "urgent" if urgent else "normal"
+        note = "Partial: the caller hung up before the message was complete."
     created = payload.get("created_at", "")
     try:
         created = datetime.fromisoformat(created).strftime("%Y-%m-%d %H:%M UTC")
     except (TypeError, ValueError):
         pass
     values = (name, payload.get("caller_number", ""), payload.get("concern", ""), urgency, created)
-    lines = [f"{label}: {value}" for label, value in zip(labels, values)]
+    lines = ([note, ""] if partial else []) + [f"{label}: {value}" for label, value in zip(labels, values)]
     if payload.get("summary"):
         lines += ["", f"{'Zusammenfassung' if de else 'Summary'}: {payload['summary']}"]
     if settings.public_url:

@@ -17,7 +17,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from sqlalchemy import Engine, create_engine, event, text
+from sqlalchemy import Connection, Engine, create_engine, event, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -138,15 +138,42 @@ def current_revision(engine: Engine) -> str | None:
         return MigrationContext.configure(conn).get_current_revision()
 
 
+class MigrationError(RuntimeError):
+    """A migration left rows that point at nothing (SQLite foreign-key check after the table copies)."""
+
+
+@contextmanager
+def _migration_connection(engine: Engine) -> Iterator[Connection]:
+    """One transaction for the migration. On SQLite, foreign keys are off meanwhile: its ALTER works by copying a
+    table and dropping the old one, and with foreign keys on, dropping ``companies`` would cascade-delete every
+    message and call that points at it. The keys are checked once the copies are done and switched on again."""
+    with engine.connect() as conn:
+        sqlite = conn.dialect.name == "sqlite"
+        if sqlite:
+            conn.exec_driver_sql("PRAGMA foreign_keys=OFF")  # outside a transaction, or SQLite ignores it
+            conn.commit()
+        try:
+            with conn.begin():
+                yield conn
+                if sqlite:
+                    broken = conn.exec_driver_sql("PRAGMA foreign_key_check").fetchall()
+                    if broken:
+                        raise MigrationError(f"the migration left {len(broken)} rows with a broken reference "
+                                             f"(first: {broken[0]}); nothing was changed")
+        finally:
+            if sqlite:
+                conn.exec_driver_sql("PRAGMA foreign_keys=ON")
+                conn.commit()
+
+
 def upgrade(engine: Engine, revision: str = "head") -> str | None:
     """Migrate the database behind ``engine`` to ``revision``; returns the revision it is at afterwards."""
     from alembic import command
 
-    with _migration_lock(engine):
+    with _migration_lock(engine), _migration_connection(engine) as conn:
         cfg = alembic_config(engine.url.render_as_string(hide_password=False))
-        with engine.begin() as conn:
-            cfg.attributes["connection"] = conn
-            command.upgrade(cfg, revision)
+        cfg.attributes["connection"] = conn
+        command.upgrade(cfg, revision)
     return current_revision(engine)
 
 
@@ -154,11 +181,10 @@ def downgrade(engine: Engine, revision: str) -> str | None:
     """Migrate back to ``revision`` ("base" = empty); for developers testing a migration, never run at start."""
     from alembic import command
 
-    with _migration_lock(engine):
+    with _migration_lock(engine), _migration_connection(engine) as conn:
         cfg = alembic_config(engine.url.render_as_string(hide_password=False))
-        with engine.begin() as conn:
-            cfg.attributes["connection"] = conn
-            command.downgrade(cfg, revision)
+        cfg.attributes["connection"] = conn
+        command.downgrade(cfg, revision)
     return current_revision(engine)
 
 

@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session
 from bot.brain.types import CallMessage
 from bot.store import validate
 from bot.store.companies import NotFound, resolve
-from bot.store.models import Call, Company, Message, Outbox, utcnow
+from bot.store.models import Call, Company, Message, Outbox, User, utcnow
 from bot.store.spool import check_message
 from bot.store.summaries import summarise_message
 
@@ -40,9 +40,12 @@ def message_payload(message: Message, company: Company, call: Call | None = None
         "concern": message.concern,
         "urgency": message.urgency,
         "language": message.language,
+        "partial": not message.complete,  # the caller hung up mid-message: name or number may be all there is
         "created_at": message.created_at.isoformat(),
         "summary": summary.text,
         "priority": summary.priority,
+        "called_back_at": message.called_back_at.isoformat() if message.called_back_at else None,
+        "called_back_by": message.called_back_by,
     }
 
 
@@ -67,7 +70,8 @@ def save_message(session: Session, company_slug: Company | str, message: CallMes
     number = validate.callback_number(e164) if e164 else message.number.strip()[:20]
     row = Message(company_id=company.id, call_id=call_id, caller_name=(message.name or "").strip()[:200],
                   caller_number=number, concern=message.concern or "", urgency=message.urgency,
-                  language=message.language, status="new", created_at=now or utcnow(), spool_id=spool_id)
+                  language=message.language, status="new", created_at=now or utcnow(), spool_id=spool_id,
+                  complete=message.complete)
     session.add(row)
     session.flush()  # assigns row.id for the payload
     payload = message_payload(row, company, call)
@@ -89,9 +93,14 @@ def get_message(session: Session, message_id: int) -> Message | None:
 
 def list_messages(session: Session, *, company: Company | str | None = None,
                   company_ids: Iterable[int] | None = None, status: str | None = None,
-                  after_id: int | None = None, limit: int = 100) -> list[Message]:
-    """Messages newest first; with ``after_id`` only those newer than it, oldest first (for a live inbox feed)."""
+                  open_callbacks: bool = False, after_id: int | None = None, limit: int = 100) -> list[Message]:
+    """Messages newest first; with ``after_id`` only those newer than it, oldest first (for a live inbox feed).
+
+    ``open_callbacks``: only the callback list, open messages with a number to call that nobody has called back yet.
+    """
     stmt = select(Message)
+    if open_callbacks:
+        stmt = stmt.where(Message.status == "new", Message.called_back_at.is_(None), Message.caller_number != "")
     if company is not None:
         stmt = stmt.where(Message.company_id == resolve(session, company).id)
     if company_ids is not None:
@@ -112,5 +121,37 @@ def mark_message_done(session: Session, message_id: int, user_id: int | None = N
     if row is None:
         raise NotFound(f"no message with id {message_id}")
     row.status, row.done_at, row.done_by = ("done", now or utcnow(), user_id) if done else ("new", None, None)
+    session.commit()
+    return row
+
+
+def mark_called_back(session: Session, message_id: int, user: User | None = None, now: datetime | None = None,
+                     called_back: bool = True) -> Message:
+    """Record that ``user`` called the caller back (or, with ``called_back=False``, take it back) and COMMIT.
+
+    Calling back settles a message, so an open one is marked done by the same user at the same time; taking the
+    callback back opens it again. A first mark queues a ``message.called_back`` webhook (when the company has one),
+    in the same transaction; marking twice keeps the first time and sends nothing more.
+    """
+    row = session.get(Message, message_id)
+    if row is None:
+        raise NotFound(f"no message with id {message_id}")
+    if not called_back:
+        if row.called_back_at is not None:
+            row.called_back_at = row.called_back_by = None
+            row.status, row.done_at, row.done_by = "new", None, None
+        session.commit()
+        return row
+    if row.called_back_at is None:
+        at = now or utcnow()
+        row.called_back_at = at
+        row.called_back_by = ((user.name or user.email) if user is not None else "")[:320] or None
+        if row.status != "done":
+            row.status, row.done_at, row.done_by = "done", at, user.id if user is not None else None
+        company = session.get(Company, row.company_id)
+        if company is not None and company.webhook_url:
+            payload = {**message_payload(row, company), "event": "message.called_back", "url": company.webhook_url}
+            session.add(Outbox(kind="webhook", company_id=company.id, message_id=row.id, payload=payload,
+                               next_attempt_at=at))
     session.commit()
     return row

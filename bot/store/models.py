@@ -12,7 +12,7 @@ from datetime import datetime, timezone
 from typing import Any
 
 from sqlalchemy import (JSON, Boolean, CheckConstraint, Column, DateTime, Float, ForeignKey, Index, Integer,
-                        MetaData, String, Table, Text, TypeDecorator, UniqueConstraint, false)
+                        MetaData, String, Table, Text, TypeDecorator, UniqueConstraint, false, true)
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 # Stable constraint names: Alembic needs them to alter or drop constraints later (SQLite batch mode included).
@@ -273,6 +273,12 @@ class Message(Base):
     done_by: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
     # Id of the spool file the message came from (bot.store.spool): a retried move can never store it twice.
     spool_id: Mapped[str | None] = mapped_column(String(32), index=True, unique=True)
+    # False: a partial message (the caller hung up mid-message; saved with the name or number heard so far).
+    complete: Mapped[bool] = mapped_column(Boolean, default=True, server_default=true())
+    # The callback list: when and by whom (user's name, else e-mail; text, so it outlives the account) the caller
+    # was called back. Calling back settles the message, so it also marks it done (bot.store.messages).
+    called_back_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    called_back_by: Mapped[str | None] = mapped_column(String(320))
 
     company: Mapped[Company] = relationship()
     call: Mapped[Call | None] = relationship(back_populates="messages")

@@ -9,7 +9,7 @@ from bot.store.calls import (GapGroup, add_turn, call_by_sid, count_calls, faq_g
 from bot.store.companies import (AlreadyExists, NotFound, add_phone, company_for_number, company_profile, company_to_dict,
                                  create_company, ensure_company, get_company, list_companies, remove_phone,
                                  update_company)
-from bot.store.messages import get_message, list_messages, mark_message_done, save_message
+from bot.store.messages import get_message, list_messages, mark_called_back, mark_message_done, save_message
 from bot.store.outbox import claim_due, mark_failed, mark_sent
 from bot.store.privacy import DeletionReport, PurgeReport, delete_caller_data, purge_expired
 from bot.store.users import (authenticate, can_access, check_password, create_api_key, create_user, get_user,
@@ -22,7 +22,7 @@ __all__ = [
     "open_faq_gaps", "record_faq_gap", "resolve_faq_gaps", "start_call", "update_turn_latency",
     "AlreadyExists", "NotFound", "add_phone", "company_for_number", "company_profile", "company_to_dict", "create_company",
     "ensure_company", "get_company", "list_companies", "remove_phone", "update_company",
-    "get_message", "list_messages", "mark_message_done", "save_message",
+    "get_message", "list_messages", "mark_called_back", "mark_message_done", "save_message",
     "claim_due", "mark_failed", "mark_sent",
     "DeletionReport", "PurgeReport", "delete_caller_data", "purge_expired",
     "authenticate", "can_access", "check_password", "create_api_key", "create_user", "get_user", "revoke_api_key", "revoke_session", "revoke_sessions", "session_revoked", "set_password",

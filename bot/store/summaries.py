@@ -15,7 +15,7 @@ from bot.store.models import Call, Message
 
 
 def _message(m: Message) -> RecordedMessage:
-    return RecordedMessage(m.caller_name, m.caller_number, m.concern, m.urgency)
+    return RecordedMessage(m.caller_name, m.caller_number, m.concern, m.urgency, m.complete is not False)
 
 
 def record_of(call: Call, *, outcome: str | None = None, extra: tuple[Message, ...] = ()) -> CallRecord:

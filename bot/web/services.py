@@ -84,7 +84,9 @@ def message_dict(message: Message) -> dict[str, Any]:
     return {"id": message.id, "company": message.company.slug, "company_name": message.company.name,
             "call_id": message.call_id, "caller_name": message.caller_name, "caller_number": message.caller_number,
             "concern": message.concern, "urgency": message.urgency, "language": message.language,
-            "status": message.status, "created_at": message.created_at, "done_at": message.done_at,
+            "partial": not message.complete, "status": message.status, "created_at": message.created_at,
+            "done_at": message.done_at, "called_back_at": message.called_back_at,
+            "called_back_by": message.called_back_by,
             "summary": message.call.summary if message.call else None,
             "priority": message.call.priority if message.call else None}
 

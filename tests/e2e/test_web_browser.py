@@ -151,6 +151,12 @@ def test_message_appears_live_in_the_inbox(page, server, test_output) -> None:
     page.wait_for_selector(f"#message-{message.id}.done")
     with session_scope(server.settings) as db:
         assert repo.get_message(db, message.id).status == "done"
+    older = page.locator(".msg").last  # the message from before: still open, on the callback list
+    older.locator(".callback-btn").click()
+    page.wait_for_selector(".msg.done .called-back")
+    assert "zurückgerufen von" in page.locator(".msg").last.inner_text()
+    with session_scope(server.settings) as db:
+        assert len(repo.list_messages(db, open_callbacks=True, company="alpha-gmbh")) == 0
     print(f"live inbox: message shown {arrival_s:.2f} s after the commit")
 
 

@@ -182,6 +182,25 @@ async def test_locked_database_caller_is_confirmed_from_the_spool_and_the_messag
     assert not spool.entries(spool.spool_dir(store))
 
 
+async def test_a_hang_up_mid_message_reaches_the_database_as_a_partial_message(store) -> None:
+    """The brain's partial message (issue 13) through the product's save path: spool file, mover, inbox row."""
+    c = Caller(Receptionist(profile("de"), KeywordLookup()).session(), CLOSED, CALLER)
+    c.connect()
+    c.say("Ich möchte eine Nachricht hinterlassen")
+    c.say("Mein Name ist Max Müller")
+    (action,) = c.event("hangup").actions
+    entry = spool.SpooledMessage(company="praxis-berger", message=action.message)
+    assert spool.SpooledMessage.from_json(entry.to_json()).message.complete is False  # the spool file keeps it
+    await StoreCallLog(store, CALL_SID, "praxis-berger", "twilio", CALLER).save_message(action)
+    assert await wait_for(lambda: not spool.entries(spool.spool_dir(store)), 60), "still spooled"
+    (message,) = stored(store)
+    assert (message.caller_name, message.caller_number, message.concern, message.complete) == \
+        ("Max Müller", CALLER, "", False)
+    with session_scope(store) as s:
+        (mail,) = s.scalars(select(Outbox).where(Outbox.message_id == message.id))
+        assert mail.payload["partial"] is True
+
+
 async def test_a_slow_save_gets_a_holding_phrase_then_the_confirmation(store) -> None:
     """Any pre-speech save that takes longer than a second: here the direct database save, under a real lock."""
     journal: list[str] = []

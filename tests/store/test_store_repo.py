@@ -65,6 +65,57 @@ def test_migrations_downgrade_to_empty_and_up_again(db_settings: Settings) -> No
     assert upgrade(engine) == head_revision()
 
 
+def test_migration_0005_keeps_existing_messages_complete(db_settings: Settings) -> None:
+    """A database at 0004 with a stored message: the upgrade adds messages.complete and the old row reads True."""
+    engine = get_engine(db_settings)
+    assert upgrade(engine, "0004") == "0004"
+    with engine.begin() as conn:
+        conn.execute(text("INSERT INTO companies (id, slug, name, default_language, languages, speaking_rate, timezone,"
+                          " office_hours, retention_days, recording_enabled, english_only, created_at, updated_at)"
+                          " VALUES (1, 'alt', 'Alt GmbH', 'de', '[\"de\"]', 1.0, 'Europe/Berlin', '', 30, false, false,"
+                          " :t, :t)"), {"t": T0})
+        conn.execute(text("INSERT INTO messages (id, company_id, caller_name, caller_number, concern, urgency, language,"
+                          " status, created_at) VALUES (7, 1, 'Erika Muster', '+491712345678', 'Rezept', 'normal',"
+                          " 'de', 'new', :t)"), {"t": T0})
+    assert upgrade(engine) == head_revision()
+    column = {c["name"]: c for c in inspect(engine).get_columns("messages")}["complete"]
+    assert column["nullable"] is False
+    with session_scope(db_settings) as session:
+        old = session.get(Message, 7)
+        assert (old.caller_name, old.complete) == ("Erika Muster", True)
+        assert session.scalar(select(func.count(Message.id)).where(Message.complete.is_(False))) == 0
+    assert (old.called_back_at, old.called_back_by) == (None, None)  # 0006: nobody has called back yet
+    assert downgrade(engine, "0004") == "0004"
+    assert "complete" not in {c["name"] for c in inspect(engine).get_columns("messages")}
+    with engine.connect() as conn:
+        assert conn.execute(text("SELECT caller_name FROM messages WHERE id = 7")).scalar() == "Erika Muster"
+
+
+def test_upgrading_keeps_every_row_that_points_at_a_copied_table(db_settings: Settings) -> None:
+    """SQLite ALTERs by copying tables; with foreign keys on, dropping the old ``companies`` would cascade-delete
+    the messages, calls and pending notifications that point at it. The upgrade must keep all of them."""
+    engine = get_engine(db_settings)
+    upgrade(engine, "0004")
+    with engine.begin() as conn:
+        conn.execute(text("INSERT INTO companies (id, slug, name, default_language, languages, speaking_rate, timezone,"
+                          " office_hours, retention_days, recording_enabled, english_only, created_at, updated_at)"
+                          " VALUES (1, 'alt', 'Alt GmbH', 'de', '[\"de\"]', 1.0, 'Europe/Berlin', '', 30, false, false,"
+                          " :t, :t)"), {"t": T0})
+        conn.execute(text("INSERT INTO calls (id, company_id, channel, started_at) VALUES (3, 1, 'twilio', :t)"),
+                     {"t": T0})
+        conn.execute(text("INSERT INTO messages (id, company_id, call_id, caller_name, caller_number, concern, urgency,"
+                          " language, status, created_at) VALUES (7, 1, 3, 'Erika Muster', '+491712345678', 'Rezept',"
+                          " 'normal', 'de', 'new', :t)"), {"t": T0})
+        conn.execute(text("INSERT INTO outbox (id, kind, company_id, message_id, payload, status, attempts,"
+                          " next_attempt_at, created_at) VALUES (9, 'email', 1, 7, '{}', 'pending', 0, :t, :t)"), {"t": T0})
+    assert upgrade(engine) == head_revision()
+    with engine.connect() as conn:
+        counts = [conn.execute(text(f"SELECT count(*) FROM {t}")).scalar() for t in ("calls", "messages", "outbox")]
+        assert counts == [1, 1, 1]
+        if conn.dialect.name == "sqlite":
+            assert conn.execute(text("PRAGMA foreign_keys")).scalar() == 1  # switched on again afterwards
+
+
 def test_sqlite_runs_in_wal_mode_with_foreign_keys(db_settings: Settings, db) -> None:
     if db.bind.dialect.name != "sqlite":
         pytest.skip("SQLite pragmas")
@@ -287,6 +338,20 @@ def test_save_message_commits_message_and_notifications_together(db, db_settings
     assert repo.finish_call(db, call.id, "abandoned").outcome == "message"
 
 
+def test_partial_message_is_stored_incomplete_and_its_notifications_say_partial(db, db_settings: Settings) -> None:
+    _company(db, email="praxis@example.com", webhook_url="https://hooks.example.com/in")
+    partial = CallMessage(name="Erika Muster", number="+491712345678", concern="", urgency="normal", language="de",
+                          complete=False)
+    p = repo.save_message(db, "praxis-berger", partial)
+    c = repo.save_message(db, "praxis-berger", _msg())
+    with session_scope(db_settings) as other:
+        assert (other.get(Message, p.id).complete, other.get(Message, c.id).complete) == (False, True)
+        payloads = {(o.message_id, o.kind): o.payload for o in other.scalars(select(Outbox))}
+    assert payloads[(p.id, "email")]["partial"] is True and payloads[(p.id, "webhook")]["partial"] is True
+    assert payloads[(c.id, "email")]["partial"] is False and payloads[(c.id, "webhook")]["partial"] is False
+    assert payloads[(p.id, "webhook")]["caller_name"] == "Erika Muster" and payloads[(p.id, "webhook")]["concern"] == ""
+
+
 def test_save_message_without_targets_writes_no_notifications(db) -> None:
     _company(db)
     repo.save_message(db, "praxis-berger", _msg())
@@ -327,6 +392,36 @@ def test_inbox_listing_feed_and_done(db) -> None:
     assert done.status == "done" and done.done_by == admin.id and done.done_at is not None
     assert [m.id for m in repo.list_messages(db, status="new")] == [ids[2], ids[0]]
     assert repo.mark_message_done(db, ids[1], done=False).status == "new"
+
+
+def test_callback_list_called_back_marks_done_queues_the_webhook_and_can_be_taken_back(db) -> None:
+    _company(db, email="praxis@example.com", webhook_url="https://hooks.example.com/in")
+    sek = repo.create_user(db, "sek@example.com", "correct horse", "secretary", name="Frau Kaya")
+    keyless = repo.create_user(db, "chef@example.com", "correct horse", "admin")
+    a, b = (repo.save_message(db, "praxis-berger", _msg(name=n)).id for n in ("Anna", "Bernd"))
+    nobody = repo.save_message(db, "praxis-berger", CallMessage("Ohne Nummer", "", "", "normal", "de",
+                                                                complete=False)).id
+    assert [m.id for m in repo.list_messages(db, open_callbacks=True)] == [b, a]  # no number: nothing to call
+    at = T0 + timedelta(hours=2)
+    m = repo.mark_called_back(db, a, sek, now=at)
+    assert (m.called_back_at, m.called_back_by, m.status, m.done_at, m.done_by) == (at, "Frau Kaya", "done", at, sek.id)
+    assert [m.id for m in repo.list_messages(db, open_callbacks=True)] == [b]
+    hooks = db.scalars(select(Outbox).where(Outbox.message_id == a, Outbox.kind == "webhook").order_by(Outbox.id)).all()
+    assert [h.payload["event"] for h in hooks] == ["message.created", "message.called_back"]
+    assert hooks[1].payload["called_back_by"] == "Frau Kaya" and hooks[1].payload["url"] == "https://hooks.example.com/in"
+    assert datetime.fromisoformat(hooks[1].payload["called_back_at"]) == at and hooks[1].next_attempt_at == at
+    assert db.scalar(select(func.count(Outbox.id)).where(Outbox.message_id == a, Outbox.kind == "email")) == 1
+    # marking again keeps the first callback and queues nothing more
+    assert repo.mark_called_back(db, a, keyless, now=at + timedelta(hours=1)).called_back_by == "Frau Kaya"
+    assert db.scalar(select(func.count(Outbox.id)).where(Outbox.message_id == a)) == 3
+    # a user without a name is recorded by e-mail; taking it back opens the message again
+    assert repo.mark_called_back(db, b, keyless, now=at).called_back_by == "chef@example.com"
+    back = repo.mark_called_back(db, b, keyless, called_back=False)
+    assert (back.called_back_at, back.called_back_by, back.status, back.done_by) == (None, None, "new", None)
+    assert [m.id for m in repo.list_messages(db, open_callbacks=True)] == [b]
+    assert repo.get_message(db, nobody).called_back_at is None
+    with pytest.raises(repo.NotFound):
+        repo.mark_called_back(db, 424242, sek)
 
 
 def test_outbox_claim_retry_with_backoff_and_sent(db) -> None:

@@ -376,6 +376,58 @@ def test_inbox_lists_marks_done_and_reopens(client, world) -> None:
     assert client.get("/api/v1/messages?status=new").json()[0]["id"] == mid
 
 
+def test_partial_message_is_marked_in_the_inbox_and_the_api(client, world, settings) -> None:
+    from bot.brain.types import CallMessage
+
+    with session_scope(settings) as s:
+        partial = repo.save_message(s, "alpha-gmbh", CallMessage("Paul Teil", "+4915798765432", "", "normal", "de",
+                                                                 complete=False)).id
+    login(client, world.users["secretary"])
+    html = client.get("/inbox", headers={"Accept-Language": "de"}).text
+    items = {i.split('"', 1)[0]: i for i in html.split('id="message-')[1:]}
+    assert 'class="badge partial"' in items[str(partial)] and "Unvollständig" in items[str(partial)]
+    assert "Paul Teil" in items[str(partial)]
+    assert "badge partial" not in items[str(world.message["own"])]  # a complete message has no mark
+    english = client.get("/inbox", headers={"Accept-Language": "en"}).text.split(f'id="message-{partial}"')[1].split("</li>")[0]
+    assert ">Partial<" in english
+    api = {m["id"]: m for m in client.get("/api/v1/messages").json()}
+    assert api[partial]["partial"] is True and api[world.message["own"]]["partial"] is False
+
+
+def test_open_callbacks_called_back_button_shows_who_and_the_api_carries_it(client, world, settings) -> None:
+    with session_scope(settings) as s:
+        repo.get_user(s, world.users["secretary"]).name = "Frau Kaya"
+        s.commit()
+    token = login(client, world.users["secretary"])
+    mid = world.message["own"]
+    de = {"Accept-Language": "de"}
+    page = client.get("/inbox?status=callbacks", headers=de).text
+    assert 'href="/inbox?status=callbacks" class="active">Offene Rückrufe</a>' in page
+    assert f'action="/inbox/{mid}/called-back"' in page and "Zurückgerufen" in page
+    r = client.post(f"/inbox/{mid}/called-back", data={"csrf_token": token, "called_back": "1"},
+                    headers={"HX-Request": "true", **de})
+    assert r.status_code == 200 and 'class="msg done' in r.text and "zurückgerufen von Frau Kaya" in r.text
+    assert f'id="message-{mid}"' not in client.get("/inbox?status=callbacks").text  # off the callback list
+    assert "zurückgerufen von Frau Kaya" in client.get("/inbox?status=done", headers=de).text
+    got = {m["id"]: m for m in client.get("/api/v1/messages").json()}[mid]
+    assert got["called_back_by"] == "Frau Kaya" and got["called_back_at"] and got["status"] == "done"
+    assert client.get("/api/v1/messages?open_callbacks=true").json() == []
+    # the API takes it back (cookie + CSRF header, as the other message actions)
+    r = client.post(f"/api/v1/messages/{mid}/called-back", json={"called_back": False}, headers={"X-CSRF-Token": token})
+    assert r.status_code == 200 and (r.json()["called_back_at"], r.json()["status"]) == (None, "new")
+    assert [m["id"] for m in client.get("/api/v1/messages?open_callbacks=true").json()] == [mid]
+    assert client.post(f"/inbox/{mid}/called-back", data={"called_back": "1"}).status_code == 403  # no CSRF token
+
+
+def test_api_key_marks_called_back(client, world, settings, app) -> None:
+    with session_scope(settings) as s:
+        _, key = repo.create_api_key(s, repo.get_user(s, world.users["secretary"]), "crm")
+    mid = world.message["own"]
+    with TestClient(app) as api:
+        r = api.post(f"/api/v1/messages/{mid}/called-back", headers={"Authorization": f"Bearer {key}"})
+    assert r.status_code == 200 and r.json()["called_back_by"] == "Secretary"  # make_world names its users
+
+
 def test_messages_after_id_for_polling(client, admin, settings) -> None:
     from bot.brain.types import CallMessage
 

@@ -138,6 +138,58 @@ def test_english_message_gets_an_english_mail(notify_settings, smtp) -> None:
     assert "Callback number: +447700900123" in mail.get_content()
 
 
+PARTIAL = CallMessage(name="Erika Mustermann", number="+491701234567", concern="", urgency="normal", language="de",
+                      complete=False)
+
+
+def test_partial_message_is_marked_in_mail_subject_body_and_webhook(notify_settings, smtp, receiver) -> None:
+    receiver.up()
+    mid = _save(notify_settings, PARTIAL)
+    assert notify.run_once(notify_settings).sent == 2
+    mail = smtp.messages[0]
+    assert mail["Subject"] == "UNVOLLSTÄNDIG: Rückrufbitte von Erika Mustermann – Alpha GmbH"
+    body = mail.get_content()
+    assert body.splitlines()[0] == "Unvollständig: Der Anrufer hat aufgelegt, bevor die Nachricht fertig war."
+    assert "Rückrufnummer: +491701234567" in body
+    data = json.loads(receiver.received[0][1])
+    assert data["message_id"] == mid and data["partial"] is True and data["event"] == "message.created"
+
+
+def test_complete_message_says_partial_false_and_english_partial_mail_is_marked(notify_settings, smtp,
+                                                                                 receiver) -> None:
+    receiver.up()
+    _save(notify_settings)
+    notify.run_once(notify_settings)
+    assert json.loads(receiver.received[0][1])["partial"] is False
+    assert "UNVOLLSTÄNDIG" not in smtp.messages[0]["Subject"] and "Unvollständig" not in smtp.messages[0].get_content()
+    _save(notify_settings, CallMessage("John Smith", "+447700900123", "", "urgent", "en", complete=False))
+    notify.run_once(notify_settings)
+    mail = smtp.messages[1]
+    assert mail["Subject"] == "URGENT: PARTIAL: Call back John Smith – Alpha GmbH"
+    assert mail.get_content().splitlines()[0] == "Partial: the caller hung up before the message was complete."
+
+
+def test_called_back_sends_a_signed_message_called_back_webhook_and_no_second_mail(notify_settings, smtp,
+                                                                                  receiver) -> None:
+    receiver.up()
+    mid = _save(notify_settings)
+    assert notify.run_once(notify_settings).sent == 2  # message.created: mail and webhook
+    with session_scope(notify_settings) as db:
+        user = repo.create_user(db, "sek@alpha.example", PASSWORD, "secretary", name="Frau Kaya",
+                                companies=["alpha-gmbh"])
+        repo.mark_called_back(db, mid, user)
+    assert notify.run_once(notify_settings).sent == 1
+    assert len(smtp.messages) == 1 and len(receiver.received) == 2
+    headers, body = receiver.received[1]
+    assert headers["X-Receptionist-Event"] == "message.called_back"
+    assert headers["X-Receptionist-Signature"] == "sha256=" + hmac.new(SECRET.encode(), body, hashlib.sha256).hexdigest()
+    data = json.loads(body)
+    assert (data["event"], data["message_id"], data["called_back_by"]) == ("message.called_back", mid, "Frau Kaya")
+    assert data["called_back_at"] and data["caller_number"] == "+491701234567" and data["partial"] is False
+    first = json.loads(receiver.received[0][1])
+    assert first["event"] == "message.created" and first["called_back_at"] is None
+
+
 def test_webhook_down_retried_with_backoff_then_delivered_exactly_once(notify_settings, receiver, smtp) -> None:
     mid = _save(notify_settings)
     t = utcnow()

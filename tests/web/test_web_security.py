@@ -182,6 +182,8 @@ ROUTES: dict[tuple[str, str], tuple[str, int, bool, Builder]] = {
     ("GET", "/api/v1/messages"): ("api_user", 200, False, none),
     ("POST", "/api/v1/messages/{message_id}/done"): ("api_view_obj", 200, True,
                                                       lambda c: {"fmt": {"message_id": c.world.message[c.scope]}}),
+    ("POST", "/api/v1/messages/{message_id}/called-back"): ("api_view_obj", 200, True,
+                                                             lambda c: {"fmt": {"message_id": c.world.message[c.scope]}}),
     ("GET", "/api/v1/me"): ("api_user", 200, False, none),
     ("GET", "/api/v1/me/api-keys"): ("api_user", 200, False, none),
     ("POST", "/api/v1/me/api-keys"): ("api_user", 201, False, lambda c: {"json": {"name": "x"}}),
@@ -226,6 +228,8 @@ ROUTES: dict[tuple[str, str], tuple[str, int, bool, Builder]] = {
     ("GET", "/inbox/stream"): ("ui_user", 200, False, none),
     ("POST", "/inbox/{message_id}/done"): ("ui_view_obj", 303, True,
                                            lambda c: {"fmt": {"message_id": c.world.message[c.scope]}, "data": {"done": "1"}}),
+    ("POST", "/inbox/{message_id}/called-back"): ("ui_view_obj", 303, True, lambda c: {
+        "fmt": {"message_id": c.world.message[c.scope]}, "data": {"called_back": "1"}}),
     ("GET", "/account"): ("ui_user", 200, False, none),
     ("POST", "/account/api-keys"): ("ui_user", 200, False, lambda c: {"data": {"name": "k"}}),
     ("POST", "/account/password"): ("ui_user", 422, False, lambda c: {"data": {

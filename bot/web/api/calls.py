@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 from bot.store import repo
 from bot.store.models import Call, Message, User
 from bot.web import services
-from bot.web.api.schemas import CallDetail, CallPage, DoneIn, MessageOut
+from bot.web.api.schemas import CalledBackIn, CallDetail, CallPage, DoneIn, MessageOut
 from bot.web.deps import api_user, get_db
 from bot.web.fields import MAX_ID, SHORT_MAX, PathId
 from bot.web.security import company_for, managed_company_ids
@@ -85,12 +85,14 @@ def get_recording(call_id: PathId, request: Request, user: User = Depends(api_us
 
 @router.get("/messages", response_model=list[MessageOut])
 def list_messages(company: str | None = Query(None, max_length=SHORT_MAX), status: Literal["new", "done"] | None = None,
+                  open_callbacks: bool = Query(False, description="Only open messages with a number that nobody "
+                                                                  "has called back yet (the callback list)"),
                   after_id: int | None = Query(None, ge=0, le=MAX_ID), limit: int = Query(100, ge=1, le=1000),
                   user: User = Depends(api_user), db: Session = Depends(get_db)) -> list[dict]:
     """Hand-off messages, newest first; with ``after_id`` only newer ones, oldest first (polling)."""
     row = company_for(db, user, company, manage=False) if company else None
     items = repo.list_messages(db, company=row, company_ids=repo.visible_company_ids(user), status=status,
-                               after_id=after_id, limit=limit)
+                               open_callbacks=open_callbacks, after_id=after_id, limit=limit)
     return [services.message_dict(m) for m in items]
 
 
@@ -107,3 +109,13 @@ def mark_done(message_id: PathId, body: DoneIn | None = None, user: User = Depen
     """Mark a message handled (``{"done": false}`` opens it again)."""
     visible_message(db, user, message_id)
     return services.message_dict(repo.mark_message_done(db, message_id, user.id, done=body.done if body else True))
+
+
+@router.post("/messages/{message_id}/called-back", response_model=MessageOut)
+def mark_called_back(message_id: PathId, body: CalledBackIn | None = None, user: User = Depends(api_user),
+                     db: Session = Depends(get_db)) -> dict:
+    """Record that you called the caller back (also marks the message done; webhook event ``message.called_back``);
+    ``{"called_back": false}`` takes it back and opens the message again."""
+    visible_message(db, user, message_id)
+    return services.message_dict(repo.mark_called_back(db, message_id, user,
+                                                       called_back=body.called_back if body else True))

@@ -150,15 +150,22 @@ class MessageOut(BaseModel):
     concern: str
     urgency: str
     language: str
+    partial: bool = Field(..., description="True: the caller hung up mid-message; name or number may be all there is")
     status: str
     created_at: datetime
     done_at: datetime | None
     summary: str | None = Field(None, description="The call's summary (when the message came from a call)")
     priority: Literal["urgent", "normal", "low", "spam"] | None = None
+    called_back_at: datetime | None = Field(..., description="When the caller was called back; null: not yet")
+    called_back_by: str | None = Field(..., description="Who called back (the user's name, else e-mail)")
 
 
 class DoneIn(BaseModel):
     done: bool = True
+
+
+class CalledBackIn(BaseModel):
+    called_back: bool = True
 
 
 class DeleteCallerIn(BaseModel):

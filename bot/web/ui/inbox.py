@@ -1,4 +1,5 @@
-"""The hand-off inbox: open and done messages, live updates by server-sent events, "done" button.
+"""The hand-off inbox: open and done messages, the open callbacks, live updates by server-sent events, "done" and
+"called back" buttons.
 
 ``/inbox/stream`` polls the database (``list_messages(after_id=…)``) about once a second, so a message saved by a
 call running in another process or on another host appears within a second or two without any message broker.
@@ -33,16 +34,17 @@ HEARTBEAT_S = 15.0
 
 @router.get("/inbox")
 def inbox_page(request: Request, status: str = "new", user: User = Depends(ui_user), db: Session = Depends(get_db)):
-    status = status if status in ("new", "done", "all") else "new"
+    status = status if status in ("new", "callbacks", "done", "all") else "new"
     ids = repo.visible_company_ids(user)
-    items = repo.list_messages(db, company_ids=ids, status=None if status == "all" else status, limit=200)
+    items = repo.list_messages(db, company_ids=ids, status=status if status in ("new", "done") else None,
+                               open_callbacks=status == "callbacks", limit=200)
     latest = repo.list_messages(db, company_ids=ids, limit=1)
     return render(request, "inbox.html", messages=items, status=status, last_id=latest[0].id if latest else 0)
 
 
 def _new_messages(settings: Settings, company_ids: list[int] | None, after_id: int) -> list[tuple[int, dict]]:
     with session_scope(settings) as session:
-        return [(m.id, {"id": m.id, "urgency": m.urgency, "company": m.company.slug})
+        return [(m.id, {"id": m.id, "urgency": m.urgency, "partial": not m.complete, "company": m.company.slug})
                 for m in repo.list_messages(session, company_ids=company_ids, after_id=after_id, limit=50)]
 
 
@@ -92,3 +94,13 @@ def mark_done(message_id: PathId, request: Request, form: FormData = Depends(tex
     if request.headers.get("hx-request"):
         return render(request, "_message.html", m=message)
     return redirect("/inbox")
+
+
+@router.post("/inbox/{message_id}/called-back")
+def mark_called_back(message_id: PathId, request: Request, form: FormData = Depends(text_form),
+                     user: User = Depends(ui_user), db: Session = Depends(get_db)):
+    visible_message(db, user, message_id)
+    message = repo.mark_called_back(db, message_id, user, called_back=form.get("called_back", "1") != "0")
+    if request.headers.get("hx-request"):
+        return render(request, "_message.html", m=message)
+    return redirect("/inbox?status=callbacks")
