@@ -122,14 +122,21 @@ def _check_call(scenario: Scenario, result: CallResult) -> None:
             "concern": bool(msg.get("concern")) and all(_contains(msg["concern"], c, True) for c in m.concern_contains),
             "urgency": bool(msg.get("urgency")) and (m.urgency is None or msg["urgency"] == m.urgency),
         }
-        result.checks.append({"type": "message", "fields": fields})
+        if not m.complete:  # a partial message: the fields the scenario names, and that it is marked partial
+            wanted_fields = {"name": m.name, "number": m.number, "concern": m.concern_contains or None,
+                             "urgency": m.urgency}
+            fields = {k: v for k, v in fields.items() if wanted_fields[k]}
+            fields["partial"] = bool(msg) and msg.get("complete", True) is False
+        result.checks.append({"type": "message" if m.complete else "partial_message", "fields": fields})
         if not msg:
             fail("message", "no message was saved")
         else:
-            wanted = {"name": m.name, "number": m.number, "concern": list(m.concern_contains), "urgency": m.urgency}
+            wanted = {"name": m.name, "number": m.number, "concern": list(m.concern_contains), "urgency": m.urgency,
+                      "partial": "a partial message"}
             for name, ok in fields.items():
                 if not ok:
-                    fail("message", f"message {name} is {msg.get(name)!r}, expected {wanted[name] or 'a value'!r}")
+                    got = "complete" if name == "partial" else repr(msg.get(name))
+                    fail("message", f"message {name} is {got}, expected {wanted[name] or 'a value'!r}")
     if exp.transferred is not None:
         if isinstance(exp.transferred, bool):
             if bool(result.transferred_to) != exp.transferred:

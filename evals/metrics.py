@@ -13,6 +13,8 @@ Definitions (over all runs, ``--repeat`` included):
   counts as "must not hand off"): precision = correct hand-offs / all hand-offs, recall = correct / expected.
 - message_completeness: mean share of the four message fields (name, number, concern, urgency) present and as
   expected, over calls that expect a message.
+- partial_message_rate: share of the calls that saved a message where it is partial (the caller hung up
+  mid-message, or the number could not be taken): lower is better.
 - groundedness: share of the bot's sentences traceable to an FAQ answer or a fixed phrase (prompts/, greeting).
 - caller_wer: word error rate of the caller's recognised speech (audio mode; jiwer, normalised text).
 - bot_wer: word error rate of the bot's speech transcribed back against what the brain said (audio mode).
@@ -30,7 +32,7 @@ from evals.grounding import normalise
 from evals.transcript import CallResult
 
 LOWER_IS_BETTER_PREFIXES = ("wrong_answer_rate", "caller_wer", "bot_wer", "latency_", "flaky_scenarios",
-                            "errors")
+                            "errors", "partial_message_rate")
 
 
 def higher_is_better(metric: str) -> bool:
@@ -93,6 +95,9 @@ def compute(results: list[CallResult]) -> dict[str, float | None]:
     messages = _checks(ran, "message")
     m["message_completeness"] = _ratio(sum(sum(c["fields"].values()) / len(c["fields"]) for c in messages),
                                        len(messages))
+
+    saved = [r for r in ran if r.message]
+    m["partial_message_rate"] = _ratio(sum(r.message.get("complete", True) is False for r in saved), len(saved))
 
     grounding = _checks(ran, "grounding")
     sentences = sum(c["sentences"] for c in grounding)

@@ -29,7 +29,7 @@ TURN_EXPECT_KEYS = {"answered_from", "contains", "not_contains", "hands_off", "i
 CALL_EXPECT_KEYS = {"outcome", "message", "transferred", "summary"}
 SUMMARY_KEYS = {"contains", "not_contains", "priority", "tags"}
 PRIORITIES = ("urgent", "normal", "low", "spam")
-MESSAGE_KEYS = {"name", "number", "concern_contains", "urgency"}
+MESSAGE_KEYS = {"name", "number", "concern_contains", "urgency", "complete"}
 COMPANY_KEYS = {"demo", "slug", "name", "default_language", "languages", "greeting", "timezone", "bundesland",
                 "office_hours", "secretary_number", "secretary_name", "phone_numbers", "english_only", "faq",
                 "documents", "learned"}
@@ -122,6 +122,7 @@ class MessageExpect:
     number: str | None = None  # compared by digits (E.164 or national form both match)
     concern_contains: tuple[str, ...] = ()
     urgency: str | None = None
+    complete: bool = True  # False: a partial message (the caller hung up); only the fields given are checked
 
 
 @dataclass(frozen=True)
@@ -400,8 +401,12 @@ def _parse_call_expect(ctx: _Ctx, value: Any, path: str) -> CallExpect:
             mk["concern_contains"] = ctx.texts(m["concern_contains"], f"{path}.message.concern_contains")
         if "urgency" in m:
             mk["urgency"] = ctx.choice(m["urgency"], f"{path}.message.urgency", ("normal", "urgent"))
+        if "complete" in m:
+            if not isinstance(m["complete"], bool):
+                raise ctx.fail(f"{path}.message.complete", f"expected true or false, got {m['complete']!r}")
+            mk["complete"] = m["complete"]
         kw["message"] = MessageExpect(**mk)
-        if kw.get("outcome") not in (None, "message"):
+        if kw.get("outcome") not in (None, "message") and mk.get("complete", True):
             raise ctx.fail(f"{path}.message", f"a message is expected but outcome is {kw['outcome']!r}")
     if "transferred" in raw:
         t = raw["transferred"]

@@ -151,6 +151,8 @@ def summarize(record: CallRecord, language: str) -> CallSummary:
     spoken = [t for t in bot_turns if t.text.strip()]  # the hang-up itself leaves an empty bot turn
     lost_mid_message = (message is None and record.outcome == "abandoned" and bool(spoken)
                         and _taking_message(spoken[-1].intent))
+    # a partial message the bot confirmed (no number could be taken) is no hang-up
+    confirmed = any(t.intent == "message_saved" for t in bot_turns)
 
     tags: list[str] = []
     if topics:
@@ -161,7 +163,7 @@ def summarize(record: CallRecord, language: str) -> CallSummary:
         tags.append("transferred")
     if gaps:
         tags.append("not_covered")
-    if (message and not message.complete) or lost_mid_message:
+    if (message and not message.complete and not confirmed) or lost_mid_message:
         tags.append("hung_up_during_message")
     if not caller_words:
         tags.append("dead_air")
@@ -175,7 +177,10 @@ def summarize(record: CallRecord, language: str) -> CallSummary:
         did.append(p["did_not_covered"])
     if message:
         name = message.name.strip() or p["unknown_name"]
-        did.append(p["did_message"].format(name=name) if message.complete else p["did_message_partial"])
+        if message.complete or (confirmed and message.number):
+            did.append(p["did_message"].format(name=name))
+        else:
+            did.append(p["did_message_incomplete" if confirmed else "did_message_partial"].format(name=name))
     elif lost_mid_message:
         did.append(p["did_hung_up"])
     if transferred:
@@ -193,6 +198,8 @@ def summarize(record: CallRecord, language: str) -> CallSummary:
             todo = p["todo_callback"].format(name=message.name.strip(), number=number)
     elif lost_mid_message and number:
         todo = p["todo_callback_no_name"].format(number=number)
+    elif message:
+        todo = p["todo_no_number"]
     elif gaps and not transferred:
         todo = p["todo_faq_gap"].format(number=number) if number else p["todo_faq_gap_no_number"]
     else:

@@ -26,6 +26,7 @@ from bot.brain.intents import (
     urgency_of,
 )
 from bot.brain.language import caller_language
+from bot.brain.message_slots import declines, scan
 from bot.brain.message_taking import YES_NO, MessageDraft, MessageTaking
 from bot.brain.numbers import is_callback_number, speak_digits, to_e164
 from bot.brain.profile import CompanyProfile
@@ -345,8 +346,13 @@ class CallSession(MessageTaking):
     def _state_offer_handoff(self, text: str, inp: CallerInput, cls: IntentScore) -> BotTurn:
         if cls.intent in ("ask_person", "leave_message") and cls.confident(*WEAK):
             return self._social(cls.intent, text, inp, cls)
+        if declines(text):  # "okay danke", "thanks, bye": no yes word, so not a yes
+            self.state = CallState.QUESTION
+            return self._turn(self._p("handoff_declined"), "handoff_declined", reask=self._p("how_can_i_help"))
         yn = self._classify(text, {"yes", "no", QUESTION})
-        if yn.intent == "yes" and yn.confident(*YES_NO):
+        details = scan(text, strict_name=True)
+        if (yn.intent == "yes" and yn.confident(*YES_NO)) or details.name or len(details.digits.lstrip("+")) >= 6:
+            # a caller who answers with a name or a number has accepted ("Sure, it's Anna Smith, my number …")
             return self._hand_off(inp, self.pending_concern, accepted_offer=True)
         if yn.intent == "no" and yn.confident(*YES_NO):
             self.state = CallState.QUESTION
@@ -459,5 +465,6 @@ class CallSession(MessageTaking):
             key = "closed_take_message"
         else:
             key = "no_transfer_take_message"
+        said = inp.text if accepted_offer and inp is not None and inp.kind == "speech" else None
         return self._start_message(key, concern, intent="take_message" if accepted_offer else "ask_person",
-                                   holiday=status.holiday if status else None)
+                                   said=said, holiday=status.holiday if status else None)

@@ -84,7 +84,8 @@ def decide_outcome(result: CallResult) -> str:
     """transferred > message > answered > abandoned: the best thing the call achieved for the caller."""
     if result.transferred_to:
         return "transferred"
-    if result.message and result.message.get("complete", True):
+    if result.message and (result.message.get("complete", True)
+                           or any(r.intent == "message_saved" for r in result.records)):
         return "message"  # a message saved because the caller hung up half-way is not a taken message
     if any(r.entry_id for r in result.records):
         return "answered"
