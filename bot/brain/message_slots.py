@@ -89,8 +89,8 @@ def name_in(text: str, *, strict: bool = False) -> str | None:
 
     ``strict`` (a turn that answers something else, e.g. the offer): every word of the name must be written with a
     capital, as recognisers and typists write names, so that "ja gerne, morgen früh" yields no name."""
-    if strict and "?" in text:
-        return None  # a question ("Haben Sie Parkplätze?") is no answer with a name
+    if strict:  # a question ("Haben Sie Parkplätze?") carries no name; the sentence after it may
+        text = re.sub(r"[^.!?]*\?", " ", text)
     clauses = [c for c in re.split(r"[,;.!]|\s(?:und|and)\s", text) if c.strip()]
     best: str | None = None
     for index, clause in enumerate(clauses):
@@ -123,6 +123,11 @@ def scan(text: str, *, strict_name: bool = False) -> Slots:
         digits = ""
     return Slots(name=name_in(rest, strict=strict_name), digits=digits, concern=concern,
                  urgency=urgency_of(concern or text))
+
+
+def says_farewell(text: str) -> bool:
+    norm = normalise(text)
+    return any(_find(norm, normalise(w)) >= 0 for w in _words("farewell_markers"))
 
 
 def declines(text: str) -> bool:

@@ -133,6 +133,10 @@ class MessageTaking:
 
     def _state_confirm_number(self, text: str, inp: CallerInput, cls: IntentScore) -> BotTurn:
         assert self.draft is not None
+        text, concern = split_concern(text)  # "Ja, und es geht um meine Blutwerte, es ist dringend."
+        if concern:
+            self._absorb(scan(concern))
+            text = text.strip(" ,") or "ja"
         if parse_spoken_digits(text):
             corr = apply_correction(self.draft.digits, text)
             if corr is not None:

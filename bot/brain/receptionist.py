@@ -26,7 +26,7 @@ from bot.brain.intents import (
     urgency_of,
 )
 from bot.brain.language import caller_language
-from bot.brain.message_slots import declines, scan
+from bot.brain.message_slots import declines, says_farewell, scan
 from bot.brain.message_taking import YES_NO, MessageDraft, MessageTaking
 from bot.brain.numbers import is_callback_number, speak_digits, to_e164
 from bot.brain.profile import CompanyProfile
@@ -347,6 +347,8 @@ class CallSession(MessageTaking):
         if cls.intent in ("ask_person", "leave_message") and cls.confident(*WEAK):
             return self._social(cls.intent, text, inp, cls)
         if declines(text):  # "okay danke", "thanks, bye": no yes word, so not a yes
+            if says_farewell(text):
+                return self._goodbye()  # "Danke, tschüss."
             self.state = CallState.QUESTION
             return self._turn(self._p("handoff_declined"), "handoff_declined", reask=self._p("how_can_i_help"))
         yn = self._classify(text, {"yes", "no", QUESTION})
@@ -373,7 +375,7 @@ class CallSession(MessageTaking):
         if intent == "leave_message":
             # "Bitte um Rückruf wegen meines Befunds" carries its concern; "Nachricht hinterlassen" does not
             concern = self.pending_concern or (text if cls.score < 0.75 else None)
-            turn = self._start_message("message_start", concern)
+            turn = self._start_message("message_start", concern, said=text)
             if self.draft is not None and concern:
                 self.draft.urgency = urgency_of(concern)
             return turn

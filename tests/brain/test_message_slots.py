@@ -129,3 +129,28 @@ def test_the_concern_in_the_number_turn_is_kept_and_not_asked() -> None:
     turn = c.say("zero one seven two, five five five, one two three four five, it's about my lease")
     assert turn.expecting == "confirm_number" and c.session.draft.concern == "it's about my lease"
     assert c.say("Yes.").expecting == "urgency"
+
+
+def test_thanks_and_a_farewell_after_the_offer_ends_the_call_thanks_alone_does_not() -> None:
+    assert offered("de").say("Danke, tschüss.").ends_call
+    turn = offered("de").say("Nein, danke.")
+    assert turn.intent == "handoff_declined" and not turn.ends_call
+
+
+def test_the_yes_to_the_read_back_may_carry_the_concern_and_urgency() -> None:
+    c = offered("de")
+    c.say("Ja.")
+    c.say("Klaus Weber")
+    assert c.say("null drei null, eins eins zwei zwei drei drei vier vier").expecting == "confirm_number"
+    turn = c.say("Ja, und es geht um meine Blutwerte, es ist dringend.")
+    saved = [a.message for a in turn.actions if type(a).__name__ == "SaveMessage"]
+    assert saved and saved[0].concern == "es geht um meine Blutwerte, es ist dringend"
+    assert saved[0].urgency == "urgent" and saved[0].number == "+493011223344"
+
+
+def test_a_request_with_a_question_and_the_name_takes_the_name() -> None:
+    c = call("en", when=CLOSED)
+    c.connect()
+    turn = c.say("Could someone call me back, please? My name is Laura Fischer.")
+    assert turn.expecting == "number" and c.session.draft.name == "Laura Fischer"
+    assert name_in("Bitte um Rückruf.") is None  # a request, not a name
