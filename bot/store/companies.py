@@ -125,8 +125,15 @@ def _validated(fields: dict[str, Any]) -> dict[str, Any]:
     return {key: FIELDS[key](value) for key, value in fields.items()}
 
 
+_VOICE_FIELDS = frozenset(f.name for f in COMPANY_FIELDS if f.kind == "voice")
+
+
 def _apply(company: Company, fields: dict[str, Any]) -> None:
     """Validate ``fields``, derive the implied ones, check consistency, and only then set them on ``company``."""
+    # a voice chosen earlier and uninstalled since stays when it comes back unchanged (the form re-sends it): only a
+    # new choice must be installed, or every save of the settings would fail or silently clear it
+    fields = {k: v for k, v in fields.items()
+              if not (k in _VOICE_FIELDS and v and v == getattr(company, k, None))}
     clean = _validated(fields)
     if clean.get("english_only"):
         clean.setdefault("languages", ["en"])

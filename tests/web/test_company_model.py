@@ -234,3 +234,26 @@ def test_the_voice_choice_is_a_field_of_the_model_checked_against_the_installed_
         assert f'<option value="{v.id}"' in html and v.licence in html
     assert f'<option value="{voices.ESPEAK}" selected>' in html
     assert 'data-sample="/companies/x/voice-sample"' in html
+
+
+def test_a_stored_voice_that_was_uninstalled_is_shown_and_kept_by_a_save(settings: Settings) -> None:
+    """The form must not preselect the default when the company's voice is gone: a save would clear it silently."""
+    make_world(settings)
+    with session_scope(settings) as db:
+        db.query(Company).filter(Company.slug == "alpha-gmbh").one().voice_de = "mbrola-de9"  # not installed here
+        db.commit()
+    with TestClient(create_app(settings, background=False)) as client:
+        login(client, "admin@example.com")
+        page = client.get("/companies/alpha-gmbh").text
+        assert '<option value="mbrola-de9" selected>mbrola-de9 (' in page
+        token = re.search(r'name="csrf_token" value="([^"]+)"', page).group(1)
+        form = {"csrf_token": token, "name": "Alpha GmbH", "voice_de": "mbrola-de9", "languages": ["de", "en"],
+                "default_language": "de", "phone_numbers": "+49 30 5550100", "retention_days": "30",
+                "speaking_rate": "1.0", "timezone": "Europe/Berlin", "email": "alpha@example.com"}
+        r = client.post("/companies/alpha-gmbh", data=form, follow_redirects=False)
+        assert r.status_code == 303, r.text[:500]
+        with session_scope(settings) as db:
+            assert db.query(Company).filter(Company.slug == "alpha-gmbh").one().voice_de == "mbrola-de9"
+        r = client.post("/companies/alpha-gmbh", data={**form, "voice_de": "mbrola-de8x"}, follow_redirects=False)
+        assert r.status_code == 422 and "is not installed here" in r.text  # a new choice must be installed
+
