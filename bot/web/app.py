@@ -128,9 +128,16 @@ def create_app(settings: Settings | None = None, *, background: bool = True, ses
         if background:
             tasks += [asyncio.create_task(outbox.worker(settings, stop, outbox_interval_s)),
                       asyncio.create_task(retention.retention_loop(settings, stop))]
+        sip = None
+        if settings.sip_enabled:  # the direct SIP carrier shares this app's call services
+            from bot.telephony.sip.service import start_sip
+
+            sip = await start_sip(settings, app.state.call_services)
         try:
             yield
         finally:
+            if sip is not None:
+                await sip.stop()
             stop.set()
             for task in tasks:
                 with contextlib.suppress(asyncio.TimeoutError, asyncio.CancelledError):
