@@ -31,6 +31,7 @@ from bot.store import spool_drain
 from bot.store.db import init_db, session_scope
 from bot.store.models import User
 from bot.store.validate import InvalidInput
+from bot.telephony.sip.service import start_sip
 from bot.web import api, browser_call, logfilter, twilio_routes, ui
 from bot.web.deps import LoginRequired
 from bot.web.fields import MAX_BODY_BYTES, MAX_FORM_BYTES, plain_errors
@@ -130,8 +131,6 @@ def create_app(settings: Settings | None = None, *, background: bool = True, ses
                       asyncio.create_task(retention.retention_loop(settings, stop))]
         sip = None
         if settings.sip_enabled:  # the direct SIP carrier shares this app's call services
-            from bot.telephony.sip.service import start_sip
-
             sip = await start_sip(settings, app.state.call_services)
         try:
             yield
