@@ -24,6 +24,7 @@ class CallerMedia(asyncio.DatagramProtocol):
         self.dtmf_pt = dtmf_pt
         self._seq, self._ts, self._ssrc = random.randrange(1 << 16), random.randrange(1 << 31), 0x1234ABCD
         self._queue: asyncio.Queue = asyncio.Queue()
+        self._event_ts = 0
         self._task: asyncio.Task | None = None
 
     def connection_made(self, transport) -> None:
@@ -58,8 +59,11 @@ class CallerMedia(asyncio.DatagramProtocol):
             kind, value = item
             if kind == "audio":
                 self._send(PCMU, value)
-            else:  # one 20 ms step of an RFC 4733 event: (key, step, steps, event timestamp)
-                key, step, steps, ts = value
+            else:  # one 20 ms step of an RFC 4733 event: (key, step, steps); its timestamp is the event's start
+                key, step, steps = value
+                if step == 0:
+                    self._event_ts = self._ts
+                ts = self._event_ts
                 end = step >= steps - 3
                 self._send(self.dtmf_pt, rtp.dtmf_payload(key, end, (step + 1) * 160), marker=step == 0, ts=ts,
                            advance=False)
@@ -77,9 +81,8 @@ class CallerMedia(asyncio.DatagramProtocol):
     async def press(self, keys: str, gap_s: float = 0.3) -> None:
         for key in keys:
             steps = 8 + 3  # 160 ms of tone, then the end packet three times (RFC 4733 §2.5.1.4)
-            ts = self._ts
             for step in range(steps):
-                self._queue.put_nowait(("key", (key, step, steps, ts)))
+                self._queue.put_nowait(("key", (key, step, steps)))
             for _ in range(int(gap_s / 0.02)):
                 self._queue.put_nowait(("audio", SILENCE))
         while not self._queue.empty():

@@ -3,7 +3,8 @@ Python socket at the port SIPp's INVITE offers. The app's own call services carr
 voice pipeline): the caller hears the greeting, asks a question as paced 8 kHz µ-law RTP, hears the FAQ answer
 (checked by transcribing the bot's RTP with the product's recogniser), presses 0 as RFC 4733 events, and in office
 hours the bot hands the call on by REFER to the secretary's number (SIPp checks the Refer-To, answers 202 and a
-NOTIFY "200 OK"; the bot then sends BYE)."""
+NOTIFY "200 OK"; the bot then sends BYE). Out of office hours, the callback number keyed on the phone reaches
+message taking."""
 
 from __future__ import annotations
 
@@ -55,6 +56,10 @@ def sipp_errors(tmp: Path) -> str:
     return path.read_text(errors="replace")[-2000:] if path.exists() else ""
 
 
+def closed(profile):
+    return dataclasses.replace(profile, office_hours=())
+
+
 def always_open(profile):
     return dataclasses.replace(profile, office_hours=parse_office_hours("mon-sun 00:00-23:59"), bundesland=None)
 
@@ -82,7 +87,7 @@ async def test_sip_call_answers_the_faq_and_transfers_by_refer(tmp_path: Path) -
     loop = asyncio.get_running_loop()
     _, media = await loop.create_datagram_endpoint(CallerMedia, local_addr=("127.0.0.1", 0))
     proc = await sipp("uac_call.xml", ua.port, tmp_path, ("number", profile.phone_numbers[0]),
-                      ("mport", str(media.port)))
+                      ("mport", str(media.port)), ("caller", "+4917612345678"))
     try:
         await wait_for(lambda: media.loud_seconds_since(0) > 0.5 or proc.returncode is not None, 120)
         assert media.loud_seconds_since(0) > 0.5, ("no greeting as RTP", ua.log, sipp_errors(tmp_path))
@@ -112,6 +117,69 @@ async def test_sip_call_answers_the_faq_and_transfers_by_refer(tmp_path: Path) -
         assert f"Refer-To: <sip:{profile.secretary_number}@" in refer
         assert "BYE sip:" in refer  # the bot left the call once the secretary answered
         assert "m=audio" in log and "RTP/AVP 0 101" in log and "telephone-event/8000" in log
+    finally:
+        if proc.returncode is None:
+            proc.kill()
+            await proc.wait()
+        media.close()
+        await ua.stop()
+
+
+async def test_sip_call_out_of_hours_takes_a_keyed_callback_number(tmp_path: Path) -> None:
+    """Outside office hours key 0 starts a message; the caller (no caller ID: anonymous) says their name and keys
+    the callback number as RFC 4733 events, finished with #; the bot reads it back. Our side then ends the call
+    (BYE), which SIPp answers."""
+    from bot.brain.numbers import speak_digits, to_e164
+    from bot.runtime.documents import seed_demo_documents
+    from bot.runtime.live_calls import call_services
+    from bot.store import repo
+    from bot.store.db import init_db, session_scope
+    from bot.store.seed import seed_companies
+    from bot.telephony.sip.ua import SipUserAgent
+
+    settings = Settings(_env_file=None, data_dir=tmp_path / "data", sip_listen="127.0.0.1", sip_port=0,
+                        sip_transport="udp")
+    init_db(settings)
+    seed_companies(settings)
+    seed_demo_documents(settings)
+    with session_scope(settings) as db:
+        profile = closed(repo.company_profile(repo.get_company(db, "keller-wright")))
+    services = call_services(settings)
+    services.resolver = StaticResolver([profile])
+    ua = SipUserAgent(settings, services)
+    await ua.start()
+    loop = asyncio.get_running_loop()
+    _, media = await loop.create_datagram_endpoint(CallerMedia, local_addr=("127.0.0.1", 0))
+    proc = await sipp("uac_call.xml", ua.port, tmp_path, ("number", profile.phone_numbers[0]),
+                      ("mport", str(media.port)), ("caller", "anonymous"))
+    try:
+        await wait_for(lambda: media.loud_seconds_since(0) > 0.5 or proc.returncode is not None, 120)
+        assert media.loud_seconds_since(0) > 0.5, ("no greeting as RTP", ua.log, sipp_errors(tmp_path))
+        call_id = next(iter(ua.dialogs))
+        media.start()
+        assert await wait_for(lambda: len(bot_turns(settings, call_id)) >= 1, 30)
+        assert await wait_for(lambda: media.quiet_for() > 1.0, 30)
+        await media.press("0")
+
+        def asked(word: str) -> bool:
+            return any(word in t.lower() for _, t, _ in bot_turns(settings, call_id)[1:])
+
+        assert await wait_for(lambda: asked("name"), 60), bot_turns(settings, call_id)
+        assert await wait_for(lambda: media.quiet_for() > 1.0, 30)
+        await media.say(caller_ulaw("My name is Anna Schmidt.", tmp_path, "name"))
+        assert await wait_for(lambda: asked("call you back"), 60), bot_turns(settings, call_id)
+        assert await wait_for(lambda: media.quiet_for() > 1.0, 30)
+        await media.press("01761234567#", gap_s=0.15)
+        read_back = speak_digits(to_e164("01761234567", "DE"), "en", "DE")
+        keyed = ua.dialogs[call_id].transport
+        assert await wait_for(lambda: asked("read that back"), 60), f"{bot_turns(settings, call_id)}"
+        assert keyed.digits_received == "0" + "01761234567#"  # every RFC 4733 event once
+        turn = next(t for _, t, _ in bot_turns(settings, call_id) if "read that back" in t.lower())
+        assert read_back in turn, (read_back, turn)
+        # (the synthetic caller's name itself is not checked: espeak-ng's "Anna Schmidt" is heard as another name)
+        await ua.stop()  # the bot's side ends the call: BYE, answered by SIPp
+        await asyncio.wait_for(proc.wait(), 30)
+        assert proc.returncode == 0, sipp_errors(tmp_path)
     finally:
         if proc.returncode is None:
             proc.kill()
