@@ -186,3 +186,57 @@ async def test_sip_call_out_of_hours_takes_a_keyed_callback_number(tmp_path: Pat
             await proc.wait()
         media.close()
         await ua.stop()
+
+
+async def test_a_refer_nobody_answers_leaves_the_caller_with_the_bot_for_a_message(tmp_path: Path) -> None:
+    """In office hours key 0 transfers by REFER; the NOTIFY says 480 (nobody answered): the call stays up and the
+    bot takes a message instead, as after Twilio's no-answer."""
+    from bot.runtime.documents import seed_demo_documents
+    from bot.runtime.live_calls import call_services
+    from bot.store import repo
+    from bot.store.db import init_db, session_scope
+    from bot.store.seed import seed_companies
+    from bot.telephony.sip.ua import SipUserAgent
+
+    settings = Settings(_env_file=None, data_dir=tmp_path / "data", sip_listen="127.0.0.1", sip_port=0,
+                        sip_transport="udp")
+    init_db(settings)
+    seed_companies(settings)
+    seed_demo_documents(settings)
+    with session_scope(settings) as db:
+        profile = always_open(repo.company_profile(repo.get_company(db, "keller-wright")))
+    services = call_services(settings)
+    services.resolver = StaticResolver([profile])
+    ua = SipUserAgent(settings, services)
+    await ua.start()
+    loop = asyncio.get_running_loop()
+    _, media = await loop.create_datagram_endpoint(CallerMedia, local_addr=("127.0.0.1", 0))
+    proc = await sipp("uac_refer_noanswer.xml", ua.port, tmp_path, ("number", profile.phone_numbers[0]),
+                      ("mport", str(media.port)), ("caller", "+4917612345678"))
+    try:
+        await wait_for(lambda: media.loud_seconds_since(0) > 0.5 or proc.returncode is not None, 120)
+        assert media.loud_seconds_since(0) > 0.5, ("no greeting as RTP", ua.log, sipp_errors(tmp_path))
+        call_id = next(iter(ua.dialogs))
+        media.start()
+        assert await wait_for(lambda: len(bot_turns(settings, call_id)) >= 1, 30)
+        assert await wait_for(lambda: media.quiet_for() > 1.0, 30)
+        await media.press("0")
+        assert await wait_for(lambda: ("out", "SIP/2.0 200 OK") in ua.log and any(
+            start.startswith("NOTIFY") for way, start in ua.log if way == "in"), 60), ua.log
+        after = time.monotonic()
+
+        def message_started() -> bool:
+            return any("name" in t.lower() for _, t, _ in bot_turns(settings, call_id)[2:])
+
+        assert await wait_for(message_started, 60), f"{bot_turns(settings, call_id)}"
+        assert await wait_for(lambda: media.loud_seconds_since(after) > 1.0, 30), "the caller heard nothing"
+        assert call_id in ua.dialogs and not ua.dialogs[call_id].ended  # still on the line with the bot
+        await ua.stop()
+        await asyncio.wait_for(proc.wait(), 30)
+        assert proc.returncode == 0, sipp_errors(tmp_path)
+    finally:
+        if proc.returncode is None:
+            proc.kill()
+            await proc.wait()
+        media.close()
+        await ua.stop()
