@@ -64,7 +64,8 @@ def always_open(profile):
     return dataclasses.replace(profile, office_hours=parse_office_hours("mon-sun 00:00-23:59"), bundesland=None)
 
 
-async def test_sip_call_answers_the_faq_and_transfers_by_refer(tmp_path: Path) -> None:
+@pytest.mark.parametrize("transport", ["udp", "tcp"])
+async def test_sip_call_answers_the_faq_and_transfers_by_refer(tmp_path: Path, transport: str) -> None:
     from bot.pipeline import registry
     from bot.runtime.documents import seed_demo_documents
     from bot.runtime.live_calls import call_services
@@ -74,7 +75,7 @@ async def test_sip_call_answers_the_faq_and_transfers_by_refer(tmp_path: Path) -
     from bot.telephony.sip.ua import SipUserAgent
 
     settings = Settings(_env_file=None, data_dir=tmp_path / "data", sip_listen="127.0.0.1", sip_port=0,
-                        sip_transport="udp")
+                        sip_transport=transport)
     init_db(settings)
     seed_companies(settings)
     assert seed_demo_documents(settings)["keller-wright"] >= 3
@@ -87,11 +88,13 @@ async def test_sip_call_answers_the_faq_and_transfers_by_refer(tmp_path: Path) -
     loop = asyncio.get_running_loop()
     _, media = await loop.create_datagram_endpoint(CallerMedia, local_addr=("127.0.0.1", 0))
     proc = await sipp("uac_call.xml", ua.port, tmp_path, ("number", profile.phone_numbers[0]),
-                      ("mport", str(media.port)), ("caller", "+4917612345678"))
+                      ("mport", str(media.port)), ("caller", "+4917612345678"),
+                      transport="u1" if transport == "udp" else "t1")
     try:
         await wait_for(lambda: media.loud_seconds_since(0) > 0.5 or proc.returncode is not None, 120)
         assert media.loud_seconds_since(0) > 0.5, ("no greeting as RTP", ua.log, sipp_errors(tmp_path))
         call_id = next(iter(ua.dialogs))
+        assert ua.dialogs[call_id].peer.transport == transport
         media.start()  # symmetric RTP: the caller sends to where the bot's packets come from
         assert await wait_for(lambda: len(bot_turns(settings, call_id)) >= 1, 30)
         assert await wait_for(lambda: media.quiet_for() > 1.0, 30), "the greeting did not end"
