@@ -5,11 +5,12 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.install-stamp
 # Debian packages the product needs at run time (espeak-ng: German voice) and for tests (sox: telephone audio;
 # postgresql: the store's tests run against a real PostgreSQL server they start themselves; chromium: the browser
-# tests, driven by Playwright without `playwright install`).
+# tests, driven by Playwright without `playwright install`; sip-tester: SIPp, the SIP caller and registrar of the SIP
+# carrier's tests).
 # The German voices (mbrola, pico: synthetic German test callers for the phone-audio benchmark) come from Debian contrib/non-free: SVOX Pico
 # (libttspico-utils, the default) and the MBROLA voices espeak-ng drives (mbrola, mbrola-de1…8); `make install`
 # adds those two components of the machine's Debian release to apt's sources when they are missing.
-APT_PACKAGES ?= espeak-ng espeak-ng-data sox libsndfile1 postgresql chromium \
+APT_PACKAGES ?= espeak-ng espeak-ng-data sox libsndfile1 postgresql chromium sip-tester \
                 libttspico-utils mbrola mbrola-de1 mbrola-de2 mbrola-de3 mbrola-de4 mbrola-de5 mbrola-de6 mbrola-de7 mbrola-de8
 NONFREE_SOURCES := /etc/apt/sources.list.d/debian-contrib-nonfree.sources
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)

@@ -26,6 +26,7 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "outbox": ("bot.commands.outbox", "outbox"),
     "serve": ("bot.commands.serve", "serve"),
     "twilio": ("bot.commands.twilio", "twilio"),
+    "sip": ("bot.commands.sip", "sip"),
     "bench": ("bot.commands.bench", "bench"),
 }
 

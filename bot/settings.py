@@ -72,6 +72,21 @@ class Settings(BaseSettings):
     twilio_account_sid: str | None = None
     twilio_auth_token: str | None = None
     twilio_api_base_url: str = "https://api.twilio.com"
+    sip_enabled: bool = Field(False, description="Run the direct SIP carrier (trunk or Fritz!Box) beside the web app.")
+    sip_listen: str = Field("0.0.0.0", description="SIP/RTP bind address.")
+    sip_port: int = Field(5060, description="SIP port (UDP and TCP); 0 = any free port.")
+    sip_transport: str = Field("udp,tcp", description="SIP transports to listen on and register over: udp, tcp or "
+                                                      "both (Telekom: tcp).")
+    sip_public_ip: str | None = Field(None, description="Address put in Contact and SDP (default: the bind address).")
+    sip_registrar: str | None = Field(None, description="Registrar host[:port] to REGISTER at (empty: accept "
+                                                        "direct INVITEs only), e.g. sipgate.de, fritz.box.")
+    sip_domain: str | None = Field(None, description="SIP domain of the account (default: the registrar's host).")
+    sip_user: str | None = Field(None, description="SIP user / auth name (sipgate: SIP-ID; Telekom: number).")
+    sip_auth_user: str | None = Field(None, description="Digest user when it differs from SIP_USER (Telekom: "
+                                                        "the t-online e-mail address).")
+    sip_password: str | None = Field(None, description="SIP password for digest authentication.")
+    sip_register_expires: int = Field(600, description="Seconds a registration lasts (renewed before).")
+    sip_default_company: str | None = Field(None, description="Company slug for calls whose numbers match none.")
     webrtc_ice_servers: str | None = Field(
         None, description="Browser calls across networks: comma-separated STUN/TURN URLs, TURN as "
                           "turn:USER:PASSWORD@host:3478 (empty = host candidates only, enough on localhost/LAN).",
@@ -83,6 +98,10 @@ class Settings(BaseSettings):
     smtp_user: str | None = None
     smtp_password: str | None = None
     smtp_from: str = "receptionist@localhost"
+
+    @property
+    def sip_transports(self) -> tuple[str, ...]:
+        return tuple(t for t in ("udp", "tcp") if t in self.sip_transport.lower())
 
     @field_validator("voice_de")
     @classmethod

@@ -26,8 +26,8 @@ log = logging.getLogger(__name__)
 class CallInfo:
     """One call as the carrier knows it (what the recorder and the pipeline builder are told)."""
 
-    call_id: str  # Twilio CallSid, or the browser peer connection's id
-    channel: Literal["twilio", "browser"]
+    call_id: str  # Twilio CallSid, SIP Call-ID, or the browser peer connection's id
+    channel: Literal["twilio", "browser", "sip"]
     company: str  # slug
     caller: str | None = None  # caller's number (E.164) when the network tells it
     called: str | None = None  # the dialled number

@@ -25,7 +25,7 @@ NAMING_CONVENTION = {
 }
 
 ROLES = ("admin", "company_user", "secretary")
-CHANNELS = ("twilio", "browser", "cli")
+CHANNELS = ("twilio", "browser", "cli", "sip")
 OUTCOMES = ("answered", "message", "transferred", "abandoned")
 SPEAKERS = ("caller", "bot")
 URGENCIES = ("normal", "urgent")

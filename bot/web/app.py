@@ -31,6 +31,7 @@ from bot.store import spool_drain
 from bot.store.db import init_db, session_scope
 from bot.store.models import User
 from bot.store.validate import InvalidInput
+from bot.telephony.sip.service import start_sip
 from bot.web import api, browser_call, logfilter, twilio_routes, ui
 from bot.web.deps import LoginRequired
 from bot.web.fields import MAX_BODY_BYTES, MAX_FORM_BYTES, plain_errors
@@ -129,9 +130,14 @@ def create_app(settings: Settings | None = None, *, background: bool = True, ses
             tasks += [asyncio.create_task(outbox.worker(settings, stop, outbox_interval_s)),
                       asyncio.create_task(retention.retention_loop(settings, stop)),
                       asyncio.create_task(digest.digest_loop(settings, stop))]
+        sip = None
+        if settings.sip_enabled:  # the direct SIP carrier shares this app's call services
+            sip = await start_sip(settings, app.state.call_services)
         try:
             yield
         finally:
+            if sip is not None:
+                await sip.stop()
             stop.set()
             for task in tasks:
                 with contextlib.suppress(asyncio.TimeoutError, asyncio.CancelledError):

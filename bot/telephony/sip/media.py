@@ -1,0 +1,198 @@
+"""One SIP call's media as a pipecat transport: RTP in (G.711, RFC 4733 keys) -> frames; bot audio -> paced RTP.
+
+The pipeline runs at 16 kHz like every carrier's: caller audio is decoded and resampled up, the bot's audio down to
+8 kHz and sent as 20 ms packets at playback speed (never more than one packet ahead), so a hang-up right after the
+goodbye does not cut it off and an interruption stops the bot within a packet.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import secrets
+import time
+from collections.abc import Awaitable, Callable
+
+from pipecat.audio.dtmf.types import KeypadEntry
+from pipecat.frames.frames import (
+    CancelFrame,
+    EndFrame,
+    InputAudioRawFrame,
+    InputDTMFFrame,
+    InterruptionFrame,
+    OutputAudioRawFrame,
+    StartFrame,
+)
+from pipecat.transports.base_input import BaseInputTransport
+from pipecat.transports.base_output import BaseOutputTransport
+from pipecat.transports.base_transport import BaseTransport, TransportParams
+
+from bot.telephony.sip import rtp
+
+log = logging.getLogger(__name__)
+
+PIPELINE_RATE = 16000
+LINE_RATE = 8000
+PACKET_S = 0.02
+
+
+class RtpSocket(asyncio.DatagramProtocol):
+    """The call's RTP port. Packets go to the address the SDP offer named (or, once it sent, where it sends from:
+    symmetric RTP through NAT)."""
+
+    def __init__(self, remote: tuple[str, int]) -> None:
+        self.remote = remote
+        self.transport: asyncio.DatagramTransport | None = None
+        self.on_packet: Callable[[rtp.RtpPacket], None] | None = None
+        self.latched = False
+
+    def connection_made(self, transport) -> None:
+        self.transport = transport
+
+    def datagram_received(self, data: bytes, addr) -> None:
+        packet = rtp.parse_rtp(data)
+        if packet is None:
+            return
+        if not self.latched:
+            self.remote, self.latched = (addr[0], addr[1]), True
+        if self.on_packet is not None:
+            self.on_packet(packet)
+
+    def send(self, data: bytes) -> None:
+        if self.transport is not None and not self.transport.is_closing():
+            self.transport.sendto(data, self.remote)
+
+    @property
+    def port(self) -> int:
+        return self.transport.get_extra_info("sockname")[1]
+
+    def close(self) -> None:
+        if self.transport is not None:
+            self.transport.close()
+
+
+class _SipInput(BaseInputTransport):
+    def __init__(self, media: SipMediaTransport, params: TransportParams) -> None:
+        super().__init__(params)
+        self._media = media
+        self._started = False
+        self._state = None
+        self._dtmf = rtp.DtmfReceiver()
+
+    async def start(self, frame: StartFrame) -> None:
+        await super().start(frame)
+        await self.set_transport_ready(frame)
+        self._started = True
+        self._media.socket.on_packet = self._on_packet
+
+    def _on_packet(self, packet: rtp.RtpPacket) -> None:
+        if not self._started:
+            return
+        if packet.payload_type == self._media.dtmf_pt:
+            key = self._dtmf.feed(packet)
+            if key is not None:
+                self._media.digits_received += key
+                self.create_task(self.push_frame(InputDTMFFrame(button=KeypadEntry(key))), name="sip-dtmf")
+            return
+        if packet.payload_type not in (rtp.PCMU, rtp.PCMA):
+            return
+        pcm, self._state = rtp.resample(rtp.decode(packet.payload, packet.payload_type), LINE_RATE, PIPELINE_RATE,
+                                        self._state)
+        self.create_task(self.push_audio_frame(InputAudioRawFrame(audio=pcm, sample_rate=PIPELINE_RATE,
+                                                                  num_channels=1)), name="sip-audio")
+
+    async def stop(self, frame: EndFrame) -> None:
+        self._started = False
+        await super().stop(frame)
+
+    async def cancel(self, frame: CancelFrame) -> None:
+        self._started = False
+        await super().cancel(frame)
+
+
+class _SipOutput(BaseOutputTransport):
+    def __init__(self, media: SipMediaTransport, params: TransportParams) -> None:
+        super().__init__(params)
+        self._media = media
+        self._state = None
+        self._pending = bytearray()  # 8 kHz linear PCM not yet a whole packet
+        self._seq = secrets.randbelow(1 << 16)
+        self._ts = secrets.randbelow(1 << 31)
+        self._ssrc = secrets.randbelow(1 << 31)
+        self._next_t = 0.0
+        self._talkspurt = True
+
+    async def start(self, frame: StartFrame) -> None:
+        await super().start(frame)
+        await self.set_transport_ready(frame)
+
+    async def process_frame(self, frame, direction) -> None:
+        if isinstance(frame, InterruptionFrame):
+            self._pending.clear()
+        await super().process_frame(frame, direction)
+
+    async def write_audio_frame(self, frame: OutputAudioRawFrame) -> bool:
+        pcm, self._state = rtp.resample(frame.audio, frame.sample_rate, LINE_RATE, self._state)
+        self._pending += pcm
+        size = rtp.SAMPLES_PER_PACKET * 2
+        now = time.monotonic()
+        if self._next_t < now - PACKET_S:  # a pause in the bot's speech: a new talkspurt, clock restarts
+            self._ts += int((now - self._next_t) * LINE_RATE) if self._next_t else 0
+            self._next_t, self._talkspurt = now, True
+        while len(self._pending) >= size:
+            chunk = bytes(self._pending[:size])
+            del self._pending[:size]
+            self._media.socket.send(rtp.RtpPacket(self._media.codec_pt, self._seq, self._ts, self._ssrc,
+                                                  rtp.encode(chunk, self._media.codec_pt), self._talkspurt).encode())
+            self._media.packets_sent += 1
+            self._talkspurt = False
+            self._seq += 1
+            self._ts += rtp.SAMPLES_PER_PACKET
+            self._next_t += PACKET_S
+            delay = self._next_t - time.monotonic() - PACKET_S  # at most one packet ahead of playback
+            if delay > 0:
+                await asyncio.sleep(delay)
+        return True
+
+    async def stop(self, frame: EndFrame) -> None:
+        await super().stop(frame)
+        await self._media.ended_by_bot()
+
+    async def cancel(self, frame: CancelFrame) -> None:
+        await super().cancel(frame)
+
+
+class SipMediaTransport(BaseTransport):
+    """``on_hangup`` runs when the pipeline ends the call itself (the bot's goodbye): the user agent sends BYE."""
+
+    def __init__(self, socket: RtpSocket, codec_pt: int, dtmf_pt: int | None,
+                 on_hangup: Callable[[], Awaitable[None]] | None = None) -> None:
+        super().__init__()
+        self.socket = socket
+        self.codec_pt = codec_pt
+        self.dtmf_pt = dtmf_pt
+        self.on_hangup = on_hangup
+        self.packets_sent = 0
+        self.digits_received = ""
+        params = TransportParams(audio_in_enabled=True, audio_in_sample_rate=PIPELINE_RATE, audio_out_enabled=True,
+                                 audio_out_sample_rate=PIPELINE_RATE, audio_out_end_silence_secs=0)
+        self._in = _SipInput(self, params)
+        self._out = _SipOutput(self, params)
+        self._register_event_handler("on_client_disconnected")
+        self._hung_up = False
+
+    def input(self) -> _SipInput:
+        return self._in
+
+    def output(self) -> _SipOutput:
+        return self._out
+
+    async def ended_by_bot(self) -> None:
+        if not self._hung_up and self.on_hangup is not None:
+            self._hung_up = True
+            await self.on_hangup()
+
+    async def caller_hung_up(self) -> None:
+        """BYE from the caller (or the call handed on by REFER): cancel the pipeline."""
+        self._hung_up = True
+        await self._call_event_handler("on_client_disconnected", None)
