@@ -25,6 +25,18 @@ def settings(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Settings:
     return Settings(_env_file=None)
 
 
+@pytest.fixture(autouse=True)
+def cheap_password_hashing(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Passwords are still hashed with argon2id, at its smallest cost: the product's parameters (argon2-cffi's
+    recommended ones, bot/store/passwords.py) cost ~0.25 s of CPU per hash or check, and the web tests log in
+    hundreds of times. CLI subprocesses and ``receptionist serve`` started by a test keep the real parameters."""
+    from argon2 import PasswordHasher
+
+    from bot.store import passwords
+
+    monkeypatch.setattr(passwords, "_hasher", PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1))
+
+
 @pytest.fixture
 def shared_data() -> Path:
     if not SHARED_DATA.is_dir():
@@ -122,3 +134,21 @@ def chroma_server(tmp_path_factory: pytest.TempPathFactory):
     except subprocess.TimeoutExpired:
         proc.kill()
     log.close()
+
+
+# --- `make test-fast` ---------------------------------------------------------------------------------------------
+
+SERVER_FIXTURES = {"postgres_server", "postgres_url", "chroma_server"}
+
+
+@pytest.hookimpl(tryfirst=True)  # before `-m "not slow"` deselects
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """A test that needs a database or index server of its own is ``slow``: in `make test`, not in `make test-fast`.
+
+    That is the PostgreSQL variant of every ``db_settings`` test (its SQLite variant stays fast) and every test using
+    the PostgreSQL or Chroma server fixtures.
+    """
+    for item in items:
+        params = getattr(getattr(item, "callspec", None), "params", {})
+        if SERVER_FIXTURES & set(getattr(item, "fixturenames", ())) or params.get("db_settings") == "postgresql":
+            item.add_marker(pytest.mark.slow)

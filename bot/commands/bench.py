@@ -214,6 +214,10 @@ def run_latency_bench(settings: Settings, calls: int, shared: Path, *, baseline:
 
 
 BENCH_PLUGIN_GROUP = "receptionist.bench"
+# Benchmarks of this project that live outside the product (in evals/) and plug in through BENCH_PLUGIN_GROUP. They
+# are named here, never imported, so that `bench --help` lists them and a missing registration says how to fix it.
+KNOWN_PLUGINS = {"concurrency": "N simultaneous Twilio calls against one server: p50/p95, errors, CPU per N."}
+INSTALL_FIX = "run `.venv/bin/pip install -e '.[test]'` (or `make install`) in the project folder"
 
 
 def bench_plugins() -> dict[str, EntryPoint]:
@@ -221,11 +225,26 @@ def bench_plugins() -> dict[str, EntryPoint]:
     return {ep.name: ep for ep in entry_points(group=BENCH_PLUGIN_GROUP)}
 
 
+def _not_installed(name: str) -> click.Command:
+    """Stands in for a known benchmark whose entry point is not registered: listed, and failing with the fix."""
+
+    def run(args: tuple[str, ...]) -> None:
+        raise click.ClickException(
+            f"`receptionist bench {name}` lives in evals/ and plugs in through the {BENCH_PLUGIN_GROUP!r} entry point, "
+            f"which this installation does not register (installed before it was added to pyproject.toml?): "
+            f"{INSTALL_FIX}")
+
+    return click.Command(name, callback=run, help=f"{KNOWN_PLUGINS[name]} Not installed: {INSTALL_FIX}.",
+                         short_help=f"(not installed) {KNOWN_PLUGINS[name]}",
+                         params=[click.Argument(["args"], nargs=-1, type=click.UNPROCESSED)],
+                         context_settings={"ignore_unknown_options": True})
+
+
 class BenchGroup(click.Group):
-    """``bench``: its own commands plus the installed benchmark plugins, each imported only when it runs."""
+    """``bench``: its own commands plus the benchmark plugins, each imported only when it runs."""
 
     def list_commands(self, ctx: click.Context) -> list[str]:
-        return sorted({*super().list_commands(ctx), *bench_plugins()})
+        return sorted({*super().list_commands(ctx), *KNOWN_PLUGINS, *bench_plugins()})
 
     def get_command(self, ctx: click.Context, name: str) -> click.Command | None:
         command = super().get_command(ctx, name)
@@ -233,12 +252,12 @@ class BenchGroup(click.Group):
             return command
         plugin = bench_plugins().get(name)
         if plugin is None:
-            return None
+            return _not_installed(name) if name in KNOWN_PLUGINS else None
         try:
             return plugin.load()
         except ImportError as exc:
             raise click.ClickException(f"benchmark {name!r} is registered by {plugin.value} but cannot be loaded "
-                                       f"({exc}); install the project with `make install`") from None
+                                       f"({exc}); {INSTALL_FIX}") from None
 
 
 @click.group(cls=BenchGroup)

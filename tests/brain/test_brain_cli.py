@@ -12,6 +12,8 @@ import pytest
 
 from tests.support.brain_support import PROFILE_YAML
 
+pytestmark = pytest.mark.slow  # real CLI subprocesses, 4-6 s each: in `make test`, not in `make test-fast`
+
 ROOT = Path(__file__).resolve().parents[2]
 TURN_KEYS = {"caller", "bot", "action", "intent", "entry_question"}
 FINAL_KEYS = {"outcome", "message", "transferred_to"}

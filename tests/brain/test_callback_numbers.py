@@ -152,6 +152,7 @@ def test_a_premium_transfer_number_is_refused_for_a_company(settings: Settings) 
             repo.create_company(session, "praxis-neu", "Praxis Neu", secretary_number="+1 900 555 1234")
 
 
+@pytest.mark.slow
 def test_text_call_saves_the_good_number_after_refusing_a_premium_one(tmp_path: Path) -> None:
     """`receptionist call --text` end to end: the refusal is spoken, the message on disk has the good number."""
     data = tmp_path / "data"

@@ -16,6 +16,8 @@ import pytest
 
 from tests.conftest import REPO_ROOT
 
+pytestmark = pytest.mark.slow  # real CLI subprocesses, 2-14 s each: in `make test`, not in `make test-fast`
+
 FAQ = """# Häufige Fragen
 
 ## Wann haben Sie geöffnet?

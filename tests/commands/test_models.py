@@ -86,6 +86,7 @@ def _cli(args: list[str], env_extra: dict[str, str], tmp_path: Path) -> subproce
                           cwd=tmp_path, timeout=300)
 
 
+@pytest.mark.slow
 def test_models_check_cli_reports_every_model_and_fails_on_problems(tmp_path: Path) -> None:
     env = {"RECEPTIONIST_DATA_DIR": str(tmp_path / "d"), "PYTHONPATH": str(REPO)}
     ok = _cli(["models", "check"], env, tmp_path)

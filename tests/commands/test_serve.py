@@ -8,6 +8,7 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
 import httpx
 
 from tests.conftest import free_port
@@ -15,6 +16,7 @@ from tests.conftest import free_port
 REPO = Path(__file__).resolve().parents[2]
 
 
+@pytest.mark.slow
 def test_serve_answers_on_given_port(tmp_path: Path) -> None:
     port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("RECEPTIONIST_")}

@@ -144,6 +144,7 @@ def test_demo_suite_covers_every_flow_in_both_languages():
     assert any(t.barge_in_after_ms for s in suite.scenarios for t in s.turns)
 
 
+@pytest.mark.slow
 def test_generated_suites_are_sampled_reproducibly(shared_data, monkeypatch):
     monkeypatch.setenv("RECEPTIONIST_SHARED_DATA", str(shared_data))
     clinc = resolve_suite("clinc150")

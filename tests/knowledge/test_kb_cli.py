@@ -12,6 +12,8 @@ import pytest
 
 from tests.conftest import REPO_ROOT
 
+pytestmark = pytest.mark.slow  # real CLI subprocesses, 2-20 s each: in `make test`, not in `make test-fast`
+
 POPULATE = """
 from pathlib import Path
 from knowledge.base import KnowledgeBase

@@ -47,6 +47,7 @@ def clinc_slice(kb: KnowledgeBase, company: str, shared_data: Path) -> dict[str,
             "handoff": handed_off / len(others)}
 
 
+@pytest.mark.slow
 def test_clinc_test_slice(kb: KnowledgeBase, shared_data: Path) -> None:
     kb.add_document("bank", clinc_document(alternates=False))
     m = clinc_slice(kb, "bank", shared_data)
@@ -56,6 +57,7 @@ def test_clinc_test_slice(kb: KnowledgeBase, shared_data: Path) -> None:
     assert m["handoff"] >= 0.95, m
 
 
+@pytest.mark.slow
 def test_clinc_learned_phrasings_test_slice(kb: KnowledgeBase, shared_data: Path) -> None:
     """20 caller phrasings per entry from CLINC150 train (as the FAQ-gap page collects them) lift both ranking and
     the share answered, at the stricter operating point of that phrasing level, without more wrong answers."""
@@ -77,6 +79,7 @@ def test_clinc_learned_phrasings_test_slice(kb: KnowledgeBase, shared_data: Path
     assert m["handoff"] >= 0.95, m
 
 
+@pytest.mark.slow
 def test_covid_de_test_part(kb: KnowledgeBase, shared_data: Path) -> None:
     setup = covid_setup(shared_data)
     kb.add_document("covid", setup.document)
@@ -108,6 +111,7 @@ def test_operating_point_per_phrasing_level_and_guards() -> None:
     assert plain.threshold_for(21) == 0.7 and plain.confidence({**feats, "dq1": 0.99}) < 1.0
 
 
+@pytest.mark.slow
 def test_clinc_labelled_history_test_slice(kb: KnowledgeBase, shared_data: Path) -> None:
     """A call history of 20 CLINC150 train utterances per intent, labelled as the FAQ-gap page labels them (filed
     under the entry, or not covered), switches on the company's learned model: more answered, no more wrong."""

@@ -1,14 +1,19 @@
-"""`receptionist bench latency`: the report's arithmetic, and the exact CLI contract on one real call."""
+"""`receptionist bench latency` and `bench concurrency`: the report arithmetic, the CLI contracts (the concurrency
+benchmark plugs in from evals/ through an entry point), and one real run of each."""
 
 from __future__ import annotations
 
 import json
+import tomllib
+from importlib.metadata import EntryPoint
+from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
 
-from bot.pipeline.phone_line import LineRecord
+from bot.commands import bench as bench_module
 from bot.commands.bench import _line_v2v, summary
+from bot.pipeline.phone_line import LineRecord
 
 
 def test_summary_gives_median_and_95th_percentile():
@@ -50,21 +55,94 @@ def test_bench_latency_cli_writes_the_contracted_report(tmp_path, shared_data, m
     assert report["presynthesised_sentences_new"] > 0  # greeting and answers were synthesised ahead
 
 
-def test_bench_concurrency_is_a_receptionist_bench_command_from_its_entry_point():
-    from bot.cli import cli
-    from bot.commands.bench import bench_plugins
+ROOT = Path(__file__).resolve().parents[2]
 
-    assert bench_plugins()["concurrency"].value == "evals.bench_concurrency:concurrency"
+
+def declared_bench_entry_points() -> list[EntryPoint]:
+    """The ``receptionist.bench`` entry points exactly as pyproject.toml declares them."""
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["project"]
+    declared = project["entry-points"][bench_module.BENCH_PLUGIN_GROUP]
+    return [EntryPoint(name=name, value=value, group=bench_module.BENCH_PLUGIN_GROUP)
+            for name, value in declared.items()]
+
+
+@pytest.fixture
+def declared_plugins(monkeypatch) -> list[EntryPoint]:
+    """Discovery sees pyproject's declaration, whether or not this venv was reinstalled since it was added."""
+    eps = declared_bench_entry_points()
+    monkeypatch.setattr(bench_module, "entry_points", lambda group: [ep for ep in eps if ep.group == group])
+    return eps
+
+
+@pytest.fixture
+def no_plugins(monkeypatch) -> None:
+    """An installation that predates the entry point (evals' benchmarks not registered)."""
+    monkeypatch.setattr(bench_module, "entry_points", lambda group: [])
+
+
+def test_pyproject_registers_bench_concurrency_from_evals():
+    assert {ep.name: ep.value for ep in declared_bench_entry_points()} == {
+        "concurrency": "evals.bench_concurrency:concurrency"}
+    from evals.bench_concurrency import concurrency
+
+    assert declared_bench_entry_points()[0].load() is concurrency
+    assert set(bench_module.KNOWN_PLUGINS) == {ep.name for ep in declared_bench_entry_points()}
+
+
+def test_bench_concurrency_is_a_receptionist_bench_command_from_its_entry_point(declared_plugins):
+    from bot.cli import cli
+
+    assert bench_module.bench_plugins()["concurrency"].value == "evals.bench_concurrency:concurrency"
     listing = CliRunner().invoke(cli, ["bench", "--help"])
     assert listing.exit_code == 0 and "concurrency" in listing.output and "latency" in listing.output
+    assert "not installed" not in listing.output
     usage = CliRunner().invoke(cli, ["bench", "concurrency", "--help"])
-    assert usage.exit_code == 0 and "--calls" in usage.output and "--json" in usage.output
+    assert usage.exit_code == 0
+    for option in ("--calls", "--json", "--rounds", "--spread", "--seed"):
+        assert option in usage.output
     missing = CliRunner().invoke(cli, ["bench", "concurrency"])
     assert missing.exit_code == 2 and "--json" in missing.output  # the report path is required
 
 
+def test_bench_concurrency_passes_every_option_through_and_writes_the_report(declared_plugins, tmp_path,
+                                                                             monkeypatch):
+    import evals.bench_concurrency as bc
+    from bot.cli import cli
+
+    seen = {}
+
+    def fake_run_bench(calls, rounds, spread_s, seed, echo=print, extra_env=None):
+        seen.update(calls=calls, rounds=rounds, spread_s=spread_s, seed=seed)
+        results = [bc.report_round(bc.Round(n, [bc.CallResult("+49", "de", "q", 10.0, 100.0, 400.0 + n)] * n,
+                                            wall_s=2.0, cpu_s=1.0), None) for n in sorted({1, *calls})]
+        return {"benchmark": "concurrency", "results": results, "goal_met": False}
+
+    monkeypatch.setattr(bc, "run_bench", fake_run_bench)  # the server run itself is the slow test below
+    out = tmp_path / "reports" / "c.json"
+    result = CliRunner().invoke(cli, ["bench", "concurrency", "--calls", "2", "--calls", "4", "--rounds", "1",
+                                      "--spread", "0.5", "--seed", "3", "--json", str(out)])
+    assert result.exit_code == 0, result.output
+    assert seen == {"calls": [2, 4], "rounds": 1, "spread_s": 0.5, "seed": 3}
+    report = json.loads(out.read_text(encoding="utf-8"))
+    assert [(r["calls"], r["errors"], r["voice_to_voice_ms"]["p50"]) for r in report["results"]] == [
+        (1, 0, 401.0), (2, 0, 402.0), (4, 0, 404.0)]
+    assert "wrote" in result.output and "NOT met" in result.output
+
+
+def test_bench_concurrency_without_its_entry_point_is_listed_and_names_the_fix(no_plugins, tmp_path):
+    from bot.cli import cli
+
+    listing = CliRunner().invoke(cli, ["bench", "--help"])
+    assert listing.exit_code == 0 and "concurrency" in listing.output and "not installed" in listing.output
+    out = tmp_path / "c.json"
+    result = CliRunner().invoke(cli, ["bench", "concurrency", "--calls", "2", "--json", str(out)])
+    assert result.exit_code == 1 and not out.exists()
+    assert "receptionist.bench" in result.output and "pip install -e '.[test]'" in result.output
+    assert CliRunner().invoke(cli, ["bench", "nosuchbench"]).exit_code == 2  # unknown names stay usage errors
+
+
 @pytest.mark.slow
-def test_bench_concurrency_cli_writes_the_contracted_report(tmp_path):
+def test_bench_concurrency_cli_writes_the_contracted_report(declared_plugins, tmp_path):
     from bot.cli import cli
 
     out = tmp_path / "concurrency.json"

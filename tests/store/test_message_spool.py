@@ -201,6 +201,7 @@ async def test_a_hang_up_mid_message_reaches_the_database_as_a_partial_message(s
         assert mail.payload["partial"] is True
 
 
+@pytest.mark.slow
 async def test_a_slow_save_gets_a_holding_phrase_then_the_confirmation(store) -> None:
     """Any pre-speech save that takes longer than a second: here the direct database save, under a real lock."""
     journal: list[str] = []

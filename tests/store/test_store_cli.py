@@ -25,6 +25,7 @@ def receptionist(*args: str) -> subprocess.CompletedProcess[str]:
                           text=True, timeout=120)
 
 
+@pytest.mark.slow
 def test_company_cli_end_to_end(db_settings: Settings) -> None:
     r = receptionist("company", "add", "praxis-berger", "--name", "Praxis Dr. Berger", "--bundesland", "by",
                      "--office-hours", "mon-fri 08:00-12:00,14:00-18:00; sat 09:00-12:00",

@@ -39,6 +39,7 @@ print("done")
 """
 
 
+@pytest.mark.slow
 def test_parallel_start_migrates_once_and_all_writes_land(db_settings: Settings,
                                                            monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("RECEPTIONIST_DATA_DIR", str(db_settings.data_dir))

@@ -506,6 +506,7 @@ def test_retention_purge_respects_each_companys_retention(db, tmp_path: Path) ->
 
 # --- users -----------------------------------------------------------------------------------------------------------
 
+@pytest.mark.slow
 def test_users_login_roles_and_api_keys(db) -> None:
     a = _company(db)
     b = _company(db, "werkstatt", name="Werkstatt", phones=["+49 40 555123"])

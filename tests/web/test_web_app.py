@@ -488,6 +488,7 @@ def test_openapi_documents_the_api(client) -> None:
     assert not any(p.startswith("/companies") or p == "/inbox" for p in spec["paths"])
 
 
+@pytest.mark.slow
 def test_serve_demo_prints_the_login_and_it_works(tmp_path) -> None:
     port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("RECEPTIONIST_")}

@@ -131,6 +131,7 @@ def fuzzer(tmp_path_factory):
     dispose_engines()
 
 
+@pytest.mark.slow
 def test_malformed_requests_to_every_route_get_a_plain_4xx_and_leave_no_half_indexed_document(fuzzer) -> None:
     started = time.monotonic()
     form_fields = template_form_fields()

@@ -149,6 +149,7 @@ def test_every_string_field_of_the_api_has_a_length_cap() -> None:
     assert not missing, "string fields without max_length: " + ", ".join(sorted(set(missing)))
 
 
+@pytest.mark.slow
 def test_healthz_answers_while_large_bad_requests_are_processed(settings) -> None:
     world = make_world(settings)
     with session_scope(settings) as db:

@@ -69,6 +69,7 @@ def test_entry_added_on_gap_page_becomes_answerable(client, settings) -> None:
     assert answer["answered"] and "Alpha-Gast" in answer["say"] and answer["source"] == documents.MANUAL_DOCUMENT
 
 
+@pytest.mark.slow
 def test_seed_demo_documents_indexes_every_demo_company(settings) -> None:
     seed_demo(settings)
     done = documents.seed_demo_documents(settings)

@@ -273,6 +273,7 @@ def test_outbox_cli_once(notify_settings, smtp, receiver) -> None:
 
 # --- live inbox ----------------------------------------------------------------------------------------------------
 
+@pytest.mark.slow
 def test_inbox_stream_pushes_new_messages_of_visible_companies_only(notify_settings) -> None:
     with session_scope(notify_settings) as db:
         repo.create_company(db, "beta-ag", "Beta AG")

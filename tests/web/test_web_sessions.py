@@ -186,6 +186,7 @@ def test_backoff_doubles_from_30_seconds_up_to_15_minutes() -> None:
     assert max(waits) == MAX_WAIT_S
 
 
+@pytest.mark.slow
 def test_one_account_is_throttled_whatever_address_the_guesses_come_from(app, world, clock) -> None:
     email = world.users["secretary"]
     for i in range(ACCOUNT_FREE):
@@ -208,6 +209,7 @@ def test_one_account_is_throttled_whatever_address_the_guesses_come_from(app, wo
         assert try_login(c, email, "wrong-again").status_code == 401, "a success clears the account's count"
 
 
+@pytest.mark.slow
 def test_one_address_is_throttled_whatever_accounts_it_tries(app, world, clock, db_settings) -> None:
     with session_scope(db_settings) as db:
         for i in range(ADDRESS_FREE):
@@ -222,6 +224,7 @@ def test_one_address_is_throttled_whatever_accounts_it_tries(app, world, clock, 
         assert try_login(colleague, world.users["admin"], PASSWORD).status_code == 303
 
 
+@pytest.mark.slow
 def test_failures_are_shared_by_every_worker_on_the_database(db_settings, world, clock) -> None:
     worker_a, worker_b = new_app(db_settings, clock), new_app(db_settings, clock)
     email = world.users["company_user"]
@@ -232,6 +235,7 @@ def test_failures_are_shared_by_every_worker_on_the_database(db_settings, world,
         assert try_login(a, email, PASSWORD).status_code == 429
 
 
+@pytest.mark.slow
 def test_old_failures_fall_out_of_the_window(app, world, clock, db_settings) -> None:
     email = world.users["secretary"]
     with TestClient(app) as c:

@@ -101,6 +101,7 @@ def saved_webhook(settings: Settings) -> str | None:
         return repo.get_company(db, "alpha-gmbh").webhook_url
 
 
+@pytest.mark.slow
 def test_the_api_refuses_an_internal_webhook_and_keeps_the_old_one(settings, world) -> None:
     app = create_app(settings, background=False)
     with TestClient(app) as c:
@@ -153,6 +154,7 @@ def test_an_admin_setting_allows_internal_receivers(settings, world) -> None:
     assert saved_webhook(settings) == "http://10.0.0.5/hook"
 
 
+@pytest.mark.slow
 def test_the_cli_refuses_an_internal_webhook(settings, world) -> None:
     env = {k: v for k, v in os.environ.items() if not k.startswith("RECEPTIONIST_")}
     env.update({"RECEPTIONIST_DATA_DIR": str(settings.data_dir), "PYTHONPATH": str(REPO)})
