@@ -146,6 +146,8 @@ ROUTES: dict[tuple[str, str], tuple[str, int, bool, Builder]] = {
     ("POST", "/twilio/voice"): ("public", 403, False, lambda c: {"data": {"CallSid": "CA1", "To": "+4930123"}}),
     ("POST", "/twilio/status"): ("public", 403, False, lambda c: {"data": {"CallSid": "CA1"}}),
     ("POST", "/twilio/dial-result"): ("public", 403, False, lambda c: {"data": {"CallSid": "CA1"}}),
+    ("POST", "/twilio/whisper"): ("public", 403, False, lambda c: {"data": {"CallSid": "CA1"}}),
+    ("POST", "/twilio/whisper-answer"): ("public", 403, False, lambda c: {"data": {"CallSid": "CA1", "Digits": "1"}}),
     # --- browser call page: public for visitors (demo companies); a malformed WebRTC offer is refused for all
     ("GET", "/call"): ("public", 200, False, none),
     ("POST", "/call/offer"): ("public", 422, False, lambda c: {"json": {"sdp": 1}}),
@@ -367,7 +369,8 @@ env_counter = itertools.count(1)
 
 # Twilio webhooks and the WebRTC offer are called by Twilio / the call page's script, not by forms: the signature
 # (Twilio) and a per-call token (the stream) protect them instead of a CSRF token.
-CSRF_EXEMPT = ("/login", "/twilio/voice", "/twilio/status", "/twilio/dial-result", "/call/offer")
+CSRF_EXEMPT = ("/login", "/twilio/voice", "/twilio/status", "/twilio/dial-result", "/twilio/whisper",
+               "/twilio/whisper-answer", "/call/offer")
 UNSAFE = sorted((m, r) for (m, r) in ROUTES if m in ("POST", "PATCH", "PUT", "DELETE") and r not in CSRF_EXEMPT)
 
 
