@@ -60,6 +60,7 @@ def _check_turn(exp: TurnExpect, rec: TurnRecord, step: int, result: CallResult,
     if exp.answered_from:
         ok = entry_matches(rec, exp.answered_from)
         result.checks.append({"type": "answer", "step": step, "correct": ok, "answered": answered,
+                              "confirmed": bool(getattr(rec, "confirmed", False)),
                               "expected": list(exp.answered_from), "got": rec.entry_question})
         result.checks.append({"type": "handoff", "step": step, "expected": False, "predicted": rec.handoff})
         if not ok:
