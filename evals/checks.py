@@ -179,6 +179,8 @@ def judge(scenario: Scenario, result: CallResult) -> CallResult:
                                   "language": turn.language or scenario.language})
     answers = [e["answer"] for e in result.known_entries.values()]
     answers += _framed_for_speech(answers)
+    # a near-miss confirmation reads the entry's question ("Is your question …?"): FAQ text, as traceable as answers
+    answers += [rec.topic for rec in result.records if getattr(rec, "topic", None)]
     for rec in result.records:
         if not rec.bot.strip():
             continue
