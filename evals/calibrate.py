@@ -319,6 +319,9 @@ def main() -> None:
     data = json.loads(args.out.read_text()) if args.out.is_file() else {"models": {}}
     for m in models:
         block, measure = calibrate(m, args.shared_data, args.target_war, None if args.hold_out == "none" else args.hold_out)
+        # the near-miss floor is chosen by evals/calibrate_near_miss.py; a re-fit keeps it
+        if data["models"].get(m, {}).get("near_miss_floor") is not None:
+            block["near_miss_floor"] = data["models"][m]["near_miss_floor"]
         data["models"][m] = block
         print(json.dumps(measure, indent=1))
     data["default_model"] = args.default_model

@@ -61,6 +61,7 @@ def _check_turn(exp: TurnExpect, rec: TurnRecord, step: int, result: CallResult,
     if exp.answered_from:
         ok = entry_matches(rec, exp.answered_from)
         result.checks.append({"type": "answer", "step": step, "correct": ok, "answered": answered,
+                              "confirmed": bool(getattr(rec, "confirmed", False)),
                               "expected": list(exp.answered_from), "got": rec.entry_question})
         result.checks.append({"type": "handoff", "step": step, "expected": False, "predicted": rec.handoff})
         if not ok:
@@ -225,6 +226,8 @@ def judge(scenario: Scenario, result: CallResult) -> CallResult:
                                   "language": turn.language or scenario.language})
     answers = [e["answer"] for e in result.known_entries.values()]
     answers += _framed_for_speech(answers)
+    # a near-miss confirmation reads the entry's question ("Is your question …?"): FAQ text, as traceable as answers
+    answers += [rec.topic for rec in result.records if getattr(rec, "topic", None)]
     for rec in result.records:
         if not rec.bot.strip():
             continue

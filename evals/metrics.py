@@ -7,6 +7,9 @@ wrong-answer rate) exists so that ``--fail-under`` works for it like for every o
 Definitions (over all runs, ``--repeat`` included):
 - task_success: share of calls with no failure at all.
 - answer_accuracy: share of ``answered_from`` turns answered from the expected entry.
+- confirmed_answer_rate: share of ``answered_from`` turns answered from the expected entry only after the caller
+  confirmed a near miss ("Is this about …?" – "Yes"): its own outcome, included in answer_accuracy.
+- confirmations: how many near-miss confirmations the bot asked (all calls; a count, not a rate).
 - wrong_answer_rate: share of question turns (``answered_from`` or ``hands_off: true``) where the bot stated an FAQ
   answer that was wrong or answered a not-covered question. A hand-off instead of an answer is not wrong.
 - handoff_precision / handoff_recall: over turns with a hand-off expectation (``hands_off``; ``answered_from``
@@ -80,6 +83,9 @@ def compute(results: list[CallResult]) -> dict[str, float | None]:
     not_covered = _checks(ran, "answer_when_not_covered")
     handoff_expected_turns = [c for c in _checks(ran, "handoff") if c["expected"]]
     m["answer_accuracy"] = _ratio(sum(c["correct"] for c in answers), len(answers))
+    m["confirmed_answer_rate"] = _ratio(sum(c["correct"] and c.get("confirmed", False) for c in answers),
+                                        len(answers))
+    m["confirmations"] = float(sum(1 for r in ran for rec in r.records if rec.intent == "confirm_topic"))
     wrong = sum(1 for c in answers if c["answered"] and not c["correct"]) + len(not_covered)
     question_turns = len(answers) + len(handoff_expected_turns)
     m["wrong_answer_rate"] = _ratio(wrong, question_turns)

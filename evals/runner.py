@@ -35,7 +35,7 @@ from evals.transcript import CallResult
 
 SUITES_DIR = Path(__file__).resolve().parent / "suites"
 REPO_ROOT = Path(__file__).resolve().parents[1]
-HEADLINE = ("task_success", "answer_accuracy", "no_wrong_answer_rate", "handoff_precision", "handoff_recall",
+HEADLINE = ("task_success", "answer_accuracy", "confirmed_answer_rate", "no_wrong_answer_rate", "handoff_precision", "handoff_recall",
             "message_completeness", "groundedness", "caller_wer", "bot_wer")
 
 
@@ -168,7 +168,8 @@ def summary_lines(result: dict[str, Any]) -> list[str]:
     if len(result["suites"]) > 1:
         for suite, sm in result["suites"].items():
             lines.append(f"  [{suite}] task_success {_fmt(sm.get('task_success'))}, answer_accuracy "
-                         f"{_fmt(sm.get('answer_accuracy'))}, wrong_answer_rate {_fmt(sm.get('wrong_answer_rate'))}")
+                         f"{_fmt(sm.get('answer_accuracy'))} (confirmed {_fmt(sm.get('confirmed_answer_rate'))}), "
+                         f"wrong_answer_rate {_fmt(sm.get('wrong_answer_rate'))}")
     kinds: dict[str, int] = {}
     for r in result["results"]:
         for f in r["failures"]:

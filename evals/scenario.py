@@ -23,7 +23,8 @@ OUTCOMES = ("answered", "message", "transferred", "abandoned")
 TRANSFER_RESULTS = ("connects", "no-answer", "busy", "failed", "declined")  # declined: a warm transfer the secretary refused
 LANGS = ("de", "en")
 TURN_KINDS = ("say", "audio", "dtmf", "pause", "hangup")
-TURN_KEYS = set(TURN_KINDS) | {"language", "barge_in_after_ms", "transcript", "after_s", "expect", "note"}
+TURN_KEYS = set(TURN_KINDS) | {"language", "barge_in_after_ms", "transcript", "after_s", "expect", "note", "confirm"}
+CONFIRM_POLICIES = ("truthful",)
 TURN_EXPECT_KEYS = {"answered_from", "contains", "not_contains", "hands_off", "intent", "language", "within_ms",
                     "expecting", "ends_call", "says_nothing"}
 CALL_EXPECT_KEYS = {"outcome", "message", "transferred", "summary"}
@@ -103,6 +104,10 @@ class Turn:
     barge_in_after_ms: float | None = None  # caller starts speaking N ms into the bot's previous speech
     after_s: float = 1.0  # caller's reaction time after the bot finished speaking
     expect: TurnExpect = field(default_factory=TurnExpect)
+    # "truthful": when the bot answers with a near-miss confirmation ("Is this about …?"), the caller says yes if
+    # the topic is the expected entry (expect.answered_from) and no otherwise; the expectations then apply to the
+    # bot's reply to that yes/no (text mode; single-question generated suites)
+    confirm: str | None = None
 
     def describe(self) -> str:
         if self.kind == "say":
@@ -381,6 +386,8 @@ def _parse_turn(ctx: _Ctx, value: Any, path: str) -> Turn:
         kw["after_s"] = ctx.number(raw["after_s"], f"{path}.after_s")
     if "expect" in raw:
         kw["expect"] = _parse_turn_expect(ctx, raw["expect"], f"{path}.expect")
+    if "confirm" in raw:
+        kw["confirm"] = ctx.choice(raw["confirm"], f"{path}.confirm", CONFIRM_POLICIES)
     return Turn(**kw)
 
 

@@ -31,6 +31,9 @@ class TurnRecord:
     actions: list[str] = field(default_factory=list)
     ends_call: bool = False
     handoff: bool = False
+    topic: str | None = None  # a near-miss confirmation: the entry question the bot asked about
+    topic_entry: str | None = None
+    confirmed: bool = False  # an FAQ answer given after the caller confirmed a near miss's topic
     interrupted: bool = False  # the caller barged in while this turn was spoken
     unspoken: str | None = None  # what the brain wanted to say but the carrier did not, because a pre-speech
     # action (saving the message) failed: the contract says the failure is reported and the brain's answer spoken

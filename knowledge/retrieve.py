@@ -67,6 +67,9 @@ class Calibration:
     # With a company's learned model (knowledge/learned.py): answerable when the model's best entry is the ranked
     # top entry and the mean of both probabilities reaches this. None: learned models take no part.
     learned_threshold: float | None = None
+    # Lower bound of the near-miss band [near_miss_floor, threshold): the bot asks the caller to confirm the best
+    # entry's topic instead of handing off (chosen by evals/calibrate_near_miss.py on development data). None: no band.
+    near_miss_floor: float | None = None
     meta: dict = field(default_factory=dict)
 
     @staticmethod
@@ -86,7 +89,8 @@ class Calibration:
                                                      for m, t in block.get("phrasing_thresholds", ())),
                            verbatim_cosine=block.get("verbatim_cosine"), clf_low=tuple(block.get("clf_low", ())), clf_high=tuple(block.get("clf_high", ())),
                            quadratic=bool(block.get("quadratic", False)),
-                           learned_threshold=block.get("learned_threshold"), meta=block.get("meta", {}))
+                           learned_threshold=block.get("learned_threshold"),
+                           near_miss_floor=block.get("near_miss_floor"), meta=block.get("meta", {}))
 
     def confidence(self, feats: dict[str, float]) -> float:
         """The answerable probability; 1.0 when the caller said an entry's question or phrasing all but verbatim."""
@@ -292,7 +296,11 @@ def search(snapshot: Snapshot, question: str, qvec: np.ndarray, cal: Calibration
         threshold = cal.learned_threshold
         details["threshold"] = threshold
     hits = tuple(Hit(entry=snapshot.entries[i], score=float(s[i])) for i in order[:k])
-    return SearchResult(query=question, hits=hits, answerable=prob >= threshold, confidence=prob, details=details)
+    floor = cal.near_miss_floor
+    near_miss = bool(hits) and floor is not None and floor <= prob < threshold
+    details["near_miss_floor"] = floor
+    return SearchResult(query=question, hits=hits, answerable=prob >= threshold, confidence=prob, details=details,
+                        near_miss=near_miss)
 
 
 @lru_cache(maxsize=4)

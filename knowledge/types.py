@@ -36,6 +36,8 @@ class SearchResult:
 
     ``answerable`` is the calibrated decision: only when it is true may the bot state the entry's answer.
     ``confidence`` is the calibrated score the decision thresholds (0..1).
+    ``near_miss``: not answerable, but the confidence reaches the calibrated near-miss floor: the best entry is
+    plausible enough to ask the caller "Is this about {topic}?" (never to state its answer unasked).
     """
 
     query: str
@@ -43,10 +45,16 @@ class SearchResult:
     answerable: bool = False
     confidence: float = 0.0
     details: dict = field(default_factory=dict)
+    near_miss: bool = False
 
     @property
     def best(self) -> Entry | None:
         return self.hits[0].entry if self.hits else None
+
+    @property
+    def topic(self) -> str | None:
+        """The best entry's question, for a confirmation prompt ("Geht es um die Frage: …?")."""
+        return self.best.question if self.best else None
 
 
 @dataclass(frozen=True)

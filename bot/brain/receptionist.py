@@ -88,6 +88,8 @@ class CallSession(MessageTaking):
         self.reask = ""  # the question the bot is waiting on (re-asked after silence)
         self.draft: MessageDraft | None = None
         self.pending_concern: str | None = None
+        self.pending_topic: tuple[SearchResult, str] | None = None  # a near miss waiting for the caller's yes/no
+        self.last_confirmed_topic: str | None = None  # entry id of the last confirmation asked (never twice in a row)
         self.base_question: str | None = None  # the last full question (context for follow-ups)
         self.message: CallMessage | None = None  # saved (the carrier ran SaveMessage without reporting failure)
         self.save_failed = False
@@ -341,7 +343,56 @@ class CallSession(MessageTaking):
         # near-misses may still route to a human; they never end the call ("Danke, und wo kann ich parken?")
         if cls.intent in ("ask_person", "leave_message", "repeat") and cls.confident(*WEAK):
             return self._social(cls.intent, text, inp, cls)
+        if self._may_confirm(result):
+            return self._confirm_topic(text, result, query)
+        self.last_confirmed_topic = None
         return self._not_covered(text, inp, result)
+
+    # --------------------------------------------------------------------------------- near misses (FAQ path)
+    def _may_confirm(self, result: SearchResult | None) -> bool:
+        """A near miss is asked about once: not when the same topic was just asked about and not confirmed."""
+        return (result is not None and getattr(result, "near_miss", False) and result.best is not None
+                and result.best.id != self.last_confirmed_topic)
+
+    def _confirm_topic(self, text: str, result: SearchResult, query: str) -> BotTurn:
+        entry = result.best
+        assert entry is not None
+        self.pending_concern = text
+        self.pending_topic = (result, query)
+        self.last_confirmed_topic = entry.id
+        self.state = CallState.CONFIRM_TOPIC
+        topic = " ".join(entry.question.split()).rstrip(" .!")
+        if not topic.endswith("?"):
+            topic += "?"
+        say = self._p("confirm_topic", topic=topic)
+        return self._turn(say, "confirm_topic", reask=say, expecting=CallState.CONFIRM_TOPIC, question=text,
+                          confidence=result.confidence, topic=entry.question, topic_entry=entry.id)
+
+    def _state_confirm_topic(self, text: str, inp: CallerInput, cls: IntentScore) -> BotTurn:
+        pending, self.pending_topic = self.pending_topic, None
+        concern = self.pending_concern or text
+        self.state = CallState.QUESTION
+        if pending is None:  # pragma: no cover - the state is only entered with a pending topic
+            return self._state_question(text, inp, cls)
+        if cls.intent in ("ask_person", "leave_message") and cls.confident(*WEAK):
+            return self._social(cls.intent, text, inp, cls)
+        yn = self._classify(text, {"yes", "no", QUESTION})
+        if yn.intent == "yes" and yn.confident(*YES_NO):
+            result, query = pending
+            self.base_question = concern
+            turn = self._answer(result, query)
+            turn.details["confirmed"] = True
+            return turn
+        if yn.intent == "no" and yn.confident(*YES_NO):
+            return self._not_covered(concern, inp, pending[0])
+        # neither yes nor no: a new question is answered (or confirmed, if it is a near miss on another topic);
+        # anything else is handled like today's "not covered" for the original question
+        result, query = self._lookup(text)
+        if result is not None and result.answerable and result.best is not None:
+            return self._answer(result, query)
+        if self._may_confirm(result):
+            return self._confirm_topic(text, result, query)
+        return self._not_covered(concern, inp, pending[0])
 
     def _state_offer_handoff(self, text: str, inp: CallerInput, cls: IntentScore) -> BotTurn:
         if cls.intent in ("ask_person", "leave_message") and cls.confident(*WEAK):

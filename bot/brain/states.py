@@ -12,6 +12,7 @@ from enum import StrEnum
 class CallState(StrEnum):
     QUESTION = "question"  # open: the caller asks, the bot answers from the FAQ
     OFFER_HANDOFF = "offer_handoff"  # the FAQ had no answer: "shall I put you through / take a message?"
+    CONFIRM_TOPIC = "confirm_topic"  # a near miss: "is this about {topic}?" — yes: its answer; no: the hand-off
     TRANSFERRING = "transferring"  # the secretary's line is ringing; the carrier owns the audio
     NAME = "name"  # message taking: the caller's name
     OFFER_CALLER_ID = "offer_caller_id"  # "shall we call you back on the number you are calling from?"

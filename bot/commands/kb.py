@@ -152,7 +152,8 @@ def _record(question: str, result) -> dict:
             "score": round(float(result.confidence), 4), "source": e.source if e else None,
             "location": e.location if e else None, "entry_id": e.id if e else None,
             "rank_score": round(float(best.score), 4) if best else None,
-            "threshold": result.details.get("threshold")}
+            "threshold": result.details.get("threshold"),
+            "near_miss": bool(getattr(result, "near_miss", False)), "topic": e.question if e else None}
 
 
 @kb.command("ask")
@@ -181,7 +182,8 @@ def ask(company: str, question: str | None, jsonl: bool, language: str | None, k
         return
     result = base.ask(company, question, language=language, k=k)
     rec = _record(question, result)
-    decision = "ANSWER" if rec["answerable"] else "HAND OFF (not confident enough: a human takes over)"
+    decision = ("ANSWER" if rec["answerable"] else "CONFIRM (near miss: the bot asks whether this is the topic)"
+                if rec["near_miss"] else "HAND OFF (not confident enough: a human takes over)")
     click.echo(f"decision: {decision}")
     click.echo(f"score:    {rec['score']:.3f} (threshold {rec['threshold']})")
     if rec["entry_question"] is not None:

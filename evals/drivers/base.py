@@ -73,6 +73,10 @@ def record_bot_turn(record: TurnRecord, bot_turn: Any) -> TurnRecord:
     record.actions = action_names(bot_turn.actions)
     record.ends_call = bool(getattr(bot_turn, "ends_call", False))
     record.handoff = is_handoff(bot_turn)
+    details = getattr(bot_turn, "details", None) or {}
+    if record.intent == "confirm_topic":
+        record.topic, record.topic_entry = details.get("topic"), details.get("topic_entry")
+    record.confirmed = bool(details.get("confirmed"))
     return record
 
 

@@ -27,10 +27,14 @@ from bot.brain.turn_order import FailedAction, carry_out
 from bot.brain.types import BotTurn, CallerInput, SaveMessage, Transfer
 from knowledge.base import KnowledgeBase
 from knowledge.learned import LearnedExample
+from evals.checks import entry_matches
 from evals.company import CompanyError, resolve_company
 from evals.drivers.base import DriverUnavailable, decide_outcome, record_bot_turn, speech_seconds
 from evals.scenario import Scenario, Turn
 from evals.transcript import CallResult, TurnRecord
+
+# what the simulated caller answers to a near-miss confirmation (scenario turns with ``confirm: truthful``)
+PHRASES = {"de": {"yes": "Ja.", "no": "Nein."}, "en": {"yes": "Yes.", "no": "No."}}
 
 class RecordingLookup:
     """The knowledge-base lookup handed to the brain; remembers every entry it returned (for groundedness).
@@ -193,6 +197,21 @@ class TextDriver:
                 if state.ended:
                     continue
             await feed(step, True, self._input(turn, clock, scenario), turn.describe())
+            asked = state.last_record
+            if (turn.confirm == "truthful" and not state.ended and asked is not None and asked.primary
+                    and asked.step == step and asked.intent == "confirm_topic"):
+                # the simulated caller knows what they meant: yes to their own topic, no to any other
+                probe = TurnRecord(step=step, primary=False, caller_kind="speech", entry_id=asked.topic_entry,
+                                   entry_question=asked.topic)
+                yes = bool(turn.expect.answered_from) and entry_matches(probe, turn.expect.answered_from)
+                language = turn.language or scenario.language
+                reply = PHRASES[language]["yes" if yes else "no"]
+                result.checks.append({"type": "confirmation", "step": step, "caller_said_yes": yes,
+                                      "topic": asked.topic})
+                asked.primary = False  # the expectations apply to the bot's reply to the caller's yes/no
+                clock += timedelta(seconds=speech_seconds(asked.bot) + turn.after_s)
+                await feed(step, True, CallerInput(kind="speech", at=clock, text=reply, language=language),
+                           f"{reply} [truthful confirmation]")
             if turn.kind == "hangup":
                 state.ended = True
         if not state.ended:

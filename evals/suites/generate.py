@@ -60,7 +60,8 @@ def _sample(items: list, n: int | None, rng: random.Random) -> list:
 
 def _single_turn(sid: str, text: str, *, answered_from: str | None, language: str, tags: list[str]) -> dict:
     expect: dict[str, Any] = {"answered_from": answered_from} if answered_from else {"hands_off": True}
-    return {"id": sid, "tags": tags, "turns": [{"say": text, "expect": expect}]}
+    # a caller who hears "Is this about …?" answers truthfully (yes to their own topic, no to any other)
+    return {"id": sid, "tags": tags, "turns": [{"say": text, "expect": expect, "confirm": "truthful"}]}
 
 
 def _document(company: dict, scenarios: list[dict], language: str, spec_file: Path) -> list[Scenario]:
