@@ -121,7 +121,8 @@ def default_classifier() -> IntentClassifier:
     return IntentClassifier(merged)
 
 
-def _contains_any(norm: str, phrases: list[str]) -> bool:
+def contains_any(norm: str, phrases) -> bool:
+    """Whether one of ``phrases`` stands as whole words in the normalised text ``norm``."""
     return any(re.search(r"(?<!\w)" + re.escape(normalise(p)) + r"(?!\w)", norm) for p in phrases)
 
 
@@ -129,10 +130,10 @@ def urgency_of(text: str) -> str | None:
     """"urgent", "normal" or None (no cue) from the urgency words of both languages; a negation wins."""
     norm = normalise(text)
     for lang in prompts.LANGUAGES:
-        if _contains_any(norm, prompts.load(lang, "intents")["not_urgent_words"]):
+        if contains_any(norm, prompts.load(lang, "intents")["not_urgent_words"]):
             return "normal"
     for lang in prompts.LANGUAGES:
-        if _contains_any(norm, prompts.load(lang, "intents")["urgent_words"]):
+        if contains_any(norm, prompts.load(lang, "intents")["urgent_words"]):
             return "urgent"
     return None
 

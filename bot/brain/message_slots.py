@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 import prompts
-from bot.brain.intents import extract_name, normalise, urgency_of
+from bot.brain.intents import contains_any, extract_name, normalise, urgency_of
 from bot.brain.numbers import parse_spoken_digits
 
 MAX_NAME_WORDS = 4
@@ -126,12 +126,10 @@ def scan(text: str, *, strict_name: bool = False) -> Slots:
 
 
 def says_farewell(text: str) -> bool:
-    norm = normalise(text)
-    return any(_find(norm, normalise(w)) >= 0 for w in _words("farewell_markers"))
+    return contains_any(normalise(text), _words("farewell_markers"))
 
 
 def declines(text: str) -> bool:
     """Thanks or goodbye without any yes word: after "shall I take a message?" that is a no ("okay danke")."""
     norm = normalise(text)
-    has = lambda key: any(_find(norm, normalise(w)) >= 0 for w in _words(key))  # noqa: E731
-    return has("decline_markers") and not has("explicit_yes")
+    return contains_any(norm, _words("decline_markers")) and not contains_any(norm, _words("explicit_yes"))

@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import asyncio
-import json
-import sys
 
 import click
 
+from bot.commands.carrier_check import report
 from bot.runtime.carrier_services import default_services
 from bot.settings import Settings
 from bot.telephony.sip.check import check_sip
@@ -24,19 +23,5 @@ def check(as_json: bool) -> None:
     """Check the SIP settings and register once at the registrar (digest auth); print the numbers served."""
 
     result = asyncio.run(check_sip(Settings(), default_services().resolver))
-    if as_json:
-        click.echo(json.dumps({"ok": result.ok, "problems": result.problems, "warnings": result.warnings,
-                               "registered": result.registered, "numbers": result.numbers}))
-    else:
-        if result.registered:
-            click.echo(f"registered: {result.registered}")
-        for number, slug in sorted(result.numbers.items()):
-            click.echo(f"number {number} -> {slug}")
-        for warning in result.warnings:
-            click.echo(f"warning: {warning}")
-        for problem in result.problems:
-            click.echo(f"problem: {problem}", err=True)
-        if result.ok:
-            click.echo("ready for SIP")
-    if not result.ok:
-        sys.exit(1)
+    report(result, as_json=as_json, facts={"registered": result.registered},
+           lines=[f"registered: {result.registered}"] if result.registered else [], ready="ready for SIP")
