@@ -5,8 +5,10 @@ The server runs as its own process with the demo companies (``serve --demo``), a
 stand-in for Twilio's REST API (the bot may hang up through it). Every caller does what Twilio and a person do:
 the signed ``/twilio/voice`` webhook, then a Media Streams websocket with the TwiML's stream URL and parameters,
 20 ms µ-law frames in real time, waits for the greeting to finish, asks a question of its company's FAQ
-(German or English, synthesised with espeak-ng, never the bot's own voice) and hangs up once the answer has been
-heard for a moment. The callers of one round start within ``--spread`` seconds of each other.
+(English synthesised with espeak-ng; German with SVOX Pico, because Whisper mishears espeak-ng's and MBROLA's
+German so badly that every German call fell back to the 30 s decoding window, which no real caller causes) and hangs
+up once the answer has been heard for a moment. The report lists every call (``per_call``: company, question,
+greeting and voice-to-voice time) so that a slow answer can be traced to its question. The callers of one round start within ``--spread`` seconds of each other.
 
 Measured per round (N simultaneous calls), from the caller's side of the line:
 - ``webhook_ms``: the voice webhook's answer time;
@@ -50,9 +52,9 @@ GOAL = {"calls": 8, "voice_to_voice_p95_ms": 1500, "errors": 0}
 
 # (company number, language, espeak voice, questions) - questions from the demo companies' own FAQs
 CALLERS = [
-    ("+4989555507700", "de", "de", ["Wie lange haben Sie am Samstag geöffnet?", "Was kostet ein Ölwechsel?",
+    ("+4989555507700", "de", "pico:de-DE", ["Wie lange haben Sie am Samstag geöffnet?", "Was kostet ein Ölwechsel?",
                                     "Kann ich mein Auto über Nacht abstellen?"]),
-    ("+4930555501200", "de", "de", ["Wann ist die Praxis geöffnet?", "Kann ich ein Rezept telefonisch bestellen?",
+    ("+4930555501200", "de", "pico:de-DE", ["Wann ist die Praxis geöffnet?", "Kann ich ein Rezept telefonisch bestellen?",
                                     "Gibt es Parkplätze bei der Praxis?"]),
     ("+4969555503300", "en", "en-us", ["What are your office hours?", "How do I book an initial consultation?",
                                        "Do you advise in English?"]),
@@ -84,7 +86,10 @@ def synthesise_ulaw(text: str, voice: str, tmp: Path) -> bytes:
     """espeak-ng → 8 kHz µ-law through sox, trimmed to the voiced part (the measurement starts at its end)."""
     name = uuid.uuid4().hex
     wav, raw = tmp / f"{name}.wav", tmp / f"{name}.ul"
-    subprocess.run(["espeak-ng", "-v", voice, "-s", "150", "-w", str(wav)], input=text.encode(), check=True)
+    if voice.startswith("pico:"):  # SVOX Pico (Debian libttspico-utils): a German caller Whisper can hear
+        subprocess.run(["pico2wave", "-l", voice.split(":", 1)[1], "-w", str(wav), text], check=True)
+    else:
+        subprocess.run(["espeak-ng", "-v", voice, "-s", "150", "-w", str(wav)], input=text.encode(), check=True)
     subprocess.run(["sox", str(wav), "-r", "8000", "-c", "1", "-e", "u-law", "-t", "raw", str(raw)], check=True)
     data = raw.read_bytes()
     frames = [data[i:i + 160] for i in range(0, len(data), 160)]
@@ -261,6 +266,10 @@ async def run_round(server: Server, n: int, audio: dict[tuple[str, str], bytes],
     return Round(n, list(results), wall_s=time.monotonic() - t0, cpu_s=server.cpu_s() - cpu0)
 
 
+def _ms(value: float | None) -> float | None:
+    return None if value is None else round(value, 1)
+
+
 def report_round(rnd: Round, baseline: dict | None) -> dict:
     v2v = summary([r.voice_to_voice_ms for r in rnd.results])
     out = {"calls": rnd.calls, "errors": sum(r.error is not None for r in rnd.results),
@@ -268,7 +277,10 @@ def report_round(rnd: Round, baseline: dict | None) -> dict:
            "voice_to_voice_ms": v2v, "greeting_ms": summary([r.greeting_ms for r in rnd.results]),
            "webhook_ms": summary([r.webhook_ms for r in rnd.results]),
            "server_cpu_cores_busy": round(rnd.cpu_s / rnd.wall_s, 2) if rnd.wall_s else None,
-           "wall_s": round(rnd.wall_s, 1)}
+           "wall_s": round(rnd.wall_s, 1),
+           "per_call": [{"company_number": r.company_number, "question": r.question,
+                         "greeting_ms": _ms(r.greeting_ms), "voice_to_voice_ms": _ms(r.voice_to_voice_ms),
+                         "error": r.error} for r in rnd.results]}
     if baseline and baseline["voice_to_voice_ms"]["p50"] and v2v["p50"]:
         out["ratio_to_one_call"] = {"voice_to_voice_p50": round(v2v["p50"] / baseline["voice_to_voice_ms"]["p50"], 2),
                                     "voice_to_voice_p95": round(v2v["p95"] / baseline["voice_to_voice_ms"]["p95"], 2)}
