@@ -14,6 +14,7 @@ from dataclasses import asdict, replace
 from typing import Callable
 
 import prompts
+from bot.brain.clauses import read_turn
 from bot.brain.hours import office_status
 from bot.brain.intents import (
     QUESTION,
@@ -322,7 +323,11 @@ class CallSession(MessageTaking):
         self.not_understood = 0
         if self.state not in (CallState.NAME,):
             self.language = caller_language(text, inp.language, self.language, self.profile.languages)
-        cls = self._classify(text)
+        if self.state == CallState.QUESTION:  # greetings in front dropped, partial social matches demoted
+            reading = read_turn(text, self.r.classifier)
+            text, cls = reading.text, reading.intent
+        else:
+            cls = self._classify(text)
         if cls.intent == "repeat" and cls.confident(*STRONG):
             return self._repeat()
         handler = getattr(self, f"_state_{self.state}")
