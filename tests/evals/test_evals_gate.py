@@ -20,7 +20,8 @@ GATES = {  # suite: (fail_under, measured at the time)
     "clinc150_learned": (["task_success=0.92", "no_wrong_answer_rate=0.98", "handoff_recall=0.97"],
                          "0.946 / 0.992 / 0.992"),
     "banking77": (["task_success=0.30", "no_wrong_answer_rate=0.90", "handoff_recall=0.92"], "0.325 / 0.908 / 0.939"),
-    "covidqa_de": (["task_success=0.19", "no_wrong_answer_rate=0.94", "handoff_recall=0.99"], "0.207 / 0.947 / 1.000"),
+    # with the near-miss confirmation (2026-12-06): answer accuracy 0.121, of which 0.081 after a confirmation
+    "covidqa_de": (["task_success=0.26", "no_wrong_answer_rate=0.94", "handoff_recall=0.99"], "0.273 / 0.947 / 1.000"),
 }
 
 
