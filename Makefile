@@ -50,9 +50,10 @@ run: install
 test: install
 	$(BIN)/python -m pytest -q
 
-# The quick loop while coding: no speech models, no browser (tests marked `slow` are left out).
+# The quick loop while coding: no speech models, no browser (tests marked `slow` are left out), on every core
+# (pytest-xdist). `make test` stays serial: its slow tests pace audio in real time and must not compete for the CPU.
 test-fast: $(STAMP)
-	$(BIN)/python -m pytest -q -m "not slow"
+	$(BIN)/python -m pytest -q -m "not slow" -n auto
 
 lint: $(STAMP)
 	$(BIN)/ruff check bot knowledge evals tests prompts

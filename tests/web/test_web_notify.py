@@ -81,7 +81,7 @@ class Receiver:
                 pass
 
         self.server = ThreadingHTTPServer(("127.0.0.1", self.port), Handler)
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        threading.Thread(target=self.server.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True).start()
 
     def down(self) -> None:
         if self.server:
@@ -234,7 +234,7 @@ def test_webhook_error_status_is_a_failure(notify_settings, receiver) -> None:
             pass
 
     server = ThreadingHTTPServer(("127.0.0.1", receiver.port), Failing)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
+    threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True).start()
     try:
         _save(notify_settings)
         notify.run_once(notify_settings)

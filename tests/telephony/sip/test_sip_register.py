@@ -28,8 +28,23 @@ async def registrar(transport: str, tmp: Path):
         "-key", "user", USER, "-key", "password", PASSWORD, "-nostdin", "-timeout", "30s", "-trace_msg",
         "-message_file", str(tmp / "registrar.log"), "-mp", str(free_port()),
         stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.PIPE, cwd=tmp)
-    await asyncio.sleep(0.5)  # SIPp binds its port
+    await _bound(port, "udp" if transport.startswith("u") else "tcp")
     return proc, port
+
+
+async def _bound(port: int, proto: str, timeout_s: float = 5.0) -> None:
+    """Wait until SIPp has bound its port (read from /proc/net), instead of a fixed sleep."""
+    wanted = f":{port:04X} "
+    deadline = asyncio.get_running_loop().time() + timeout_s
+    while asyncio.get_running_loop().time() < deadline:
+        for table in (f"/proc/net/{proto}", f"/proc/net/{proto}6"):
+            try:
+                rows = Path(table).read_text().splitlines()[1:]
+            except OSError:
+                continue
+            if any(wanted in row.split()[1] + " " for row in rows if len(row.split()) > 1):
+                return
+        await asyncio.sleep(0.02)
 
 
 @pytest.mark.parametrize("transport", ["udp", "tcp"])
