@@ -8,7 +8,8 @@ the signed ``/twilio/voice`` webhook, then a Media Streams websocket with the Tw
 (English synthesised with espeak-ng; German with SVOX Pico, because Whisper mishears espeak-ng's and MBROLA's
 German so badly that every German call fell back to the 30 s decoding window, which no real caller causes) and hangs
 up once the answer has been heard for a moment. The report lists every call (``per_call``: company, question,
-greeting and voice-to-voice time) so that a slow answer can be traced to its question. The callers of one round start within ``--spread`` seconds of each other.
+greeting and voice-to-voice time, what the server heard and
+its STT / brain / TTS times from its own store) so that a slow answer can be traced to its question. The callers of one round start within ``--spread`` seconds of each other.
 
 Measured per round (N simultaneous calls), from the caller's side of the line:
 - ``webhook_ms``: the voice webhook's answer time;
@@ -22,10 +23,12 @@ Each round's p50/p95 is also given as a ratio to the N=1 round of the same run (
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
 import platform
 import random
+import sqlite3
 import subprocess
 import sys
 import tempfile
@@ -70,6 +73,9 @@ class CallResult:
     greeting_ms: float | None = None
     voice_to_voice_ms: float | None = None
     error: str | None = None
+    call_sid: str = ""
+    heard: str | None = None  # what the server transcribed of the question (from its store)
+    server_ms: dict[str, float] = field(default_factory=dict)  # the server's stage times of that turn (stt, brain, tts)
 
 
 @dataclass
@@ -205,7 +211,7 @@ async def one_call(base: str, number: str, language: str, question: str, audio: 
                    client: httpx.AsyncClient) -> CallResult:
     result = CallResult(number, language, question)
     await asyncio.sleep(delay_s)
-    call_sid = "CA" + uuid.uuid4().hex
+    call_sid = result.call_sid = "CA" + uuid.uuid4().hex
     form = {"CallSid": call_sid, "AccountSid": ACCOUNT, "From": f"+49151{random.randint(1000000, 9999999)}",
             "To": number, "CallStatus": "ringing", "Direction": "inbound"}
     url = base + "/twilio/voice"
@@ -266,6 +272,25 @@ async def run_round(server: Server, n: int, audio: dict[tuple[str, str], bytes],
     return Round(n, list(results), wall_s=time.monotonic() - t0, cpu_s=server.cpu_s() - cpu0)
 
 
+def read_server_stages(db: Path, results: list[CallResult]) -> None:
+    """Fill in what the server heard of each question and how long its stages took, from its own store
+    (``call_turns``): a slow answer is then traced to STT, the brain or TTS, and a misheard question is seen."""
+    if not db.exists():
+        return
+    with contextlib.closing(sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=10)) as con:
+        for r in results:
+            turns = con.execute("SELECT t.speaker, t.text, t.latency FROM call_turns t JOIN calls c ON c.id = t.call_id"
+                                " WHERE c.call_sid = ? ORDER BY t.seq", (r.call_sid,)).fetchall()
+            asked = next((i for i, t in enumerate(turns) if t[0] == "caller"), None)
+            if asked is None:
+                continue
+            r.heard = turns[asked][1]
+            answer = next((t for t in turns[asked + 1:] if t[0] == "bot"), None)  # the answer turn holds the times
+            if answer:
+                r.server_ms = {k: round(float(v), 1) for k, v in json.loads(answer[2] or "{}").items()
+                               if isinstance(v, (int, float))}
+
+
 def _ms(value: float | None) -> float | None:
     return None if value is None else round(value, 1)
 
@@ -280,7 +305,7 @@ def report_round(rnd: Round, baseline: dict | None) -> dict:
            "wall_s": round(rnd.wall_s, 1),
            "per_call": [{"company_number": r.company_number, "question": r.question,
                          "greeting_ms": _ms(r.greeting_ms), "voice_to_voice_ms": _ms(r.voice_to_voice_ms),
-                         "error": r.error} for r in rnd.results]}
+                         "heard": r.heard, "server_ms": r.server_ms, "error": r.error} for r in rnd.results]}
     if baseline and baseline["voice_to_voice_ms"]["p50"] and v2v["p50"]:
         out["ratio_to_one_call"] = {"voice_to_voice_p50": round(v2v["p50"] / baseline["voice_to_voice_ms"]["p50"], 2),
                                     "voice_to_voice_p95": round(v2v["p95"] / baseline["voice_to_voice_ms"]["p95"], 2)}
@@ -303,6 +328,8 @@ def run_bench(calls: list[int], rounds: int, spread_s: float, seed: int, echo=pr
             report_rounds, baseline = [], None
             for n in sorted(set([1, *calls])):
                 rnds = [asyncio.run(run_round(server, n, audio, spread_s, rng)) for _ in range(rounds)]
+                time.sleep(0.5)  # the server writes a call's record as the call ends
+                read_server_stages(tmp / "data" / "receptionist.db", [r for rnd in rnds for r in rnd.results])
                 merged = Round(n, [r for rnd in rnds for r in rnd.results], wall_s=sum(r.wall_s for r in rnds),
                                cpu_s=sum(r.cpu_s for r in rnds))
                 entry = report_round(merged, baseline)
