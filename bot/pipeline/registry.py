@@ -1,7 +1,7 @@
 """Process-wide model registry: every model is loaded once per process and shared by all calls.
 
-A call must never pay for loading a model (whisper-base takes ~1 s and ~150 MB), and two copies of the same
-weights on a 2-core box only fight for the cache. Thread-safe; :func:`warm_up` loads everything a company needs
+A call must never pay for loading a model (whisper-base takes ~1 s and ~150 MB). The recogniser is the one
+exception to "one copy": a small pool, because simultaneous calls otherwise queue behind one decoder (issue 15). Thread-safe; :func:`warm_up` loads everything a company needs
 before the first call arrives (``receptionist serve`` and the benchmark call it at start).
 """
 
@@ -19,15 +19,20 @@ _SMART_TURN: dict[str, object] = {}
 
 
 def whisper_engine(settings: Settings, *, english_only: bool = False):
-    """The shared :class:`~bot.pipeline.whisper_engine.WhisperEngine`: multilingual base, or tiny.en."""
-    from bot.pipeline.whisper_engine import WhisperEngine
+    """The shared recogniser, a :class:`~bot.pipeline.whisper_pool.WhisperPool` of multilingual base or tiny.en.
+
+    ``RECEPTIONIST_STT_ENGINES`` copies (default: one per core, at most 4) so simultaneous calls decode in
+    parallel; each copy gets an equal share of the cores as CTranslate2 threads.
+    """
+    from bot.pipeline.whisper_pool import WhisperPool, default_layout
 
     model_dir: Path = whisper_tiny_en_dir(settings) if english_only else whisper_base_dir(settings)
-    key = str(model_dir)
+    engines, threads = default_layout(engines=settings.stt_engines)
+    key = f"{model_dir}|{engines}"
     with _LOCK:
         engine = _ENGINES.get(key)
         if engine is None:
-            engine = WhisperEngine(model_dir)
+            engine = WhisperPool(model_dir, engines=engines, cpu_threads=threads)
             _ENGINES[key] = engine
         return engine
 
@@ -64,10 +69,11 @@ def warm_up(settings: Settings, *, english_only: bool = False, languages: tuple[
 
     from bot.pipeline.tts import get_synth
 
-    engine = whisper_engine(settings, english_only=english_only)
-    # Not silence: the engine skips silent input, and the point is to run encoder and decoder once.
+    pool = whisper_engine(settings, english_only=english_only)
+    # Not silence: the engine skips silent input, and the point is to run encoder and decoder once (on every copy).
     noise = (0.05 * np.random.default_rng(0).standard_normal(2 * 16000)).astype(np.float32)
-    engine.transcribe(noise, languages=languages)
+    for engine in pool.engines:
+        engine.transcribe(noise, languages=languages)
     st = smart_turn(settings)
     st._predict_endpoint(noise)
     for lang in languages:

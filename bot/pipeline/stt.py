@@ -46,6 +46,7 @@ from bot.pipeline.probes import LatencyTracker
 from bot.pipeline.vad import CallerPausedFrame, CallerResumedFrame
 from bot.pipeline.whisper_engine import (SAMPLE_RATE, SttResult, TranscriptionCancelled, WhisperEngine,
                                          trim_leading_silence)
+from bot.pipeline.whisper_pool import WhisperPool
 
 log = logging.getLogger(__name__)
 
@@ -94,7 +95,7 @@ class _Speculation:
 
 
 class LocalWhisperSTTService(STTService):
-    """faster-whisper (shared :class:`WhisperEngine`) + Smart Turn, with transcription started at the first silence.
+    """faster-whisper (the shared :class:`WhisperPool`) + Smart Turn, with transcription started at the first silence.
 
     Args:
         engine: the process-wide recogniser (``bot.pipeline.registry.whisper_engine``).
@@ -108,7 +109,7 @@ class LocalWhisperSTTService(STTService):
         trimmed: use the trimmed encoder window (see :mod:`bot.pipeline.whisper_engine`).
     """
 
-    def __init__(self, *, engine: WhisperEngine, smart_turn=None, languages: tuple[str, ...] = ("de", "en"),
+    def __init__(self, *, engine: WhisperEngine | WhisperPool, smart_turn=None, languages: tuple[str, ...] = ("de", "en"),
                  default_language: str | None = None, tracker: LatencyTracker | None = None, vad_stop_secs: float = 0.2, early: bool = True,
                  trimmed: bool = True, incomplete_wait_s: float = INCOMPLETE_WAIT_S, **kwargs):
         from pipecat.services.settings import STTSettings
@@ -236,8 +237,10 @@ class LocalWhisperSTTService(STTService):
     async def _transcribe(self, audio: bytes, cancel: threading.Event | None = None) -> SttResult:
         samples = trim_leading_silence(np.frombuffer(audio, dtype=np.int16).astype(np.float32) / 32768.0)
         samples = np.concatenate([samples, np.zeros(int(TAIL_SILENCE_S * SAMPLE_RATE), dtype=np.float32)])
-        return await asyncio.to_thread(self._engine.transcribe, samples, languages=self._languages,
-                                       trimmed=self._trimmed, preferred=self._default_language, cancel=cancel)
+        kwargs = dict(languages=self._languages, trimmed=self._trimmed, preferred=self._default_language, cancel=cancel)
+        if isinstance(self._engine, WhisperPool):  # the product's case: the pool's own bounded threads
+            return await self._engine.transcribe_async(samples, **kwargs)
+        return await asyncio.to_thread(self._engine.transcribe, samples, **kwargs)
 
     async def _turn_complete(self, audio: bytes) -> bool:
         if self._smart_turn is None:
