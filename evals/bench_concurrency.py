@@ -45,6 +45,7 @@ import httpx
 from twilio.request_validator import RequestValidator
 
 from bot.commands.bench import summary
+from evals.drivers.sip_line import SipLine
 from evals.drivers.twilio_line import TwilioLine
 from evals.drivers.ulaw import rms, ulaw_decode
 
@@ -73,6 +74,7 @@ class CallResult:
     greeting_ms: float | None = None
     voice_to_voice_ms: float | None = None
     error: str | None = None
+    carrier: str = "twilio"  # "twilio" (Media Streams) or "sip" (direct SIP/RTP)
     call_sid: str = ""
     heard: str | None = None  # what the server transcribed of the question (from its store)
     server_ms: dict[str, float] = field(default_factory=dict)  # the server's stage times of that turn (stt, brain, tts)
@@ -140,16 +142,29 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+def free_udp_port() -> int:
+    import socket
+
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
 class Server:
     """``receptionist serve --demo`` in its own process, on a fresh data dir."""
 
     def __init__(self, data_dir: Path, api_url: str, extra_env: dict[str, str] | None = None) -> None:
         self.port = free_port()
+        self.sip_port = free_udp_port()
         self.base = f"http://127.0.0.1:{self.port}"
         env = {k: v for k, v in os.environ.items() if not k.startswith("RECEPTIONIST_")}
         env.update({"RECEPTIONIST_DATA_DIR": str(data_dir), "RECEPTIONIST_TWILIO_AUTH_TOKEN": TOKEN,
                     "RECEPTIONIST_TWILIO_ACCOUNT_SID": ACCOUNT, "RECEPTIONIST_PUBLIC_URL": self.base,
-                    "RECEPTIONIST_TWILIO_API_BASE_URL": api_url, **(extra_env or {})})
+                    "RECEPTIONIST_TWILIO_API_BASE_URL": api_url,
+                    # the direct SIP carrier too, on loopback UDP without a registrar (a Fritz!Box-style direct line)
+                    "RECEPTIONIST_SIP_ENABLED": "true", "RECEPTIONIST_SIP_LISTEN": "127.0.0.1",
+                    "RECEPTIONIST_SIP_PORT": str(self.sip_port), "RECEPTIONIST_SIP_TRANSPORT": "udp",
+                    **(extra_env or {})})
         self.log = open(data_dir.parent / "serve.log", "wb")
         self.proc = subprocess.Popen([sys.executable, "-m", "bot.cli", "serve", "--demo", "--port", str(self.port)],
                                      env=env, stdout=self.log, stderr=subprocess.STDOUT)
@@ -184,7 +199,7 @@ class Server:
 
 # --- one caller -------------------------------------------------------------------------------------------------
 
-def heard_since(line: TwilioLine, since: float) -> float | None:
+def heard_since(line: TwilioLine | SipLine, since: float) -> float | None:
     """Arrival time of the first audible bot audio after ``since``."""
     return next((t for t, a in line.bot_audio if t >= since and rms(a) > LOUD), None)
 
@@ -198,7 +213,7 @@ async def wait_until(predicate, timeout_s: float) -> bool:
     return False
 
 
-async def quiet_for(line: TwilioLine, quiet_s: float, timeout_s: float) -> bool:
+async def quiet_for(line: TwilioLine | SipLine, quiet_s: float, timeout_s: float) -> bool:
     """Wait until the bot has been silent for ``quiet_s`` (its greeting is over)."""
     def quiet() -> bool:
         last = max((t for t, a in line.bot_audio if rms(a) > LOUD), default=None)
@@ -207,10 +222,8 @@ async def quiet_for(line: TwilioLine, quiet_s: float, timeout_s: float) -> bool:
     return await wait_until(quiet, timeout_s)
 
 
-async def one_call(base: str, number: str, language: str, question: str, audio: bytes, delay_s: float,
-                   client: httpx.AsyncClient) -> CallResult:
-    result = CallResult(number, language, question)
-    await asyncio.sleep(delay_s)
+async def twilio_call(base: str, number: str, result: CallResult, client: httpx.AsyncClient) -> TwilioLine | None:
+    """The signed voice webhook, then the Media Stream the TwiML names (None, with ``result.error``, on failure)."""
     call_sid = result.call_sid = "CA" + uuid.uuid4().hex
     form = {"CallSid": call_sid, "AccountSid": ACCOUNT, "From": f"+49151{random.randint(1000000, 9999999)}",
             "To": number, "CallStatus": "ringing", "Direction": "inbound"}
@@ -221,17 +234,30 @@ async def one_call(base: str, number: str, language: str, question: str, audio: 
         r = await client.post(url, data=form, headers=headers, timeout=20)
     except httpx.HTTPError as exc:
         result.error = f"voice webhook: {type(exc).__name__}"
-        return result
+        return None
     result.webhook_ms = (time.monotonic() - t0) * 1000
     if r.status_code != 200:
         result.error = f"voice webhook: HTTP {r.status_code}"
-        return result
+        return None
     stream = ET.fromstring(r.text).find("./Connect/Stream")
     if stream is None:
         result.error = "voice webhook: no <Stream> in the TwiML"
-        return result
+        return None
     params = {p.get("name"): p.get("value") for p in stream.findall("Parameter")}
-    line = TwilioLine(stream.get("url"), call_sid=call_sid, account_sid=ACCOUNT, parameters=params)
+    return TwilioLine(stream.get("url"), call_sid=call_sid, account_sid=ACCOUNT, parameters=params)
+
+
+async def one_call(server: "Server", carrier: str, number: str, language: str, question: str, audio: bytes,
+                   delay_s: float, client: httpx.AsyncClient) -> CallResult:
+    result = CallResult(number, language, question, carrier=carrier)
+    await asyncio.sleep(delay_s)
+    if carrier == "sip":
+        line = SipLine("127.0.0.1", server.sip_port, number=number, caller=f"+49151{random.randint(1000000, 9999999)}")
+        result.call_sid = line.call_sid
+    else:
+        line = await twilio_call(server.base, number, result, client)
+        if line is None:
+            return result
     try:
         async with line:
             started = time.monotonic()
@@ -249,7 +275,7 @@ async def one_call(base: str, number: str, language: str, question: str, audio: 
                 return result
             answered = heard_since(line, asked)
             if answered is None:
-                result.error = f"stream closed before the answer (code {line.close_code})"
+                result.error = f"the line closed before the answer (code {line.close_code})"
                 return result
             result.voice_to_voice_ms = (answered - asked) * 1000
             await asyncio.sleep(1.0)  # hear a moment of the answer, then hang up as a caller does
@@ -258,17 +284,23 @@ async def one_call(base: str, number: str, language: str, question: str, audio: 
     return result
 
 
+def carrier_of(i: int, carrier: str) -> str:
+    """The i-th caller's carrier: the one asked for, or alternating Twilio / SIP for ``both``."""
+    return carrier if carrier != "both" else ("twilio", "sip")[i % 2]
+
+
 async def run_round(server: Server, n: int, audio: dict[tuple[str, str], bytes], spread_s: float,
-                    rng: random.Random) -> Round:
+                    rng: random.Random, carrier: str = "twilio") -> Round:
     plan = []
     for i in range(n):
         number, language, _, questions = CALLERS[i % len(CALLERS)]
         question = rng.choice(questions)
-        plan.append((number, language, question, audio[(number, question)], rng.uniform(0, spread_s)))
+        plan.append((carrier_of(i, carrier), number, language, question, audio[(number, question)],
+                     rng.uniform(0, spread_s)))
     cpu0, t0 = server.cpu_s(), time.monotonic()
     async with httpx.AsyncClient() as client:
-        results = await asyncio.gather(*(one_call(server.base, num, lang, q, a, d, client)
-                                         for num, lang, q, a, d in plan))
+        results = await asyncio.gather(*(one_call(server, c, num, lang, q, a, d, client)
+                                         for c, num, lang, q, a, d in plan))
     return Round(n, list(results), wall_s=time.monotonic() - t0, cpu_s=server.cpu_s() - cpu0)
 
 
@@ -303,7 +335,12 @@ def report_round(rnd: Round, baseline: dict | None) -> dict:
            "webhook_ms": summary([r.webhook_ms for r in rnd.results]),
            "server_cpu_cores_busy": round(rnd.cpu_s / rnd.wall_s, 2) if rnd.wall_s else None,
            "wall_s": round(rnd.wall_s, 1),
-           "per_call": [{"company_number": r.company_number, "question": r.question,
+           "carriers": {c: {"calls": sum(r.carrier == c for r in rnd.results),
+                            "errors": sum(r.carrier == c and r.error is not None for r in rnd.results),
+                            "voice_to_voice_ms": summary([r.voice_to_voice_ms for r in rnd.results if r.carrier == c]),
+                            "greeting_ms": summary([r.greeting_ms for r in rnd.results if r.carrier == c])}
+                        for c in sorted({r.carrier for r in rnd.results})},
+           "per_call": [{"carrier": r.carrier, "company_number": r.company_number, "question": r.question,
                          "greeting_ms": _ms(r.greeting_ms), "voice_to_voice_ms": _ms(r.voice_to_voice_ms),
                          "heard": r.heard, "server_ms": r.server_ms, "error": r.error} for r in rnd.results]}
     if baseline and baseline["voice_to_voice_ms"]["p50"] and v2v["p50"]:
@@ -312,8 +349,11 @@ def report_round(rnd: Round, baseline: dict | None) -> dict:
     return out
 
 
+CARRIER_NAMES = {"twilio": "twilio-media-streams", "sip": "sip", "both": "twilio-media-streams+sip"}
+
+
 def run_bench(calls: list[int], rounds: int, spread_s: float, seed: int, echo=print,
-              extra_env: dict[str, str] | None = None) -> dict:
+              extra_env: dict[str, str] | None = None, carrier: str = "twilio") -> dict:
     rng = random.Random(seed)
     with tempfile.TemporaryDirectory(prefix="bench-concurrency-") as tmp_name:
         tmp = Path(tmp_name)
@@ -327,7 +367,7 @@ def run_bench(calls: list[int], rounds: int, spread_s: float, seed: int, echo=pr
             echo(f"server ready after {time.monotonic() - t0:.1f} s ({ready})")
             report_rounds, baseline = [], None
             for n in sorted(set([1, *calls])):
-                rnds = [asyncio.run(run_round(server, n, audio, spread_s, rng)) for _ in range(rounds)]
+                rnds = [asyncio.run(run_round(server, n, audio, spread_s, rng, carrier)) for _ in range(rounds)]
                 time.sleep(0.5)  # the server writes a call's record as the call ends
                 read_server_stages(tmp / "data" / "receptionist.db", [r for rnd in rnds for r in rnd.results])
                 merged = Round(n, [r for rnd in rnds for r in rnd.results], wall_s=sum(r.wall_s for r in rnds),
@@ -344,7 +384,7 @@ def run_bench(calls: list[int], rounds: int, spread_s: float, seed: int, echo=pr
             server.stop()
             api.close()
     goal_round = next((r for r in report_rounds if r["calls"] == GOAL["calls"]), None)
-    return {"benchmark": "concurrency", "carrier": "twilio-media-streams",
+    return {"benchmark": "concurrency", "carrier": CARRIER_NAMES[carrier],
             "machine": {"cpus": os.cpu_count(), "platform": platform.platform(), "python": platform.python_version()},
             "rounds_per_n": rounds, "spread_s": spread_s, "seed": seed, "server_ready": ready,
             "goal": GOAL, "results": report_rounds,
@@ -365,10 +405,13 @@ def fmt(ms: float | None) -> str:
 @click.option("--spread", "spread_s", default=1.0, show_default=True, type=float,
               help="The callers of a round start within this many seconds.")
 @click.option("--seed", default=7, show_default=True, type=int)
-def concurrency(calls: tuple[int, ...], json_path: Path, rounds: int, spread_s: float, seed: int) -> None:
-    """Drive N simultaneous Twilio calls against one `receptionist serve` and report voice-to-voice p50/p95,
-    greeting time, errors and server CPU per N."""
-    report = run_bench(list(calls), rounds, spread_s, seed, echo=click.echo)
+@click.option("--carrier", type=click.Choice(["twilio", "sip", "both"]), default="twilio", show_default=True,
+              help="How the callers reach the server: Twilio Media Streams, direct SIP/RTP, or half each.")
+def concurrency(calls: tuple[int, ...], json_path: Path, rounds: int, spread_s: float, seed: int,
+                carrier: str) -> None:
+    """Drive N simultaneous Twilio and/or SIP calls against one `receptionist serve` and report voice-to-voice
+    p50/p95, greeting time, errors and server CPU per N (and per carrier)."""
+    report = run_bench(list(calls), rounds, spread_s, seed, echo=click.echo, carrier=carrier)
     json_path.parent.mkdir(parents=True, exist_ok=True)
     json_path.write_text(json.dumps(report, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
     click.echo(f"wrote {json_path}; goal (8 calls, p95 <= 1.5 s, no errors) {'met' if report['goal_met'] else 'NOT met'}")

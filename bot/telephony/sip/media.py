@@ -78,11 +78,17 @@ class _SipInput(BaseInputTransport):
         self._started = False
         self._state = None
         self._dtmf = rtp.DtmfReceiver()
+        # Packets arrive in the socket's callback; one task per call hands them to pipecat in order (a task per
+        # packet would be 50 new tasks a second per call, which a box carrying many calls cannot afford).
+        self._inbox: asyncio.Queue[InputAudioRawFrame | InputDTMFFrame] = asyncio.Queue()
+        self._pump_task: asyncio.Task | None = None
 
     async def start(self, frame: StartFrame) -> None:
         await super().start(frame)
         await self.set_transport_ready(frame)
         self._started = True
+        if self._pump_task is None:
+            self._pump_task = self.create_task(self._pump(), name="sip-input")
         self._media.socket.on_packet = self._on_packet
 
     def _on_packet(self, packet: rtp.RtpPacket) -> None:
@@ -92,21 +98,34 @@ class _SipInput(BaseInputTransport):
             key = self._dtmf.feed(packet)
             if key is not None:
                 self._media.digits_received += key
-                self.create_task(self.push_frame(InputDTMFFrame(button=KeypadEntry(key))), name="sip-dtmf")
+                self._inbox.put_nowait(InputDTMFFrame(button=KeypadEntry(key)))
             return
         if packet.payload_type not in (rtp.PCMU, rtp.PCMA):
             return
         pcm, self._state = rtp.resample(rtp.decode(packet.payload, packet.payload_type), LINE_RATE, PIPELINE_RATE,
                                         self._state)
-        self.create_task(self.push_audio_frame(InputAudioRawFrame(audio=pcm, sample_rate=PIPELINE_RATE,
-                                                                  num_channels=1)), name="sip-audio")
+        self._inbox.put_nowait(InputAudioRawFrame(audio=pcm, sample_rate=PIPELINE_RATE, num_channels=1))
+
+    async def _pump(self) -> None:
+        while True:
+            frame = await self._inbox.get()
+            if isinstance(frame, InputAudioRawFrame):
+                await self.push_audio_frame(frame)
+            else:
+                await self.push_frame(frame)
+
+    async def _stop_pump(self) -> None:
+        self._started = False
+        if self._pump_task is not None:
+            task, self._pump_task = self._pump_task, None
+            await self.cancel_task(task)
 
     async def stop(self, frame: EndFrame) -> None:
-        self._started = False
+        await self._stop_pump()
         await super().stop(frame)
 
     async def cancel(self, frame: CancelFrame) -> None:
-        self._started = False
+        await self._stop_pump()
         await super().cancel(frame)
 
 
