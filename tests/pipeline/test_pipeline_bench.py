@@ -111,8 +111,8 @@ def test_bench_concurrency_passes_every_option_through_and_writes_the_report(dec
 
     seen = {}
 
-    def fake_run_bench(calls, rounds, spread_s, seed, echo=print, extra_env=None):
-        seen.update(calls=calls, rounds=rounds, spread_s=spread_s, seed=seed)
+    def fake_run_bench(calls, rounds, spread_s, seed, echo=print, extra_env=None, carrier="twilio"):
+        seen.update(calls=calls, rounds=rounds, spread_s=spread_s, seed=seed, carrier=carrier)
         results = [bc.report_round(bc.Round(n, [bc.CallResult("+49", "de", "q", 10.0, 100.0, 400.0 + n)] * n,
                                             wall_s=2.0, cpu_s=1.0), None) for n in sorted({1, *calls})]
         return {"benchmark": "concurrency", "results": results, "goal_met": False}
@@ -120,9 +120,9 @@ def test_bench_concurrency_passes_every_option_through_and_writes_the_report(dec
     monkeypatch.setattr(bc, "run_bench", fake_run_bench)  # the server run itself is the slow test below
     out = tmp_path / "reports" / "c.json"
     result = CliRunner().invoke(cli, ["bench", "concurrency", "--calls", "2", "--calls", "4", "--rounds", "1",
-                                      "--spread", "0.5", "--seed", "3", "--json", str(out)])
+                                      "--spread", "0.5", "--seed", "3", "--carrier", "both", "--json", str(out)])
     assert result.exit_code == 0, result.output
-    assert seen == {"calls": [2, 4], "rounds": 1, "spread_s": 0.5, "seed": 3}
+    assert seen == {"calls": [2, 4], "rounds": 1, "spread_s": 0.5, "seed": 3, "carrier": "both"}
     report = json.loads(out.read_text(encoding="utf-8"))
     assert [(r["calls"], r["errors"], r["voice_to_voice_ms"]["p50"]) for r in report["results"]] == [
         (1, 0, 401.0), (2, 0, 402.0), (4, 0, 404.0)]
