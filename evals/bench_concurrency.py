@@ -28,6 +28,7 @@ import json
 import os
 import platform
 import random
+import socket
 import sqlite3
 import subprocess
 import sys
@@ -134,18 +135,9 @@ class TwilioApiStandIn:
         self.server.shutdown()
 
 
-def free_port() -> int:
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def free_udp_port() -> int:
-    import socket
-
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+def free_port(kind: socket.SocketKind = socket.SOCK_STREAM) -> int:
+    """A free loopback port: TCP, or UDP with ``socket.SOCK_DGRAM``."""
+    with socket.socket(socket.AF_INET, kind) as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
 
@@ -155,7 +147,7 @@ class Server:
 
     def __init__(self, data_dir: Path, api_url: str, extra_env: dict[str, str] | None = None) -> None:
         self.port = free_port()
-        self.sip_port = free_udp_port()
+        self.sip_port = free_port(socket.SOCK_DGRAM)
         self.base = f"http://127.0.0.1:{self.port}"
         env = {k: v for k, v in os.environ.items() if not k.startswith("RECEPTIONIST_")}
         env.update({"RECEPTIONIST_DATA_DIR": str(data_dir), "RECEPTIONIST_TWILIO_AUTH_TOKEN": TOKEN,

@@ -16,7 +16,6 @@ import functools
 import os
 import queue
 import threading
-import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Callable
@@ -43,15 +42,12 @@ class WhisperPool:
         if engines < 1:
             raise ValueError(f"a Whisper pool needs at least one engine, not {engines}")
         self.model_dir = Path(model_dir)
-        self.cpu_threads = cpu_threads
         self.engines: list[WhisperEngine] = [factory(self.model_dir, cpu_threads=cpu_threads) for _ in range(engines)]
         self.multilingual = self.engines[0].multilingual
         self._idle: queue.SimpleQueue[WhisperEngine] = queue.SimpleQueue()
         for engine in self.engines:
             self._idle.put(engine)
         self._executor = ThreadPoolExecutor(max_workers=engines, thread_name_prefix="whisper")
-        self._stats_lock = threading.Lock()
-        self.max_wait_ms = 0.0
 
     @property
     def size(self) -> int:
@@ -67,11 +63,7 @@ class WhisperPool:
 
     def transcribe(self, audio: np.ndarray, **kwargs) -> SttResult:
         """Like :meth:`WhisperEngine.transcribe` on whichever engine is free (blocking until one is)."""
-        waited = time.perf_counter()
         engine = self._acquire(kwargs.get("cancel"))
-        wait_ms = (time.perf_counter() - waited) * 1000
-        with self._stats_lock:
-            self.max_wait_ms = max(self.max_wait_ms, wait_ms)
         try:
             return engine.transcribe(audio, **kwargs)
         finally:

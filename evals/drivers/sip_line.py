@@ -29,7 +29,9 @@ class SipCallFailed(Exception):
     """The INVITE was refused or never answered."""
 
 
-class _Signalling(asyncio.DatagramProtocol):
+class _LineSocket(asyncio.DatagramProtocol):
+    """One UDP socket of the line (signalling or media), handing what arrives to its :class:`SipLine`."""
+
     def __init__(self, line: "SipLine") -> None:
         self.line = line
         self.transport: asyncio.DatagramTransport | None = None
@@ -37,6 +39,8 @@ class _Signalling(asyncio.DatagramProtocol):
     def connection_made(self, transport) -> None:
         self.transport = transport
 
+
+class _Signalling(_LineSocket):
     def datagram_received(self, data: bytes, addr) -> None:
         try:
             message = parse(data)
@@ -45,14 +49,7 @@ class _Signalling(asyncio.DatagramProtocol):
         self.line._on_sip(message, addr)
 
 
-class _Media(asyncio.DatagramProtocol):
-    def __init__(self, line: "SipLine") -> None:
-        self.line = line
-        self.transport: asyncio.DatagramTransport | None = None
-
-    def connection_made(self, transport) -> None:
-        self.transport = transport
-
+class _Media(_LineSocket):
     def datagram_received(self, data: bytes, addr) -> None:
         packet = rtp.parse_rtp(data)
         if packet is None or packet.payload_type not in (rtp.PCMU, rtp.PCMA):
