@@ -155,3 +155,25 @@ def test_bench_concurrency_cli_writes_the_contracted_report(declared_plugins, tm
         assert entry["voice_to_voice_ms"]["n"] == entry["calls"] and entry["voice_to_voice_ms"]["p95"] > 0
         assert entry["greeting_ms"]["p50"] is not None and entry["server_cpu_cores_busy"] is not None
     assert report["results"][1]["ratio_to_one_call"]["voice_to_voice_p50"] > 0
+
+
+@pytest.mark.slow
+def test_bench_concurrency_drives_twilio_and_sip_callers_against_one_server(declared_plugins, tmp_path):
+    """``--carrier both``: the second caller of each round dials the server's SIP listener (INVITE, RTP, BYE)
+    while the first streams over Twilio Media Streams; each carrier's figures are reported on their own."""
+    from bot.cli import cli
+
+    out = tmp_path / "both.json"
+    result = CliRunner().invoke(cli, ["bench", "concurrency", "--calls", "2", "--rounds", "1", "--carrier", "both",
+                                      "--json", str(out)])
+    assert result.exit_code == 0, result.output
+    report = json.loads(out.read_text())
+    assert report["carrier"] == "twilio-media-streams+sip"
+    two = next(r for r in report["results"] if r["calls"] == 2)
+    assert two["errors"] == 0, two["error_kinds"]
+    assert sorted(c["carrier"] for c in two["per_call"]) == ["sip", "twilio"]
+    sip = two["carriers"]["sip"]
+    assert sip["calls"] == 1 and sip["errors"] == 0
+    assert 0 < sip["voice_to_voice_ms"]["p50"] < 10_000 and sip["greeting_ms"]["p50"] is not None
+    sip_call = next(c for c in two["per_call"] if c["carrier"] == "sip")
+    assert sip_call["heard"], "the server's store holds what it heard on the SIP line"
