@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import prompts
+from bot.brain.consent import objects_to_recording
 from bot.brain.hours import office_status
 from bot.brain.intents import is_noise, normalise
 from bot.brain.language import caller_language
@@ -217,7 +218,8 @@ class LLMCallSession:
 
     async def ahandle(self, inp: CallerInput) -> BotTurn:
         faq = self.faq
-        if inp.kind != "speech" or faq.ended or faq.state not in LLM_STATES or is_noise(inp.text):
+        if (inp.kind != "speech" or faq.ended or faq.state not in LLM_STATES or is_noise(inp.text)
+                or objects_to_recording(inp.text, faq.language)):  # consent is never left to the LLM
             return faq.handle(inp)
         faq.language = caller_language(inp.text, inp.language, faq.language, faq.profile.languages)
         try:

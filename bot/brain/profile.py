@@ -35,6 +35,14 @@ class CompanyProfile:
     phone_numbers: tuple[str, ...] = ()  # numbers that reach this company (E.164)
     english_only: bool = False  # allows the faster tiny.en recogniser
     voices: dict[str, str] = field(default_factory=dict)  # per language a voice id (bot.voices); empty: default
+    recording_enabled: bool = False  # call audio is kept: the greeting says so and the caller may object
+    recording_notice: dict[str, str] = field(default_factory=dict)  # per language; empty = prompts phrase
+    retention_days: int = 30  # 0: no transcript or recording is kept once the call has ended
+
+    @property
+    def records_audio(self) -> bool:
+        """Calls are recorded (and the greeting says so): recording is on and something is kept after the call."""
+        return self.recording_enabled and self.retention_days > 0
 
 
 def parse_office_hours(spec: str) -> tuple[OfficeInterval, ...]:

@@ -15,6 +15,7 @@ from typing import Callable
 
 import prompts
 from bot.brain.clauses import read_turn
+from bot.brain.consent import objects_to_recording
 from bot.brain.hours import office_status
 from bot.brain.intents import (
     QUESTION,
@@ -33,7 +34,7 @@ from bot.brain.numbers import is_callback_number, speak_digits, to_e164
 from bot.brain.profile import CompanyProfile
 from bot.brain.speech import for_speech
 from bot.brain.states import CallState
-from bot.brain.types import BotTurn, CallerInput, CallMessage, HangUp, SaveMessage, Transfer
+from bot.brain.types import BotTurn, CallerInput, CallMessage, HangUp, SaveMessage, StopRecording, Transfer
 from knowledge.types import Entry, SearchResult
 
 log = logging.getLogger(__name__)
@@ -99,6 +100,7 @@ class CallSession(MessageTaking):
         self.outcome: str | None = None
         self.ended = False
         self._unconfirmed_save: CallMessage | None = None  # handed to the carrier; failure may still come back
+        self.recording_objected = False  # the caller objected: no recording, no transcript after the call
 
     # ---------------------------------------------------------------------------------------------- public API
     def handle(self, inp: CallerInput) -> BotTurn:
@@ -156,7 +158,8 @@ class CallSession(MessageTaking):
             "message": asdict(self.message) if self.message else None,
             "draft": asdict(self.draft) if self.draft else None,
             "transferred_to": self.transferred_to, "answered": self.answered, "last_turn_cut": self.last_turn_cut,
-            "save_failed": self.save_failed, "turns": list(self.transcript),
+            "save_failed": self.save_failed, "recording_objected": self.recording_objected,
+            "turns": list(self.transcript),
         }
 
     @property
@@ -237,6 +240,9 @@ class CallSession(MessageTaking):
         say = custom.replace("{company}", self.profile.name) if custom else self._p("greeting")
         if custom and not self._discloses_ai(say):
             say = f"{say} {self._p('ai_disclosure')}"
+        if self.profile.records_audio:  # DSGVO Art. 13: the caller learns of the recording before speaking
+            notice = self.profile.recording_notice.get(self.language)
+            say = f"{say} {notice.replace('{company}', self.profile.name) if notice else self._p('recording_notice')}"
         self.state = CallState.QUESTION
         return self._turn(say, "greeting", reask=self._p("how_can_i_help"))
 
@@ -323,6 +329,8 @@ class CallSession(MessageTaking):
         self.not_understood = 0
         if self.state not in (CallState.NAME,):
             self.language = caller_language(text, inp.language, self.language, self.profile.languages)
+        if objects_to_recording(text, self.language):
+            return self._object_recording()
         if self.state == CallState.QUESTION:  # greetings in front dropped, partial social matches demoted
             reading = read_turn(text, self.r.classifier)
             text, cls = reading.text, reading.intent
@@ -440,6 +448,14 @@ class CallSession(MessageTaking):
         if intent == "hello":  # "Hallo?", "Do you speak English?": the caller is listening, invite the question
             return self._turn(self._p("how_can_i_help"), "hello", reask=self._p("how_can_i_help"))
         return self._repeat()
+
+    def _object_recording(self) -> BotTurn:
+        """"Ich möchte nicht aufgezeichnet werden": stop and delete the recording (before the confirmation is
+        spoken), keep no transcript once the call has ended, then go on where the call was."""
+        self.recording_objected = True
+        then = self.reask or self._p("how_can_i_help")
+        key = "recording_stopped" if self.profile.records_audio else "recording_not_on"
+        return self._turn(self._p(key, then=then), "object_recording", actions=(StopRecording(),))
 
     def _goodbye(self) -> BotTurn:
         return self._end(self._p("goodbye"), "goodbye")

@@ -1,6 +1,7 @@
 """The carrier's half of a bot turn, in the one order every carrier keeps (see :mod:`bot.brain.types`).
 
-1. Pre-speech actions (``SaveMessage``): the message is durable *before* the bot says so. A save still running
+1. Pre-speech actions. ``StopRecording`` (the caller objected) first: the carrier stops and deletes its audio
+   recording before the bot confirms it; a carrier that records nothing may leave it out. ``SaveMessage``: the message is durable *before* the bot says so. A save still running
    after ``hold_after_s`` gets the carrier's holding phrase, so the caller is not left in silence; one still
    running after ``action_timeout_s``, or one that raises, has failed: the brain is told (``action_failed``) and
    its new answer is spoken instead. The save runs in a task of its own, so a cancelled turn (barge-in, hang-up)
@@ -16,12 +17,15 @@ their turns through :func:`carry_out`; they differ only in how they speak, save,
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Literal, Protocol
 
-from bot.brain.types import BotTurn, CallerInput, HangUp, SaveMessage, Transfer
+from bot.brain.types import BotTurn, CallerInput, HangUp, SaveMessage, StopRecording, Transfer
+
+log = logging.getLogger(__name__)
 
 HOLD_AFTER_S = 1.0  # a save taking longer than this: "one moment please" rather than more silence
 ACTION_TIMEOUT_S = 8.0  # a save taking longer than this has failed for the caller: the brain apologises
@@ -47,6 +51,8 @@ class TurnCarrier(Protocol):
 
     async def hang_up(self) -> None:
         """End the call after the goodbye."""
+
+    # optional: ``async def stop_recording(self) -> None`` stops and deletes the call's audio recording
 
 
 @dataclass(frozen=True)
@@ -86,6 +92,14 @@ async def carry_out(turn: BotTurn, respond: Respond, carrier: TurnCarrier, at: d
     """Execute ``turn`` through ``carrier`` in the contract's order; ``respond`` asks the brain again."""
     failed: FailedAction | None = None
     for action in turn.pre_speech:
+        if isinstance(action, StopRecording):
+            stop = getattr(carrier, "stop_recording", None)
+            if stop is not None:
+                try:
+                    await stop()
+                except Exception:  # the store's record of the objection still deletes the audio at the call's end
+                    log.exception("stopping the recording failed")
+            continue
         if isinstance(action, SaveMessage):
             try:
                 await run_save(action, carrier, turn.language, hold_after_s=hold_after_s,

@@ -58,7 +58,14 @@ class HangUp:
     phase: Literal["post"] = "post"
 
 
-Action = SaveMessage | Transfer | HangUp
+@dataclass(frozen=True)
+class StopRecording:
+    """The caller objected to the recording: stop it, delete what was recorded, keep no transcript after the call."""
+
+    phase: Literal["pre"] = "pre"  # before the confirmation: "I will not record" must already be true
+
+
+Action = SaveMessage | Transfer | HangUp | StopRecording
 
 
 @dataclass(frozen=True)

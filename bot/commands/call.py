@@ -134,6 +134,8 @@ def call(company: str, text_mode: bool, wav: str | None, out: str | None, at_: s
                           entry_question=record.get("entry_question"))
             if record.get("intent") == "not_covered" and record.get("caller"):
                 recorder.faq_gap(record["caller"], record.get("language"))  # shown on the FAQ-gap page
+            if "stop_recording" in (record.get("action") or "").split("+"):
+                recorder.recording_objected()
 
     try:
         # the store commits the message (and its notifications) before the brain's confirmation is spoken

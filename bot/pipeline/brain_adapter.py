@@ -87,6 +87,7 @@ class CallActions:
 
     save_message: Callable[[SaveMessage], Awaitable[None]] | None = None
     transfer: Callable[[Transfer], Awaitable[str | None]] | None = None
+    stop_recording: Callable[[], Awaitable[None]] | None = None  # the caller objected: stop and delete the audio
 
 
 @runtime_checkable
@@ -357,3 +358,7 @@ class _PipelineCarrier:
 
     async def hang_up(self) -> None:
         await self.adapter._hang_up()
+
+    async def stop_recording(self) -> None:
+        if self.adapter._actions.stop_recording is not None:
+            await self.adapter._actions.stop_recording()

@@ -12,7 +12,7 @@ only so the benchmark can measure what our levers buy, in the same process.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from pipecat.pipeline.pipeline import Pipeline
 from pipecat.pipeline.worker import PipelineParams, PipelineWorker
@@ -24,6 +24,7 @@ from bot.models import piper_voice, whisper_base_dir, whisper_tiny_en_dir
 from bot.pipeline import registry
 from bot.pipeline.brain_adapter import BrainAdapter, CallActions, CallRecorder, Responder
 from bot.pipeline.probes import FirstAudioTap, LatencyTracker, TurnLatency
+from bot.pipeline.recording import CallAudioRecorder
 from bot.pipeline.stt import LocalWhisperSTTService
 from bot.pipeline.tts import LocalTTSService
 from bot.pipeline.vad import PauseAwareVADProcessor
@@ -53,12 +54,16 @@ def build_pipeline(transport, profile: CompanyProfile, responder: Responder, set
                    call_recorder: CallRecorder | None = None, *, actions: CallActions | None = None,
                    on_latency: Callable[[TurnLatency], None] | None = None, audio_out_sample_rate: int = 16000,
                    early_transcription: bool = True, trimmed_window: bool = True,
-                   silence_timeout_s: float | None = None) -> PipelineWorker:
+                   silence_timeout_s: float | None = None,
+                   audio_recording: CallAudioRecorder | None = None) -> PipelineWorker:
     """One call's pipeline worker (run it with :func:`run_worker` or a ``WorkerRunner``).
 
     ``on_latency`` receives a :class:`TurnLatency` per answered turn (greeting included); with a recorder, its
-    ``latency`` hook gets the same records.
+    ``latency`` hook gets the same records. ``audio_recording`` (the company records calls) sits behind the
+    output transport, where it sees the caller's and the bot's audio; a caller's objection discards it.
     """
+    if audio_recording is not None:
+        actions = replace(actions or CallActions(), stop_recording=audio_recording.discard)
     languages = _call_languages(profile)
 
     def record(turn: TurnLatency) -> None:
@@ -77,8 +82,10 @@ def build_pipeline(transport, profile: CompanyProfile, responder: Responder, set
     adapter = BrainAdapter(responder, actions=actions, tracker=tracker, recorder=call_recorder, **adapter_kwargs)
     tts = LocalTTSService(settings, languages=languages, default_language=profile.default_language, tracker=tracker,
                           company_voices=profile.voices)
-    pipeline = Pipeline([transport.input(), vad, stt, adapter, tts, FirstAudioTap(tracker), transport.output()])
-    return _worker(pipeline, CallParts(adapter, tracker, stt, tts, profile), audio_out_sample_rate)
+    processors = [transport.input(), vad, stt, adapter, tts, FirstAudioTap(tracker), transport.output()]
+    if audio_recording is not None:
+        processors.append(audio_recording)
+    return _worker(Pipeline(processors), CallParts(adapter, tracker, stt, tts, profile), audio_out_sample_rate)
 
 
 def build_baseline_pipeline(transport, profile: CompanyProfile, responder: Responder, settings: Settings, *,

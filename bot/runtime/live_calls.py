@@ -7,16 +7,19 @@ server runs with. It is the only place where telephony, pipeline, brain, knowled
 from __future__ import annotations
 
 import logging
+import re
 import threading
 from concurrent.futures import ThreadPoolExecutor
-from datetime import datetime
+from datetime import datetime, timezone
+from pathlib import Path
 from typing import Any
 
 from bot.brain.profile import CompanyProfile
 from bot.brain.speech import for_speech
-from bot.brain.types import BotTurn, CallerInput, SaveMessage
+from bot.brain.types import BotTurn, CallerInput, SaveMessage, StopRecording
 from bot.pipeline.brain_adapter import CallActions, SessionResponder
 from bot.pipeline.factory import build_pipeline
+from bot.pipeline.recording import CallAudioRecorder
 from bot.pipeline.registry import warm_up
 from bot.pipeline.tts import presynthesise
 from bot.runtime.call_sessions import open_session
@@ -27,7 +30,8 @@ from bot.runtime.readiness import Readiness
 from bot.runtime.store_adapters import StoreRecorder, StoreResolver, StoreStreamClaims
 from bot.settings import Settings
 from bot.store import repo
-from bot.store.calls import add_turn, call_by_sid, finish_call, record_faq_gap, start_call, update_turn_latency
+from bot.store.calls import (add_turn, call_by_sid, finish_call, mark_recording_objected, record_faq_gap,
+                             set_recording, start_call, update_turn_latency)
 from bot.store import spool, spool_drain
 from bot.store.db import session_scope
 from bot.store.seed import DEMO_DIR
@@ -92,6 +96,8 @@ class StoreCallLog:
             question = turn.details.get("question") if isinstance(turn.details, dict) else None
             if turn.intent == "not_covered" and question:  # the FAQ-gap page learns from it
                 record_faq_gap(session, self.company, question, turn.language, call_id)
+            if any(isinstance(a, StopRecording) for a in turn.actions):  # the transcript goes when the call closes
+                mark_recording_objected(session, call_id)
 
         if turn.say or turn.intent:
             self._submit(write)
@@ -115,6 +121,18 @@ class StoreCallLog:
             self._submit(lambda s: reword_summary(self.settings, s, self._ensure_call(s)))
         self._executor.shutdown(wait=False)
 
+    def recording_saved(self, path: Path) -> None:
+        """The call's audio file is complete: point the call at it (refused, and the file deleted, when the caller
+        objected). Its own session: the transcript's worker thread has been released when the call ended."""
+        try:
+            with self._session() as session:
+                row = call_by_sid(session, self.call_sid)
+                if row is None or not set_recording(session, row.id, str(path)):
+                    path.unlink(missing_ok=True)
+        except Exception:
+            path.unlink(missing_ok=True)  # a recording nobody can find would never be deleted: keep none
+            raise
+
     async def save_message(self, action: SaveMessage) -> None:
         """Durable before it returns (the bot confirms only afterwards); raises when even that is impossible.
 
@@ -127,6 +145,14 @@ class StoreCallLog:
                                      call_id=self._call_id, caller_number=self.caller_number)
         path = await spool.awrite(spool.spool_dir(self.settings), entry)
         spool_drain.move_soon(self.settings, path)
+
+
+def recording_path(settings: Settings, company: str, call_id: str) -> Path:
+    """Where a call's audio goes: ``<data>/recordings/<company>/<UTC date>-<call id>.wav`` (the id made
+    file-safe: a SIP Call-ID may hold ``@`` or ``/``)."""
+    safe = re.sub(r"[^A-Za-z0-9_-]", "_", call_id)[:80] or "call"
+    day = datetime.now(timezone.utc).strftime("%Y%m%d")
+    return settings.resolved_data_dir / "recordings" / company / f"{day}-{safe}.wav"
 
 
 def make_responder(settings: Settings, profile: CompanyProfile, caller: str | None, call_id: str | None):
@@ -154,8 +180,11 @@ def call_services(settings: Settings, *, browser_companies=None):
 
     def pipeline(transport, profile: CompanyProfile, responder, call, hooks):
         call_log = StoreCallLog(settings, call.call_id, profile.slug, call.channel, call.caller)
+        audio = (CallAudioRecorder(recording_path(settings, profile.slug, call.call_id), on_saved=call_log.recording_saved)
+                 if profile.records_audio else None)
         return build_pipeline(transport, profile, responder, settings, call_recorder=call_log,
-                              actions=CallActions(save_message=call_log.save_message, transfer=hooks.transfer))
+                              actions=CallActions(save_message=call_log.save_message, transfer=hooks.transfer),
+                              audio_recording=audio)
 
     if browser_companies is None:
         def browser_companies() -> list[CompanyProfile]:

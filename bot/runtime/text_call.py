@@ -16,12 +16,12 @@ from datetime import datetime, timedelta
 from typing import Callable, Iterable
 
 from bot.brain.turn_order import FailedAction, carry_out
-from bot.brain.types import BotTurn, CallerInput, CallMessage, HangUp, SaveMessage, Transfer
+from bot.brain.types import BotTurn, CallerInput, CallMessage, HangUp, SaveMessage, StopRecording, Transfer
 
 MessageSink = Callable[[CallMessage], None]
 Emit = Callable[[dict], None]
 
-ACTION_NAMES = {SaveMessage: "save_message", Transfer: "transfer", HangUp: "hangup"}
+ACTION_NAMES = {SaveMessage: "save_message", Transfer: "transfer", HangUp: "hangup", StopRecording: "stop_recording"}
 
 
 @dataclass
@@ -142,8 +142,11 @@ async def run_text_call(session, lines: Iterable[str], options: TextCallOptions,
                 except Exception:  # nothing was kept: do not report a message
                     getattr(session, "faq", session).message = None
     message = session.message
-    return {"outcome": "transferred" if transferred_to else session.final_outcome,
-            "message": message_record(message), "transferred_to": transferred_to}
+    final = {"outcome": "transferred" if transferred_to else session.final_outcome,
+             "message": message_record(message), "transferred_to": transferred_to}
+    if getattr(getattr(session, "faq", session), "recording_objected", False):
+        final["recording_objected"] = True  # the store deletes the transcript once the call is closed
+    return final
 
 
 def run_text_call_sync(session, lines: Iterable[str], options: TextCallOptions, sink: MessageSink,

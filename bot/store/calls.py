@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 from bot.store import validate
 from bot.store.companies import NotFound, resolve
 from bot.store.models import CHANNELS, OUTCOMES, SPEAKERS, Call, CallTurn, Company, FaqGap, Message, utcnow
+from bot.store.privacy import DeletionReport, delete_recordings, forget_call_content
 from bot.store.summaries import apply_summary
 
 
@@ -111,10 +112,37 @@ def finish_call(session: Session, call_id: int, outcome: str, *, transferred_to:
         call.transferred_to = validate.phone_number_or_none(transferred_to) or transferred_to[:20]
     session.flush()
     session.refresh(call, ["messages", "turns"])
-    apply_summary(session, call, summary)
+    apply_summary(session, call, summary)  # from the transcript, before a company's privacy rules remove it
+    if call.recording_objected or call.company.retention_days == 0:
+        forget_call_content(session, call, recording=call.recording_objected)
     if commit:
         session.commit()
     return call
+
+
+def mark_recording_objected(session: Session, call_id: int, commit: bool = True) -> Call:
+    """The caller objected to the recording: remember it (the transcript goes when the call closes) and delete
+    any audio kept so far at once."""
+    call = _call(session, call_id)
+    call.recording_objected = True
+    if call.recording_path:
+        delete_recordings([call.recording_path], DeletionReport())
+        call.recording_path = None
+    if commit:
+        session.commit()
+    return call
+
+
+def set_recording(session: Session, call_id: int, path: str, commit: bool = True) -> bool:
+    """Point the call at its audio file; refused (False, the file deleted) when the caller objected meanwhile."""
+    call = _call(session, call_id)
+    if call.recording_objected:
+        delete_recordings([path], DeletionReport())
+        return False
+    call.recording_path = path
+    if commit:
+        session.commit()
+    return True
 
 
 def get_call(session: Session, call_id: int) -> Call | None:

@@ -258,6 +258,10 @@ def company_profile(company: Company) -> CompanyProfile:
         phone_numbers=tuple(company.phone_numbers),
         english_only=bool(company.english_only),
         voices={lang: v for lang, v in (("de", company.voice_de), ("en", company.voice_en)) if v},
+        recording_enabled=bool(company.recording_enabled),
+        recording_notice={lang: text for lang, text in (("de", company.recording_notice_de),
+                                                        ("en", company.recording_notice_en)) if text},
+        retention_days=company.retention_days if company.retention_days is not None else 30,
     )
 
 

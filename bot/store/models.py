@@ -89,7 +89,7 @@ class Company(Base):
     __tablename__ = "companies"
     __table_args__ = (
         CheckConstraint(_in("default_language", LANGUAGES), name="default_language"),
-        CheckConstraint("retention_days >= 1", name="retention_days"),
+        CheckConstraint("retention_days >= 0", name="retention_days"),  # 0: no transcript kept after the call
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -115,6 +115,8 @@ class Company(Base):
     digest_sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)  # the last digest's end of period
     retention_days: Mapped[int] = mapped_column(Integer, default=30)
     recording_enabled: Mapped[bool] = mapped_column(Boolean, default=False)
+    recording_notice_de: Mapped[str | None] = mapped_column(Text)  # None: the standard notice from prompts/de
+    recording_notice_en: Mapped[str | None] = mapped_column(Text)
     english_only: Mapped[bool] = mapped_column(Boolean, default=False)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
@@ -211,6 +213,8 @@ class Call(Base):
     priority: Mapped[str | None] = mapped_column(String(6), index=True)  # "urgent" / "normal" / "low" / "spam"
     tags: Mapped[list[str] | None] = mapped_column(JSON)  # bot.brain.call_summary.TAGS
     recording_path: Mapped[str | None] = mapped_column(String(1000))  # only when the company enabled recording
+    # the caller said "Ich möchte nicht aufgezeichnet werden": no recording, transcript deleted when the call ends
+    recording_objected: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     purged_at: Mapped[datetime | None] = mapped_column(UTCDateTime)  # personal data removed by the retention job
 
     company: Mapped[Company] = relationship()

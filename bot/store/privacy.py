@@ -21,6 +21,7 @@ from bot.store import spool, validate
 from bot.store.models import Call, CallTurn, Company, FaqGap, Message, Outbox, utcnow
 
 log = logging.getLogger(__name__)
+NO_TRANSCRIPT_MESSAGE_DAYS = 30  # retention 0: how long messages and FAQ gaps stay (the product's default period)
 
 
 @dataclass
@@ -41,7 +42,7 @@ def _same_number(raw: str | None, e164: str) -> bool:
     return bool(raw) and (validate.phone_number_or_none(raw) or raw.strip()) == e164
 
 
-def _delete_recordings(paths: Iterable[str | None], report: DeletionReport) -> None:
+def delete_recordings(paths: Iterable[str | None], report: DeletionReport) -> None:
     for path in paths:
         if not path:
             continue
@@ -51,6 +52,22 @@ def _delete_recordings(paths: Iterable[str | None], report: DeletionReport) -> N
         except OSError as exc:
             report.errors.append(f"recording of a call could not be deleted: {exc.strerror}")
             log.error("recording could not be deleted: %s", exc.strerror)
+
+
+def forget_call_content(session: Session, call: Call, *, recording: bool) -> DeletionReport:
+    """Delete one finished call's transcript and the FAQ gaps quoted from it (and, with ``recording``, its audio):
+    the call's record keeps outcome, duration, summary, priority and tags; its message stays with the secretary.
+
+    Runs when a call closes for a company that keeps no transcript (``retention_days`` 0) or whose caller objected
+    to the recording; no commit here (the caller's transaction closes the call in the same commit)."""
+    report = DeletionReport()
+    if recording and call.recording_path:
+        delete_recordings([call.recording_path], report)
+        call.recording_path = None
+    report.turns = session.execute(delete(CallTurn).where(CallTurn.call_id == call.id)).rowcount
+    report.faq_gaps = session.execute(delete(FaqGap).where(FaqGap.call_id == call.id)).rowcount
+    session.expire(call, ["turns"])
+    return report
 
 
 def delete_caller_data(session: Session, number: str, spool_directory: Path | None = None) -> DeletionReport:
@@ -69,7 +86,7 @@ def delete_caller_data(session: Session, number: str, spool_directory: Path | No
     if call_ids:
         message_filter = or_(message_filter, Message.call_id.in_(call_ids))
     message_ids = list(session.scalars(select(Message.id).where(message_filter)))
-    _delete_recordings((c.recording_path for c in calls), report)
+    delete_recordings((c.recording_path for c in calls), report)
     if message_ids:
         report.notifications = session.execute(delete(Outbox).where(Outbox.message_id.in_(message_ids))).rowcount
         report.messages = session.execute(delete(Message).where(Message.id.in_(message_ids))).rowcount
@@ -107,11 +124,17 @@ def purge_expired(session: Session, now: datetime | None = None, spool_directory
     counter = DeletionReport()
     cutoffs: dict[str, datetime] = {}
     for company in session.scalars(select(Company)):
-        cutoff = cutoffs[company.slug] = now - timedelta(days=company.retention_days)
+        # 0 keeps no transcript: calls are anonymised at the next run once they have ended (a call in progress
+        # keeps its row until it closes, or a day), while messages and FAQ gaps keep the default period, so that
+        # the secretary still gets them (the transcript itself went when the call closed: bot.store.calls)
+        days = company.retention_days
+        call_cutoff = now - timedelta(days=days)
+        cutoff = cutoffs[company.slug] = now - timedelta(days=days or NO_TRANSCRIPT_MESSAGE_DAYS)
         old_calls = list(session.execute(select(Call.id, Call.recording_path).where(
-            Call.company_id == company.id, Call.started_at < cutoff, Call.purged_at.is_(None))))
+            Call.company_id == company.id, Call.started_at < call_cutoff, Call.purged_at.is_(None),
+            or_(Call.ended_at.is_not(None), Call.started_at < now - timedelta(days=1)))))
         call_ids = [c.id for c in old_calls]
-        _delete_recordings((c.recording_path for c in old_calls), counter)
+        delete_recordings((c.recording_path for c in old_calls), counter)
         if call_ids:
             report.turns += session.execute(delete(CallTurn).where(CallTurn.call_id.in_(call_ids))).rowcount
             report.calls_anonymised += session.execute(

@@ -60,6 +60,10 @@ class CallRecorder:
     def faq_gap(self, question: str, language: str | None = None) -> None:
         self._write(calls.record_faq_gap, self.company_slug, question, language, self._need_call())
 
+    def recording_objected(self) -> None:
+        """The caller objected to the recording (the transcript is deleted when the call is finished)."""
+        self._write(calls.mark_recording_objected, self._need_call())
+
     def finish(self, outcome: str, *, transferred_to: str | None = None, summary: str | None = None) -> None:
         self._write(calls.finish_call, self._need_call(), outcome, transferred_to=transferred_to, summary=summary)
 

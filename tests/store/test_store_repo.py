@@ -44,7 +44,7 @@ def test_migrations_create_the_schema_from_empty_and_match_the_models(db_setting
     assert current_revision(engine) is None
     assert inspect(engine).get_table_names() == []
     init_db(db_settings)
-    assert current_revision(engine) == head_revision() == "0010"
+    assert current_revision(engine) == head_revision() == "0011"
     tables = set(inspect(engine).get_table_names())
     assert set(Base.metadata.tables) | {"alembic_version"} == tables
     init_db(db_settings)  # idempotent: nothing to do, nothing fails
