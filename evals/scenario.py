@@ -33,7 +33,7 @@ PRIORITIES = ("urgent", "normal", "low", "spam")
 MESSAGE_KEYS = {"name", "number", "concern_contains", "urgency", "complete"}
 COMPANY_KEYS = {"demo", "slug", "name", "default_language", "languages", "greeting", "timezone", "bundesland",
                 "office_hours", "secretary_number", "secretary_name", "phone_numbers", "english_only", "faq",
-                "documents", "learned"}
+                "documents", "learned", "recording_enabled", "recording_notice", "retention_days"}
 SCENARIO_KEYS = {"id", "title", "tags", "company", "caller", "at", "turns", "expect", "call", "note"}
 CALLER_KEYS = {"language", "caller_id", "name"}
 CALL_KEYS = {"transfer", "save"}

@@ -5,7 +5,8 @@ writes unless told ``commit=False``. The functions live in small modules by topi
 """
 
 from bot.store.calls import (GapGroup, add_turn, call_by_sid, count_calls, faq_gap_groups, finish_call, get_call, list_calls,
-                             open_faq_gaps, record_faq_gap, resolve_faq_gaps, start_call, update_turn_latency)
+                             mark_recording_objected, open_faq_gaps, record_faq_gap, resolve_faq_gaps, set_recording,
+                             start_call, update_turn_latency)
 from bot.store.companies import (AlreadyExists, NotFound, add_phone, company_for_number, company_profile, company_to_dict,
                                  create_company, ensure_company, get_company, list_companies, remove_phone,
                                  update_company)
@@ -19,7 +20,8 @@ from bot.store.validate import InvalidInput
 
 __all__ = [
     "GapGroup", "add_turn", "call_by_sid", "count_calls", "faq_gap_groups", "finish_call", "get_call", "list_calls",
-    "open_faq_gaps", "record_faq_gap", "resolve_faq_gaps", "start_call", "update_turn_latency",
+    "mark_recording_objected", "open_faq_gaps", "record_faq_gap", "resolve_faq_gaps", "set_recording", "start_call",
+    "update_turn_latency",
     "AlreadyExists", "NotFound", "add_phone", "company_for_number", "company_profile", "company_to_dict", "create_company",
     "ensure_company", "get_company", "list_companies", "remove_phone", "update_company",
     "get_message", "list_messages", "mark_called_back", "mark_message_done", "save_message",

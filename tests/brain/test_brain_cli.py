@@ -198,3 +198,26 @@ def test_confirmed_message_survives_a_kill_right_after_the_confirmation(tmp_path
     assert confirmation is not None and proc.returncode == -9
     saved = saved_messages(tmp_path / "data")
     assert [(m["name"], m["number"], m["urgency"]) for m in saved] == [("Erika Mustermann", "+491712345678", "urgent")]
+
+
+def test_an_objection_to_the_recording_keeps_the_message_and_deletes_the_transcript(tmp_path: Path) -> None:
+    lines = ["Ich möchte nicht aufgezeichnet werden.", "Ich möchte eine Nachricht hinterlassen", "Max Müller",
+             "null eins sieben eins, zwo drei vier fünf sechs vier sieben", "ja", "Es geht um mein Rezept", "nein",
+             "Danke, tschüss"]
+    proc = run_call(tmp_path, lines, "--at", "2026-12-24T20:15", "--lang", "de")
+    assert proc.returncode == 0, proc.stderr
+    *turns, final = [json.loads(line) for line in proc.stdout.splitlines()]
+    assert turns[1]["intent"] == "object_recording" and turns[1]["action"] == "stop_recording"
+    assert "nicht aufgezeichnet" in turns[1]["bot"]
+    assert final["recording_objected"] is True and final["message"]["name"] == "Max Müller"
+    assert FINAL_KEYS <= set(final)  # the contract's keys stay; the objection is an addition
+    assert [m["name"] for m in saved_messages(tmp_path / "data")] == ["Max Müller"]
+    import sqlite3
+
+    con = sqlite3.connect(tmp_path / "data" / "receptionist.db")
+    try:
+        (objected, summary), = con.execute("SELECT recording_objected, summary FROM calls").fetchall()
+        turns_left = con.execute("SELECT count(*) FROM call_turns").fetchone()[0]
+    finally:
+        con.close()
+    assert objected == 1 and turns_left == 0 and "Max Müller" in summary  # summary written before the deletion

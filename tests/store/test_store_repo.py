@@ -540,3 +540,66 @@ def test_users_login_roles_and_api_keys(db) -> None:
     db.commit()
     assert repo.authenticate(db, "chef@praxis.example", "praxis pass") is None
     assert db.scalar(select(func.count(User.id))) == 3
+
+
+# --- consent (issue 16) --------------------------------------------------------------------------------------------
+
+def test_an_objection_deletes_the_audio_at_once_and_the_transcript_when_the_call_closes(db, tmp_path: Path) -> None:
+    _company(db, recording_enabled=True)
+    call_id, recording = _caller_history(db, tmp_path, "+491712345678", T0, "Anna")
+    repo.add_turn(db, call_id, "bot", "In Ordnung, ich zeichne nicht auf.", intent="object_recording")
+    repo.mark_recording_objected(db, call_id)
+    call = db.get(Call, call_id)
+    assert call.recording_objected and call.recording_path is None and not recording.exists()
+    assert len(call.turns) == 2  # kept while the call runs: the summary is written from it
+    late = tmp_path / "late.wav"
+    late.write_bytes(b"RIFF")
+    assert repo.set_recording(db, call_id, str(late)) is False and not late.exists()  # audio arriving afterwards
+    repo.finish_call(db, call_id, "answered", ended_at=T0 + timedelta(minutes=2))
+    db.expire_all()
+    call = db.get(Call, call_id)
+    assert call.turns == [] and call.outcome == "message" and call.summary and "Anna" in call.summary
+    assert db.scalar(select(func.count(FaqGap.id)).where(FaqGap.call_id == call_id)) == 0
+    assert [m.caller_name for m in db.scalars(select(Message))] == ["Anna"]  # the secretary still gets it
+
+
+def test_retention_zero_keeps_no_transcript_after_the_call_but_the_message_for_the_default_period(db) -> None:
+    _company(db, retention_days=0)
+    now = T0 + timedelta(days=2)
+    ended = repo.start_call(db, "praxis-berger", channel="twilio", caller_number="+491712345678",
+                            started_at=now - timedelta(hours=1))
+    repo.add_turn(db, ended.id, "caller", "Wann haben Sie geöffnet?")
+    repo.finish_call(db, ended.id, "answered", ended_at=now - timedelta(minutes=55))
+    assert db.get(Call, ended.id).turns == [] and db.get(Call, ended.id).summary
+    running = repo.start_call(db, "praxis-berger", channel="twilio", caller_number="+491719999999",
+                              started_at=now - timedelta(minutes=1))
+    repo.add_turn(db, running.id, "caller", "Hallo?")
+    repo.save_message(db, "praxis-berger", _msg(name="Erika"), now=now - timedelta(days=1))
+
+    report = repo.purge_expired(db, now=now)
+    assert report.calls_anonymised == 1 and report.messages == 0
+    assert db.get(Call, ended.id).caller_number is None
+    live = db.get(Call, running.id)
+    assert live.caller_number == "+491719999999" and live.purged_at is None
+    assert len(live.turns) == 1  # a call in progress is left alone
+    assert repo.purge_expired(db, now=now + timedelta(days=31)).messages == 1  # 30 days for the message
+
+
+def test_retention_below_zero_is_refused_and_zero_is_allowed(db) -> None:
+    with pytest.raises(repo.InvalidInput, match="retention"):
+        _company(db, retention_days=-1)
+    db.rollback()
+    assert _company(db, retention_days=0).retention_days == 0
+
+
+def test_migration_0011_allows_retention_zero_and_its_downgrade_keeps_the_company(db_settings: Settings) -> None:
+    engine = init_db(db_settings)
+    with session_scope(db_settings) as session:
+        _company(session, retention_days=0, recording_enabled=True, recording_notice_de="Wir zeichnen auf.")
+    assert downgrade(engine, "0010") == "0010"
+    with engine.connect() as conn:
+        assert conn.execute(text("SELECT retention_days FROM companies")).scalar() == 1
+    assert "recording_objected" not in {c["name"] for c in inspect(engine).get_columns("calls")}
+    assert upgrade(engine) == head_revision()
+    with session_scope(db_settings) as session:
+        assert repo.get_company(session, "praxis-berger").recording_notice_de is None
