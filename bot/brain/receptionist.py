@@ -46,6 +46,8 @@ SOCIAL = ("ask_person", "leave_message", "goodbye", "repeat", "hello")
 STRONG = (0.55, 0.15)
 # ... and is used as the fallback when the knowledge base cannot answer, at a lower bar.
 WEAK = (0.40, 0.10)
+# phrase placeholders that carry what the caller said (name, number, concern) rather than the company's data
+PRIVATE_PLACEHOLDERS = ("name", "digits", "concern", "number")
 MAX_SILENCE_PROMPTS = 2
 MAX_NOT_UNDERSTOOD = 3
 
@@ -101,6 +103,7 @@ class CallSession(MessageTaking):
         self.ended = False
         self._unconfirmed_save: CallMessage | None = None  # handed to the carrier; failure may still come back
         self.recording_objected = False  # the caller objected: no recording, no transcript after the call
+        self._private: list[str] = []  # caller data put into phrases during this call (see _p)
 
     # ---------------------------------------------------------------------------------------------- public API
     def handle(self, inp: CallerInput) -> BotTurn:
@@ -131,6 +134,8 @@ class CallSession(MessageTaking):
             self.base_question = decision.query or text
             turn = self._answer(decision.result, decision.query, spoken=spoken)
             turn.details["llm"] = "rephrased" if spoken else "entry_text"
+            if spoken:  # the model's own wording may address the caller by name: not for the speech cache
+                turn.details["private"] = (*turn.details.get("private", ()), spoken)
         elif decision.kind == "not_covered":
             turn = self._not_covered(text, inp, decision.result)
         elif decision.kind == "transfer":
@@ -180,6 +185,8 @@ class CallSession(MessageTaking):
         phrases = prompts.load(self.language, "phrases")
         sec = self._secretary()
         values = {"company": self.profile.name, "secretary": sec[0], "secretary_dat": sec[1], **kw}
+        # what the caller told us, spoken back: such sentences are never kept in the speech cache (DSGVO)
+        self._private.extend(str(v) for k, v in kw.items() if k in PRIVATE_PLACEHOLDERS and v)
         return phrases[key].format(**values)
 
     def _secretary(self) -> tuple[str, str]:
@@ -198,6 +205,10 @@ class CallSession(MessageTaking):
               expecting: str | None = None, reask: str | None = None, **details: object) -> BotTurn:
         if reask is not None:
             self.reask = reask
+        # every piece of caller data spoken so far, also when a turn repeats or re-asks an earlier sentence
+        private = tuple(dict.fromkeys(p for p in self._private if p in say))
+        if private:
+            details["private"] = private  # bot.pipeline.tts caches no sentence that holds one of these
         return BotTurn(say=say, language=self.language, intent=intent, actions=actions, entry=entry,
                        expecting=expecting or self.state, details={"state": self.state, **details})
 

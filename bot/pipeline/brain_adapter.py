@@ -282,7 +282,7 @@ class BrainAdapter(FrameProcessor):
         if turn.say.strip():
             self._speaking_turn = True
             self._bot_done.clear()
-            await self.push_frame(SpeakFrame(turn.say, turn.language))
+            await self.push_frame(SpeakFrame(turn.say, turn.language, private=tuple(turn.details.get("private", ()))))
         else:
             self._tracker.cancel()
 

@@ -293,6 +293,12 @@ class TtsCache:
         return removed
 
 
+def holds_private(sentence: str, private: tuple[str, ...]) -> bool:
+    """The sentence speaks caller data back (a name, a number, a concern, or an LLM's free wording that contains
+    the sentence): synthesised for this call only, never written to the shared cache."""
+    return any(p and (p in sentence or sentence in p) for p in private)
+
+
 def speak_cached(synth: Synth, cache: TtsCache, sentence: str) -> tuple[Audio, bool]:
     """Audio for one sentence, from the cache or freshly synthesised (then cached). Returns (audio, was_hit)."""
     audio = cache.get(synth.voice_id, sentence)
@@ -326,9 +332,10 @@ def presynthesise(texts: Iterable[str], language: str, settings: Settings, voice
 class SpeakFrame(TTSSpeakFrame):
     """A TTSSpeakFrame that names the voice language of this turn (the brain decides it per turn)."""
 
-    def __init__(self, text: str, language: str, **kwargs):
+    def __init__(self, text: str, language: str, private: tuple[str, ...] = (), **kwargs):
         super().__init__(text=text, **kwargs)
         self.language = language
+        self.private = private  # caller data in the text: sentences holding it are not cached (BotTurn.details)
 
 
 class LocalTTSService(TTSService):
@@ -354,6 +361,7 @@ class LocalTTSService(TTSService):
         self._tracker = tracker  # bot.pipeline.probes.LatencyTracker: notes whether the first sentence was cached
         self._language = default_language
         self.cache_hits = 0
+        self._private: tuple[str, ...] = ()  # caller data of the turn being spoken (SpeakFrame.private)
         self.synthesised = 0
 
     @property
@@ -364,16 +372,20 @@ class LocalTTSService(TTSService):
         return True
 
     async def process_frame(self, frame: Frame, direction: FrameDirection):
-        if isinstance(frame, SpeakFrame) and frame.language in self._synths:
-            self._language = frame.language  # run_tts for this frame runs inside super().process_frame below
+        if isinstance(frame, SpeakFrame):
+            if frame.language in self._synths:
+                self._language = frame.language  # run_tts for this frame runs inside super().process_frame below
+            self._private = frame.private
         await super().process_frame(frame, direction)
 
     async def run_tts(self, text: str, context_id: str) -> AsyncGenerator[Frame | None, None]:
         synth = self._synths.get(self._language) or next(iter(self._synths.values()))
         try:
             await self.start_tts_usage_metrics(text)
+            private, self._private = self._private, ()
+            private = tuple({form for p in private for form in (p, for_speech(p, synth.language))})  # as spoken
             for index, sentence in enumerate(spoken_sentences(text, synth.language)):
-                if self._use_cache:
+                if self._use_cache and not holds_private(sentence, private):
                     audio, hit = await asyncio.to_thread(speak_cached, synth, self._cache, sentence)
                 else:
                     audio, hit = await asyncio.to_thread(synth.synthesize, sentence), False

@@ -60,3 +60,39 @@ def test_presynthesise_fills_the_cache_per_sentence(settings):
     voice = get_synth(settings, "de").voice_id
     assert cache.path(voice, "Wie kann ich helfen?").is_file()
     assert cache.root == settings.resolved_data_dir / "tts_cache"
+
+
+async def test_sentences_that_speak_caller_data_back_are_never_cached(settings, tmp_path):
+    """DSGVO: the sentence cache outlives every retention period, so a read-back of the caller's name and number
+    is synthesised for the call only; the turn's other sentences are cached as usual."""
+    from pipecat.pipeline.pipeline import Pipeline
+    from pipecat.tests.utils import SleepFrame, run_test
+
+    from bot.pipeline.tts import LocalTTSService, SpeakFrame, TtsCache, holds_private
+
+    cache = TtsCache(tmp_path / "tts_cache")
+    tts = LocalTTSService(settings, languages=("de",), default_language="de", cache=cache)
+    text = "Vielen Dank, Peter Wagner. Worum geht es?"
+    await run_test(Pipeline([tts]), frames_to_send=[SpeakFrame(text, "de", private=("Peter Wagner",)), SleepFrame(1.0)],
+                   expected_down_frames=None)
+    voice = get_synth(settings, "de").voice_id
+    first, second = split_sentences(text)
+    assert not cache.path(voice, first).exists() and cache.path(voice, second).is_file()
+    assert tts.synthesised == 2 and tts.cache_hits == 0
+    assert holds_private("Guten Tag.", ("Die Antwort des Modells. Guten Tag.",))  # an LLM's own wording
+    assert not holds_private("Worum geht es?", ("Peter Wagner",))
+
+
+def test_the_brain_marks_the_caller_data_it_speaks_back():
+    from bot.brain.receptionist import Receptionist
+    from tests.support.brain_support import CLOSED, Caller, KeywordLookup, profile
+
+    c = Caller(Receptionist(profile("de"), KeywordLookup()).session(), CLOSED)
+    assert "private" not in c.connect().details
+    c.say("Ich möchte eine Nachricht hinterlassen")
+    turn = c.say("Max Müller")
+    assert "Max Müller" in turn.say and turn.details["private"] == ("Max Müller",)
+    confirm = c.say("null eins sieben eins, zwo drei vier fünf sechs vier sieben")
+    assert len(confirm.details["private"]) == 1 and confirm.details["private"][0] in confirm.say
+    repeat = c.say("wie bitte?")  # said again: still caller data
+    assert repeat.say == confirm.say and repeat.details["private"] == confirm.details["private"]

@@ -87,7 +87,7 @@ def _snapshot(runner: CliRunner) -> dict:
     (["--languages", "de", "--language", "en"], "default language 'en' is not among"),
     (["--email", "no-at-sign"], "not an e-mail address"),
     (["--webhook-url", "hooks.example.com"], "must start with https://"),
-    (["--retention-days", "0"], "0 is not in the range"),
+    (["--retention-days", "-1"], "-1 is not in the range"),
     (["--speaking-rate", "5"], "speaking rate 5.0 is out of range"),
 ])
 def test_bad_input_fails_clearly_and_writes_nothing(cli_env: CliRunner, args: list[str], reason: str) -> None:

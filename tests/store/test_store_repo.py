@@ -190,7 +190,7 @@ def test_a_number_reaches_only_one_company(db) -> None:
     ({"languages": ["de"], "default_language": "en"}, "default language 'en' is not among"),
     ({"email": "nobody"}, "not an e-mail address"),
     ({"webhook_url": "ftp://x"}, "must start with https://"),
-    ({"retention_days": 0}, "out of range"),
+    ({"retention_days": -1}, "out of range"),
     ({"english_only": True, "languages": ["de", "en"]}, "English only"),
     ({"colour": "red"}, "unknown company setting"),
 ])

@@ -110,8 +110,8 @@ def test_a_new_field_is_checked_by_the_store_and_offered_by_the_cli() -> None:
     assert result.exit_code == 0, result.output
     assert eval(result.output) == {"parking_hint": "Im Hof", "retention_days": 7, "recording_enabled": False}
     assert "Where callers may park." in CliRunner().invoke(cmd, ["--help"]).output
-    bad = CliRunner().invoke(cmd, ["--retention-days", "0"])
-    assert bad.exit_code == 2 and "0 is not in the range 1<=x<=3650" in bad.output
+    bad = CliRunner().invoke(cmd, ["--retention-days", "-1"])
+    assert bad.exit_code == 2 and "-1 is not in the range 0<=x<=3650" in bad.output
     shown = {**company_fields.defaults(), "slug": "x", "name": "X", "phone_numbers": [], "webhook_secret_set": False,
              **{f.name: None for f in COMPANY_FIELDS if f.output and f.default is None}, "parking_hint": "Im Hof"}
     assert "parking hint   Im Hof" in _describe(shown, EXTENDED).splitlines()
@@ -176,8 +176,8 @@ def test_demo_company_yaml_round_trips_through_the_store(settings: Settings, fol
 
 def test_bad_company_yaml_values_get_the_store_words(tmp_path: Path) -> None:
     path = tmp_path / "company.yaml"
-    path.write_text("slug: x\nname: X\nretention_days: 0\n", encoding="utf-8")
-    with pytest.raises(ProfileError, match=r"company.yaml: retention 0 is out of range; use 1 to 3650"):
+    path.write_text("slug: x\nname: X\nretention_days: -1\n", encoding="utf-8")
+    with pytest.raises(ProfileError, match=r"company.yaml: retention -1 is out of range; use 0 to 3650"):
         load_profile(path)
     path.write_text("slug: x\nname: X\nvoice: de\n", encoding="utf-8")
     with pytest.raises(ProfileError, match=r"unknown key\(s\) voice; known: .*voice_de"):
