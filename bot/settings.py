@@ -61,6 +61,9 @@ class Settings(BaseSettings):
     )
     llm_model: str = Field("gpt-4o-mini", description="Model name sent to the LLM server.")
     llm_timeout_s: float = Field(4.0, description="LLM turn timeout; on expiry the FAQ mode answers.")
+    generate_paraphrases: bool = Field(
+        True, description="With an LLM: write caller phrasings of each FAQ question at upload (reviewed on the FAQ "
+                          "page); false = never send FAQ documents to the LLM.")
 
     # --- web server --------------------------------------------------------------------------------------------
     host: str = Field("127.0.0.1", description="Default bind address of `receptionist serve`.")

@@ -29,7 +29,10 @@ from pathlib import Path
 from typing import Any, Iterator
 
 from bot.runtime import knowledge as kb
+from bot.runtime import paraphrases
 from bot.settings import Settings
+from bot.store.companies import get_company
+from bot.store.db import session_scope
 from bot.store.seed import DEMO_DIR
 from knowledge.documents import IngestError, IngestLimits, ParsedDocument
 from knowledge.ingest import check_size, parse_bytes
@@ -187,10 +190,14 @@ def limits() -> IngestLimits:
     return IngestLimits()
 
 
-def store_upload(settings: Settings, slug: str, filename: str, data: bytes) -> UploadResult:
+def store_upload(settings: Settings, slug: str, filename: str, data: bytes,
+                 complete: paraphrases.Complete | None = None) -> UploadResult:
     """Parse, keep and index one uploaded file; a document that cannot be read or indexed is recorded with its
     reason (and a failure undone, see the module docstring). Raises :class:`InvalidName` for a name that leaves
-    nothing to call the document by; then nothing is stored."""
+    nothing to call the document by; then nothing is stored.
+
+    With an LLM configured (or ``complete`` given), caller phrasings of each question are generated first, outside
+    the company's lock (:mod:`bot.runtime.paraphrases`); an unchanged re-upload keeps the ones it has."""
     name = safe_name(filename)
     parsed: ParsedDocument | None = None
     try:
@@ -198,12 +205,74 @@ def store_upload(settings: Settings, slug: str, filename: str, data: bytes) -> U
         parsed = parse_bytes(data, name, limits=limits())
     except IngestError as exc:
         failure = UploadResult(name, False, "error", error=exc.message if hasattr(exc, "message") else str(exc))
+    generated = _phrasings_for(settings, slug, name, parsed, complete) if parsed is not None else None
     with _locked(settings, slug) as (folder, manifest):
         key = _find(manifest, name)
         if parsed is None:
             _record_failure(folder, manifest, key, failure, data, None)
             return failure
-        return _keep_and_index(settings, slug, folder, manifest, key, parsed, data)
+        return _keep_and_index(settings, slug, folder, manifest, key, parsed, data, generated)
+
+
+def _phrasings_for(settings: Settings, slug: str, name: str, parsed: ParsedDocument,
+                   complete: paraphrases.Complete | None) -> paraphrases.Generated | None:
+    """Generated caller phrasings for an upload: None without an LLM; the kept ones for identical bytes."""
+    if complete is None and not (settings.llm_enabled and settings.generate_paraphrases):
+        return None
+    previous = next((d for d in list_raw(settings, slug) if d.get("name") == name), None)
+    if previous and previous.get("content_hash") == parsed.content_hash and previous.get("phrasings"):
+        return paraphrases.Generated({q: tuple(p) for q, p in previous["phrasings"].items()})
+    company, language = _company_context(settings, slug)
+    try:
+        return paraphrases.generate(parsed, complete or paraphrases.openai_complete(settings), company=company,
+                                    default_language=language)
+    except Exception:  # never a reason to refuse the document itself
+        log.exception("question generation failed")
+        return paraphrases.Generated({}, "The language model could not be asked for caller phrasings.")
+
+
+def _company_context(settings: Settings, slug: str) -> tuple[str, str]:
+    """The company's spoken name and default language, for the model's instructions."""
+    with session_scope(settings) as session:
+        row = get_company(session, slug)
+        return (row.name, row.default_language) if row is not None else (slug, "de")
+
+
+def phrasings(settings: Settings, slug: str) -> list[dict[str, Any]]:
+    """Generated caller phrasings to review on the FAQ page: per document and question, those still in use."""
+    out = []
+    for doc in list_raw(settings, slug):
+        rejected = {paraphrases.key(r) for r in doc.get("rejected_phrasings", [])}
+        for question, items in (doc.get("phrasings") or {}).items():
+            kept = [p for p in items if paraphrases.key(p) not in rejected]
+            if kept:
+                out.append({"document": doc["name"], "question": question, "phrasings": kept})
+    return out
+
+
+def reject_phrasing(settings: Settings, slug: str, document: str, phrasing: str) -> bool:
+    """A reviewer removed a generated phrasing: it leaves the index at once and stays out of later re-uploads of
+    the same document; False when the document has no such phrasing."""
+    with _locked(settings, slug) as (folder, manifest):
+        key = _find(manifest, safe_name(document))
+        entry = manifest["documents"].get(key) if key else None
+        offered = {paraphrases.key(p) for items in ((entry or {}).get("phrasings") or {}).values() for p in items}
+        if entry is None or paraphrases.key(phrasing) not in offered:
+            return False
+        data = _read(_kept(folder, entry))
+        if data is None:
+            return False
+        entry["rejected_phrasings"] = sorted({*entry.get("rejected_phrasings", []), phrasing})
+        kb.index_document(settings, slug, _as_indexed(parse_bytes(data, entry["name"], limits=limits()), entry))
+        _save(folder, manifest)
+        return True
+
+
+def _as_indexed(parsed: ParsedDocument, entry: dict[str, Any] | None) -> ParsedDocument:
+    """The document as the index holds it: with the generated phrasings a reviewer has not removed."""
+    if not entry or not entry.get("phrasings"):
+        return parsed
+    return paraphrases.with_phrasings(parsed, entry["phrasings"], entry.get("rejected_phrasings", ()))
 
 
 def _entry(result: UploadResult, data: bytes, parsed: ParsedDocument | None, file: str | None) -> dict[str, Any]:
@@ -228,10 +297,17 @@ def _record_failure(folder: Path, manifest: dict[str, Any], key: str | None, res
 
 
 def _keep_and_index(settings: Settings, slug: str, folder: Path, manifest: dict[str, Any], key: str | None,
-                    parsed: ParsedDocument, data: bytes) -> UploadResult:
+                    parsed: ParsedDocument, data: bytes,
+                    generated: paraphrases.Generated | None = None) -> UploadResult:
     """Keep the original, index it, list it; undo what was done when a step fails (called under the lock)."""
     name = parsed.name
     previous = manifest["documents"].get(key) if key else None
+    review: dict[str, Any] = {}
+    if generated is not None and generated.phrasings:
+        same = previous and previous.get("content_hash") == parsed.content_hash
+        review = {"phrasings": {q: list(p) for q, p in generated.phrasings.items()},
+                  "rejected_phrasings": list(previous.get("rejected_phrasings", [])) if same else []}
+    indexed_doc = _as_indexed(parsed, review)
     old_path = _kept(folder, previous)
     old_data = _read(old_path)
     path = folder / "files" / _stored_name(name)
@@ -239,14 +315,14 @@ def _keep_and_index(settings: Settings, slug: str, folder: Path, manifest: dict[
     indexed = False
     try:
         tmp.write_bytes(data)
-        info = kb.index_document(settings, slug, parsed)
+        info = kb.index_document(settings, slug, indexed_doc)
         indexed = True
-        result = UploadResult(name, True, "indexed", info.entries, info.status == "replaced",
-                              warnings=tuple(info.warnings))
+        warnings = tuple(info.warnings) + ((generated.warning,) if generated and generated.warning else ())
+        result = UploadResult(name, True, "indexed", info.entries, info.status == "replaced", warnings=warnings)
         result.replaced = result.replaced or bool(previous and previous.get("ok"))
         os.replace(tmp, path)
         documents = {k: v for k, v in manifest["documents"].items() if k != key}
-        documents[name] = _entry(result, data, parsed, path.name)
+        documents[name] = {**_entry(result, data, parsed, path.name), "content_hash": parsed.content_hash, **review}
         _save(folder, {**manifest, "documents": documents})
     except IngestError as exc:  # the index refused it (no entries, over a limit): nothing was indexed
         tmp.unlink(missing_ok=True)
@@ -278,7 +354,8 @@ def _undo(settings: Settings, slug: str, previous: dict[str, Any] | None, old_pa
             path.unlink(missing_ok=True)
         if indexed:
             if previous and previous.get("status") == "indexed" and old_data is not None:
-                kb.index_document(settings, slug, parse_bytes(old_data, previous["name"], limits=limits()))
+                kb.index_document(settings, slug, _as_indexed(parse_bytes(old_data, previous["name"], limits=limits()),
+                                                              previous))
             else:
                 kb.remove_document(settings, slug, name)
     except Exception:
@@ -321,7 +398,7 @@ def _reindex(settings: Settings, slug: str, folder: Path, entry: dict[str, Any])
     data = _read(_kept(folder, entry))
     if entry.get("status") == "indexed" and data is not None:
         try:
-            kb.index_document(settings, slug, parse_bytes(data, entry["name"], limits=limits()))
+            kb.index_document(settings, slug, _as_indexed(parse_bytes(data, entry["name"], limits=limits()), entry))
         except Exception:
             log.exception("re-indexing %r after a failed removal failed", entry["name"])
 

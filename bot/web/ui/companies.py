@@ -196,7 +196,19 @@ def faq_page(slug: str, request: Request, user: User = Depends(ui_user), db: Ses
     company = company_for(db, user, slug)
     docs = documents.list_documents(request.app.state.settings, company.slug)
     return render(request, "faq.html", company=company, documents=docs,
+                  phrasings=documents.phrasings(request.app.state.settings, company.slug),
                   max_mb=documents.limits().max_file_bytes // (1024 * 1024))
+
+
+@router.post("/companies/{slug}/faq/phrasing/remove")
+def remove_phrasing(slug: str, request: Request, form: FormData = Depends(text_form), user: User = Depends(ui_user),
+                    db: Session = Depends(get_db)):
+    """A reviewer removes a caller phrasing the language model wrote: it leaves the index at once."""
+    company = company_for(db, user, slug)
+    document, phrasing = str(form.get("document", "")), str(form.get("phrasing", ""))
+    if not documents.reject_phrasing(request.app.state.settings, company.slug, document, phrasing):
+        raise HTTPException(404, "There is no such generated phrasing.")
+    return redirect(f"/companies/{slug}/faq", ok=translator(request_lang(request))("phrasing_removed"))
 
 
 @router.get("/companies/{slug}/faq/documents")
