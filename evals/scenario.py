@@ -35,7 +35,8 @@ COMPANY_KEYS = {"demo", "slug", "name", "default_language", "languages", "greeti
                 "office_hours", "secretary_number", "secretary_name", "phone_numbers", "english_only", "faq",
                 "documents", "learned", "recording_enabled", "recording_notice", "retention_days"}
 SCENARIO_KEYS = {"id", "title", "tags", "company", "caller", "at", "turns", "expect", "call", "note"}
-CALLER_KEYS = {"language", "caller_id", "name"}
+CALLER_KEYS = {"language", "caller_id", "name", "voice", "line"}
+CALLER_LINES = ("wideband", "phone")  # audio mode: "phone" = simulated 8 kHz G.711 µ-law (evals.phone_audio)
 CALL_KEYS = {"transfer", "save"}
 
 
@@ -163,6 +164,8 @@ class Scenario:
     transfer_result: str = "connects"  # what happens when the bot transfers
     save_result: str = "ok"  # "fails": the message store reports an error (the bot must not claim a save)
     caller_name: str | None = None
+    caller_voice: str | None = None  # audio mode: who speaks the caller's ``say`` lines (evals.phone_audio voices)
+    caller_line: str = "wideband"  # audio mode: "phone" sends them through a simulated telephone line
 
     @property
     def needs_audio(self) -> bool:
@@ -461,6 +464,12 @@ def parse_scenario(ctx: _Ctx, raw: Any, path: str, defaults: dict | None = None)
         if not re.fullmatch(r"\+?[0-9 ]{3,20}", caller_id):
             raise ctx.fail(f"{path}.caller.caller_id", f"{caller_id!r} is not a phone number")
     caller_name = ctx.text(caller["name"], f"{path}.caller.name") if "name" in caller else None
+    caller_voice = None
+    if "voice" in caller:
+        from evals.phone_audio import MBROLA_DE, PICO_DE
+
+        caller_voice = ctx.choice(caller["voice"], f"{path}.caller.voice", (*MBROLA_DE, PICO_DE))
+    caller_line = ctx.choice(caller.get("line", "wideband"), f"{path}.caller.line", CALLER_LINES)
     turns_raw = raw.get("turns")
     if not isinstance(turns_raw, list) or not turns_raw:
         raise ctx.fail(f"{path}.turns", "expected a non-empty list of turns")
@@ -477,7 +486,8 @@ def parse_scenario(ctx: _Ctx, raw: Any, path: str, defaults: dict | None = None)
         at=_parse_at(ctx, raw.get("at"), f"{path}.at"), turns=turns, expect=expect,
         title=ctx.text(raw.get("title", ""), f"{path}.title", allow_empty=True),
         tags=tuple(ctx.text(t, f"{path}.tags[{i}]") for i, t in enumerate(tags)),
-        transfer_result=transfer, save_result=save, caller_name=caller_name,
+        transfer_result=transfer, save_result=save, caller_name=caller_name, caller_voice=caller_voice,
+        caller_line=caller_line,
     )
 
 

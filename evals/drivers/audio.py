@@ -27,6 +27,7 @@ from typing import Any, Callable
 
 import numpy as np
 
+from evals import phone_audio
 from evals.drivers.base import DriverUnavailable, decide_outcome, record_bot_turn
 from evals.drivers.text import RecordingLookup, TextDriver, default_knowledge_factory, local_clock
 from evals.scenario import Scenario
@@ -179,8 +180,14 @@ class AudioDriver:
         for step, t in enumerate(scenario.turns):
             lang = t.language or scenario.language
             if t.kind == "say":
-                samples, rate = self.synthesise(t.text, lang)
-                turns.append(CallerAudioTurn(step, "speech", resample(samples, rate), reference=t.text, language=lang,
+                if scenario.caller_voice:  # a voice the product does not speak with (evals.phone_audio)
+                    audio = phone_audio.synthesise(t.text, scenario.caller_voice)
+                else:
+                    samples, rate = self.synthesise(t.text, lang)
+                    audio = resample(samples, rate)
+                if scenario.caller_line == "phone":
+                    audio = phone_audio.telephone(audio)
+                turns.append(CallerAudioTurn(step, "speech", audio, reference=t.text, language=lang,
                                              barge_in_after_ms=t.barge_in_after_ms, after_s=t.after_s))
             elif t.kind == "audio":
                 turns.append(CallerAudioTurn(step, "speech", load_audio(t.audio), reference=t.text, language=lang,

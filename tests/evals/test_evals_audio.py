@@ -146,7 +146,11 @@ def test_audio_smoke_suite_gate(tmp_path, settings, shared_data, monkeypatch):
     report = "\n".join(lines)
     assert outcome.exit_code == 0, report
     calls = {r["scenario_id"]: r for r in outcome.result["results"]}
-    assert set(calls) == {"as-en-faq", "as-de-recorded", "as-keypad-number", "as-barge-in"}
+    assert set(calls) == {"as-en-faq", "as-de-recorded", "as-keypad-number", "as-barge-in", "as-en-object-recording",
+                          "as-de-mbrola", "as-de-phone-8k"}
+    for sid in ("as-de-mbrola", "as-de-phone-8k"):  # German synthetic callers, one over the 8 kHz line: heard as German
+        assert calls[sid]["outcome"] == "answered"
+        assert next(r for r in calls[sid]["records"] if r["primary"] and r["step"] == 0)["language"] == "de"
     assert calls["as-en-faq"]["outcome"] == "answered"
     primary = {sid: {r["step"]: r for r in c["records"] if r["primary"]} for sid, c in calls.items()}
     assert "250" in primary["as-en-faq"][0]["bot_heard"]  # the answer was heard, not only written
