@@ -342,15 +342,15 @@ def test_demo_suite_against_the_real_brain(tmp_path, settings, monkeypatch):
     """The lead's merge check: the demo suite runs for real; no crash, nothing invented, few wrong answers."""
     monkeypatch.setattr("evals.grounding.PROMPTS_DIR", Path(__file__).resolve().parents[2] / "prompts")
     lines: list[str] = []
-    # the CI gate: floors just under the figures measured (2026-12-06, 97 calls with the near misses and the
-    # clause reading: task success 0.959, no wrong answer 1.0, hand-off recall 1.0, message completeness 1.0,
-    # partial-message rate 0.175, confirmed answers 0.175)
+    # the CI gate: floors just under the figures measured (2026-12-07, 101 calls with the consent scripts: task
+    # success 0.960, no wrong answer 1.0, hand-off recall 1.0, message completeness 1.0, partial-message rate
+    # 0.171, confirmed answers 0.167)
     outcome = execute(["demo"], report_dir=tmp_path / "report", echo=lines.append, progress=False,
                       fail_under=["task_success=0.95", "no_wrong_answer_rate=1.0", "handoff_recall=0.98",
                                   "message_completeness=0.98"])
     assert outcome.exit_code == 0, "\n".join(lines)
     m = outcome.result["metrics"]
-    assert m["calls"] >= 95 and m["errors"] == 0, "\n".join(lines)
+    assert m["calls"] >= 100 and m["errors"] == 0, "\n".join(lines)
     assert m["partial_message_rate"] <= 0.2, "\n".join(lines)  # only the scripted hang-ups and failures
     assert m["groundedness"] == 1.0, "\n".join(lines)
     assert m["wrong_answer_rate"] <= 0.05, "\n".join(lines)
