@@ -253,8 +253,14 @@ def phrasings(settings: Settings, slug: str) -> list[dict[str, Any]]:
 def reject_phrasing(settings: Settings, slug: str, document: str, phrasing: str) -> bool:
     """A reviewer removed a generated phrasing: it leaves the index at once and stays out of later re-uploads of
     the same document; False when the document has no such phrasing."""
+    try:
+        name = safe_name(document)
+    except InvalidName:
+        return False
+    if not phrasing.strip():
+        return False
     with _locked(settings, slug) as (folder, manifest):
-        key = _find(manifest, safe_name(document))
+        key = _find(manifest, name)
         entry = manifest["documents"].get(key) if key else None
         offered = {paraphrases.key(p) for items in ((entry or {}).get("phrasings") or {}).values() for p in items}
         if entry is None or paraphrases.key(phrasing) not in offered:

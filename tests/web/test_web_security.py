@@ -10,6 +10,7 @@ the login page (UI). Also: a missing CSRF token is refused on every state-changi
 from __future__ import annotations
 
 import itertools
+import json
 from dataclasses import dataclass
 from typing import Any, Callable
 
@@ -76,6 +77,13 @@ class Ctx:
         name = f"doc-{self.n()}.md"
         documents.store_upload(self.settings, self.slug, name, FAQ)
         return name
+
+    def phrasing(self) -> dict[str, str]:
+        """A document with one caller phrasing a (stand-in) language model wrote at upload, to be reviewed."""
+        name, phrasing = f"doc-{self.n()}.md", f"Wie ist das bei Ihnen geregelt, Nummer {self.n()}?"
+        documents.store_upload(self.settings, self.slug, name, FAQ,
+                               complete=lambda messages: json.dumps({"1": [phrasing]}))
+        return {"document": name, "phrasing": phrasing}
 
     def indexed(self) -> None:
         """The scope's company has an FAQ in the knowledge base (labels need entries to refer to)."""
@@ -216,6 +224,7 @@ ROUTES: dict[tuple[str, str], tuple[str, int, bool, Builder]] = {
     ("GET", "/companies/{slug}/voice-sample"): ("ui_manage", 200, True, lambda c: {"params": {"voice": "espeak-ng"}}),
     ("GET", "/companies/{slug}/faq/documents"): ("ui_manage", 200, True, none),
     ("POST", "/companies/{slug}/faq/delete"): ("ui_manage", 303, True, lambda c: {"data": {"name": c.document()}}),
+    ("POST", "/companies/{slug}/faq/phrasing/remove"): ("ui_manage", 303, True, lambda c: {"data": c.phrasing()}),
     ("POST", "/companies/{slug}/faq/ask"): ("ui_manage", 200, True, lambda c: {"data": {"question": "Offen?"}}),
     ("GET", "/companies/{slug}/gaps"): ("ui_manage", 200, True, none),
     ("POST", "/companies/{slug}/gaps"): ("ui_manage", 303, True,
