@@ -94,6 +94,14 @@ class Settings(BaseSettings):
     sip_password: str | None = Field(None, description="SIP password for digest authentication.")
     sip_register_expires: int = Field(600, description="Seconds a registration lasts (renewed before).")
     sip_default_company: str | None = Field(None, description="Company slug for calls whose numbers match none.")
+    sip_outbound_proxy: str | None = Field(
+        None, description="host[:port] that our own INVITEs go to (warm transfer: the call to the secretary). "
+                          "Default: the registrar, else the address the caller's call came from.")
+    hold_music: Path | None = Field(
+        None, description="WAV file the caller hears while the secretary is called (warm transfer); default: a "
+                          "quiet generated melody.")
+    briefing_answer_s: float = Field(
+        8.0, description="Warm transfer: seconds the secretary has after the briefing to press 1 or 2.")
     webrtc_ice_servers: str | None = Field(
         None, description="Browser calls across networks: comma-separated STUN/TURN URLs, TURN as "
                           "turn:USER:PASSWORD@host:3478 (empty = host candidates only, enough on localhost/LAN).",

@@ -155,6 +155,9 @@ def _fmt(v: float | None) -> str:
     return "—" if v is None else f"{v:.3f}" if abs(v) < 10 else f"{v:.0f}"
 
 
+_FAILED_CALLS_LISTED = 10  # enough to say which calls failed, short enough for a CI log
+
+
 def summary_lines(result: dict[str, Any]) -> list[str]:
     m = result["metrics"]
     lines = [f"{int(m['calls'])} calls ({int(m['skipped'])} skipped, {int(m['errors'])} crashed), "
@@ -176,6 +179,12 @@ def summary_lines(result: dict[str, Any]) -> list[str]:
             kinds[f["kind"]] = kinds.get(f["kind"], 0) + 1
     if kinds:
         lines.append("failures: " + ", ".join(f"{k} {n}" for k, n in sorted(kinds.items(), key=lambda kv: -kv[1])))
+    failed = [r for r in result["results"] if r["failures"] or r.get("error")]
+    for r in failed[:_FAILED_CALLS_LISTED]:
+        why = r.get("error") or "; ".join(f"turn {f['step']} {f['kind']}: {f['detail']}" for f in r["failures"])
+        lines.append(f"  FAILED {r['suite']}/{r['scenario_id']}: {why[:300]}")
+    if len(failed) > _FAILED_CALLS_LISTED:
+        lines.append(f"  … and {len(failed) - _FAILED_CALLS_LISTED} more failed calls (see the report)")
     return lines
 
 

@@ -98,7 +98,9 @@ def finish_call(session: Session, call_id: int, outcome: str, *, transferred_to:
     """Close a call with its outcome and write its summary, priority and tags (:mod:`bot.store.summaries`).
 
     A call that left a message stays ``message`` even when the carrier reports ``answered`` or ``abandoned`` (the
-    caller hung up after the message was saved). A ``summary`` given by the carrier replaces the generated wording.
+    caller hung up after the message was saved); a call handed to the secretary stays ``transferred`` the same way
+    (the caller's pipeline may close after the hand-over was recorded). A ``summary`` given by the carrier replaces
+    the generated wording.
     """
     if outcome not in OUTCOMES:
         raise ValueError(f"unknown outcome {outcome!r}; use one of {', '.join(OUTCOMES)}")
@@ -106,6 +108,8 @@ def finish_call(session: Session, call_id: int, outcome: str, *, transferred_to:
     has_message = session.scalar(select(func.count(Message.id)).where(Message.call_id == call_id)) > 0
     if has_message and outcome in ("answered", "abandoned"):
         outcome = "message"
+    elif call.outcome == "transferred" and outcome in ("answered", "abandoned"):
+        outcome = "transferred"
     call.outcome = outcome
     call.ended_at = ended_at or utcnow()
     if transferred_to:

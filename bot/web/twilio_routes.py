@@ -9,8 +9,7 @@ from urllib.parse import urlencode
 from fastapi import APIRouter, Depends, Request, Response, WebSocket
 
 import prompts
-from bot.brain.call_summary import briefing, record_from_transcript
-from bot.brain.numbers import speak_digits
+from bot.runtime.briefing import briefing_for_call
 from bot.runtime.carrier_services import get_services
 from bot.settings import Settings
 from bot.telephony import twiml
@@ -102,17 +101,7 @@ async def dial_result(request: Request, company: str = "", form: dict[str, str] 
 @router.post("/whisper", summary="Warm transfer: the briefing on the secretary's leg, before she is connected")
 async def whisper(request: Request, company: str = "", call: str = "", attempt: str = "1",
                   form: dict[str, str] = Depends(verified_form)) -> Response:
-    services = get_services(request.app)
-    profile = services.resolver.for_slug(company)
-    language = profile.default_language if profile else "de"
-    live = services.registry.get(call)
-    session = getattr(getattr(live, "responder", None), "session", None)  # the brain, when the call runs here
-    caller = getattr(session, "caller_id", None) or (live.info.caller if live else None)
-    draft = getattr(session, "draft", None)
-    record = record_from_transcript(list(getattr(session, "transcript", []) or []), caller_id=caller)
-    sentences = briefing(record, profile.name if profile else company, language,
-                         name=getattr(draft, "name", None) or None,
-                         number_spoken=speak_digits(caller, language) if caller else None)
+    language, sentences = briefing_for_call(get_services(request.app), company, call)
     query = urlencode({"company": company, "call": call, "attempt": attempt})
     action = f"{public_base(request.app.state.settings, request)}/twilio/whisper-answer?{query}"
     log.info("call %s: briefing the secretary (warm transfer)", call[:8])

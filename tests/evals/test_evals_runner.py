@@ -292,6 +292,8 @@ def test_execute_writes_report_compares_baseline_and_gates(tmp_path, capsys):
     assert second.exit_code == 1
     text = "\n".join(lines)
     assert "FAIL task_success = 0.5 is below 0.9" in text
+    failed = [line.strip() for line in lines if line.strip().startswith("FAILED ")]  # which call, and why
+    assert len(failed) == 1 and "/parking: turn 0 wrong_answer" in failed[0], lines
     assert any(line.strip().startswith("worse") and "answer_accuracy" in line for line in lines)
     assert any(line.strip().startswith("worse") and "wrong_answer_rate" in line for line in lines)
     html = (tmp_path / "r2" / "report.html").read_text(encoding="utf-8")

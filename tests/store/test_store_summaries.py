@@ -82,3 +82,17 @@ def test_a_message_notification_carries_the_summary_and_the_e_mail_shows_it(db) 
     db.expire_all()
     c = db.get(Call, call.id)
     assert (c.outcome, c.priority, c.tags, c.summary) == ("message", "urgent", ["message"], expected)
+
+
+def test_a_transferred_call_stays_transferred_when_the_pipeline_closes_afterwards(db) -> None:
+    """The SIP carrier records the hand-over first; the caller's pipeline then closes and reports what it knew."""
+    _company(db)
+    call = repo.start_call(db, "kfz-huber", channel="sip", caller_number="+49 171 2345678", started_at=T0)
+    repo.finish_call(db, call.id, "transferred", transferred_to="+49 89 1234568", ended_at=T0 + timedelta(seconds=9))
+    repo.finish_call(db, call.id, "answered", ended_at=T0 + timedelta(seconds=10))
+    db.expire_all()
+    c = db.get(Call, call.id)
+    assert (c.outcome, c.transferred_to) == ("transferred", "+49891234568")
+    repo.finish_call(db, call.id, "message", ended_at=T0 + timedelta(seconds=11))  # a real new outcome still counts
+    db.expire_all()
+    assert db.get(Call, call.id).outcome == "message"

@@ -71,6 +71,40 @@ class RtpSocket(asyncio.DatagramProtocol):
             self.transport.close()
 
 
+class RtpSender:
+    """One outgoing RTP stream: sequence numbers, timestamps and SSRC of a call leg, 20 ms G.711 packets."""
+
+    def __init__(self, socket: RtpSocket, codec_pt: int) -> None:
+        self.socket = socket
+        self.codec_pt = codec_pt
+        self.seq = secrets.randbelow(1 << 16)
+        self.ts = secrets.randbelow(1 << 31)
+        self.ssrc = secrets.randbelow(1 << 31)
+        self.packets = 0
+
+    def send(self, chunk: bytes, *, marker: bool = False) -> None:
+        """One packet of 8 kHz linear PCM (160 samples; a shorter last chunk is padded with silence)."""
+        chunk = chunk.ljust(rtp.SAMPLES_PER_PACKET * 2, b"\0")
+        self.socket.send(rtp.RtpPacket(self.codec_pt, self.seq, self.ts, self.ssrc, rtp.encode(chunk, self.codec_pt),
+                                       marker).encode())
+        self.packets += 1
+        self.seq = (self.seq + 1) & 0xFFFF
+        self.ts = (self.ts + rtp.SAMPLES_PER_PACKET) & 0xFFFFFFFF
+
+    async def play(self, pcm: bytes, *, loop: bool = False, stop: asyncio.Event | None = None) -> bool:
+        """Send ``pcm`` (8 kHz) at playback speed; True when it played to the end, False when ``stop`` was set."""
+        size, start, n = rtp.SAMPLES_PER_PACKET * 2, time.monotonic(), 0
+        while True:
+            for i in range(0, len(pcm), size):
+                if stop is not None and stop.is_set():
+                    return False
+                self.send(pcm[i:i + size], marker=n == 0)
+                n += 1
+                await asyncio.sleep(max(0.0, start + n * PACKET_S - time.monotonic()))
+            if not loop or not pcm:
+                return True
+
+
 class _SipInput(BaseInputTransport):
     def __init__(self, media: SipMediaTransport, params: TransportParams) -> None:
         super().__init__(params)
@@ -94,17 +128,26 @@ class _SipInput(BaseInputTransport):
     def _on_packet(self, packet: rtp.RtpPacket) -> None:
         if not self._started:
             return
+        if self._media.bridge is not None:  # connected to the secretary through us: her leg hears this packet
+            self._media.bridge(packet)
+            return
+        if self._media.on_hold:  # the bot is not listening while the secretary is called
+            return
         if packet.payload_type == self._media.dtmf_pt:
             key = self._dtmf.feed(packet)
             if key is not None:
-                self._media.digits_received += key
-                self._inbox.put_nowait(InputDTMFFrame(button=KeypadEntry(key)))
+                self.key_pressed(key)
             return
         if packet.payload_type not in (rtp.PCMU, rtp.PCMA):
             return
         pcm, self._state = rtp.resample(rtp.decode(packet.payload, packet.payload_type), LINE_RATE, PIPELINE_RATE,
                                         self._state)
         self._inbox.put_nowait(InputAudioRawFrame(audio=pcm, sample_rate=PIPELINE_RATE, num_channels=1))
+
+    def key_pressed(self, key: str) -> None:
+        if self._started and not self._media.on_hold:
+            self._media.digits_received += key
+            self._inbox.put_nowait(InputDTMFFrame(button=KeypadEntry(key)))
 
     async def _pump(self) -> None:
         while True:
@@ -135,9 +178,6 @@ class _SipOutput(BaseOutputTransport):
         self._media = media
         self._state = None
         self._pending = bytearray()  # 8 kHz linear PCM not yet a whole packet
-        self._seq = secrets.randbelow(1 << 16)
-        self._ts = secrets.randbelow(1 << 31)
-        self._ssrc = secrets.randbelow(1 << 31)
         self._next_t = 0.0
         self._talkspurt = True
 
@@ -155,18 +195,16 @@ class _SipOutput(BaseOutputTransport):
         self._pending += pcm
         size = rtp.SAMPLES_PER_PACKET * 2
         now = time.monotonic()
+        sender = self._media.sender
         if self._next_t < now - PACKET_S:  # a pause in the bot's speech: a new talkspurt, clock restarts
-            self._ts += int((now - self._next_t) * LINE_RATE) if self._next_t else 0
+            sender.ts = (sender.ts + (int((now - self._next_t) * LINE_RATE) if self._next_t else 0)) & 0xFFFFFFFF
             self._next_t, self._talkspurt = now, True
         while len(self._pending) >= size:
             chunk = bytes(self._pending[:size])
             del self._pending[:size]
-            self._media.socket.send(rtp.RtpPacket(self._media.codec_pt, self._seq, self._ts, self._ssrc,
-                                                  rtp.encode(chunk, self._media.codec_pt), self._talkspurt).encode())
-            self._media.packets_sent += 1
+            if not self._media.on_hold:  # hold music (or the secretary, bridged) has the line meanwhile
+                sender.send(chunk, marker=self._talkspurt)
             self._talkspurt = False
-            self._seq += 1
-            self._ts += rtp.SAMPLES_PER_PACKET
             self._next_t += PACKET_S
             delay = self._next_t - time.monotonic() - PACKET_S  # at most one packet ahead of playback
             if delay > 0:
@@ -191,8 +229,12 @@ class SipMediaTransport(BaseTransport):
         self.codec_pt = codec_pt
         self.dtmf_pt = dtmf_pt
         self.on_hangup = on_hangup
-        self.packets_sent = 0
+        self.sender = RtpSender(socket, codec_pt)
         self.digits_received = ""
+        self.on_hold = False
+        self.bridge: Callable[[rtp.RtpPacket], None] | None = None  # set while the caller talks to the secretary
+        self._hold_task: asyncio.Task | None = None
+        self._hold_stop = asyncio.Event()
         params = TransportParams(audio_in_enabled=True, audio_in_sample_rate=PIPELINE_RATE, audio_out_enabled=True,
                                  audio_out_sample_rate=PIPELINE_RATE, audio_out_end_silence_secs=0)
         self._in = _SipInput(self, params)
@@ -206,7 +248,32 @@ class SipMediaTransport(BaseTransport):
     def output(self) -> _SipOutput:
         return self._out
 
+    def key_pressed(self, key: str) -> None:
+        """A key that came as SIP INFO rather than in the RTP stream: into the pipeline like any other."""
+        self._in.key_pressed(key)
+
+    @property
+    def packets_sent(self) -> int:
+        return self.sender.packets
+
+    def hold(self, music: bytes) -> None:
+        """Play ``music`` (8 kHz PCM) in a loop to the caller and stop listening to them, until :meth:`unhold`."""
+        if self._hold_task is not None:
+            return
+        self.on_hold = True
+        self._hold_stop.clear()
+        self._hold_task = asyncio.create_task(self.sender.play(music, loop=True, stop=self._hold_stop))
+
+    async def unhold(self) -> None:
+        """Music off; the bot hears the caller again."""
+        task, self._hold_task = self._hold_task, None
+        if task is not None:
+            self._hold_stop.set()
+            await asyncio.gather(task, return_exceptions=True)
+        self.on_hold = False
+
     async def ended_by_bot(self) -> None:
+        self._hold_stop.set()
         if not self._hung_up and self.on_hangup is not None:
             self._hung_up = True
             await self.on_hangup()
@@ -214,4 +281,5 @@ class SipMediaTransport(BaseTransport):
     async def caller_hung_up(self) -> None:
         """BYE from the caller (or the call handed on by REFER): cancel the pipeline."""
         self._hung_up = True
+        self._hold_stop.set()  # no music into a call that is over
         await self._call_event_handler("on_client_disconnected", None)

@@ -60,3 +60,13 @@ def answer(local_ip: str, port: int, codec: int, dtmf: int | None, session_id: i
         lines += [f"a=rtpmap:{dtmf} telephone-event/8000", f"a=fmtp:{dtmf} 0-15"]
     lines += ["a=ptime:20", "a=sendrecv"]
     return ("\r\n".join(lines) + "\r\n").encode()
+
+
+def offer(local_ip: str, port: int, dtmf: int = 101, session_id: int | None = None) -> bytes:
+    """Our own offer (the call to the secretary): both G.711 laws, µ-law preferred, and RFC 4733 keys."""
+    sid = session_id or int(time.time())
+    lines = ["v=0", f"o=receptionist {sid} {sid} IN IP4 {local_ip}", "s=receptionist", f"c=IN IP4 {local_ip}",
+             "t=0 0", f"m=audio {port} RTP/AVP {PCMU} {PCMA} {dtmf}", f"a=rtpmap:{PCMU} PCMU/8000",
+             f"a=rtpmap:{PCMA} PCMA/8000", f"a=rtpmap:{dtmf} telephone-event/8000", f"a=fmtp:{dtmf} 0-15",
+             "a=ptime:20", "a=sendrecv"]
+    return ("\r\n".join(lines) + "\r\n").encode()

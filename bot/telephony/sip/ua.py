@@ -14,7 +14,9 @@ from __future__ import annotations
 import asyncio
 import logging
 import re
+import socket
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from bot.brain.types import Transfer
@@ -22,8 +24,10 @@ from bot.runtime.carrier_services import CallInfo, CallServices, CarrierHooks, L
 from bot.runtime.resolver import normalize_number
 from bot.settings import Settings
 from bot.telephony.carrier import CarrierResponder, run_until_disconnect
+from bot.telephony.hold_music import hold_music
 from bot.telephony.masking import mask_number
 from bot.telephony.sip import sdp
+from bot.telephony.sip.attended import AttendedTransfer, Leg
 from bot.telephony.sip.media import RtpSocket, SipMediaTransport
 from bot.telephony.sip.message import (
     SipMessage,
@@ -42,7 +46,7 @@ log = logging.getLogger(__name__)
 
 T1 = 0.5
 USER_AGENT = "Telefonsekretariat"
-ALLOW = "INVITE, ACK, BYE, CANCEL, OPTIONS, REFER, NOTIFY"
+ALLOW = "INVITE, ACK, BYE, CANCEL, OPTIONS, REFER, NOTIFY, INFO"
 
 
 @dataclass
@@ -75,6 +79,15 @@ class Dialog:
     task: asyncio.Task | None = None
 
 
+def info_key(request: SipMessage) -> str | None:
+    """The key of a SIP INFO keypress: ``Signal=5`` (application/dtmf-relay) or a bare ``5`` (application/dtmf)."""
+    body = request.body.decode("utf-8", "replace")
+    match = re.search(r"(?im)^\s*signal\s*=\s*([0-9*#A-D])", body)
+    if match is None and "dtmf" in (request.get("Content-Type") or "").lower():
+        match = re.match(r"\s*([0-9*#A-D])\s*$", body)
+    return match.group(1) if match else None
+
+
 def company_numbers(invite: SipMessage) -> list[str]:
     """Candidate company numbers of an INVITE, best first: Diversion, History-Info (oldest first), To, R-URI."""
     found: list[str] = []
@@ -101,10 +114,17 @@ class SipUserAgent:
         self._udp: asyncio.DatagramTransport | None = None
         self._tcp: asyncio.base_events.Server | None = None
         self._pending: dict[str, asyncio.Future] = {}  # our client transactions by Via branch
+        self._ringing: dict[str, asyncio.Event] = {}  # INVITE client transactions that had a provisional answer
+        self._late: dict[str, Callable[[SipMessage], None]] = {}  # final answers after we stopped waiting (CANCEL)
+        self.consultations: dict[str, Leg] = {}  # our own calls to a secretary (warm transfer), by Call-ID
+        self.allow, self.user_agent = ALLOW, USER_AGENT
+        self.music = b""  # the hold music, 8 kHz PCM (read in start())
         self.log: list[tuple[str, str]] = []  # (direction, start line): for `sip check` and tests
 
     # --- sockets ---------------------------------------------------------------------------------------------------
     async def start(self) -> None:
+        # read once at start: a broken RECEPTIONIST_HOLD_MUSIC fails here with its reason, not in a caller's transfer
+        self.music = hold_music(self.settings.hold_music)
         loop = asyncio.get_running_loop()
         transports = self.settings.sip_transports
         if "udp" in transports:
@@ -126,15 +146,7 @@ class SipUserAgent:
             self._tcp.close()
 
     async def _tcp_client(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        peer = Peer("tcp", writer.get_extra_info("peername")[:2], writer)
-        buffer = bytearray()
-        try:
-            while data := await reader.read(65536):
-                buffer += data
-                for raw in split_stream(buffer):
-                    await self.received(raw, peer)
-        except (ConnectionError, asyncio.IncompleteReadError):
-            pass
+        await self._read_stream(reader, Peer("tcp", writer.get_extra_info("peername")[:2], writer))
 
     def send(self, message: SipMessage, peer: Peer) -> None:
         self.log.append(("out", message.start))
@@ -160,19 +172,35 @@ class SipUserAgent:
             return
         self.log.append(("in", message.start))
         if not message.is_request:
-            branch = param(message.get("Via") or "", "branch") or ""
-            future = self._pending.get(branch)
-            if future is not None and not future.done() and message.status >= 200:
-                future.set_result(message)
-            elif future is not None and not future.done() and message.status < 200:
-                pass  # provisional: keep waiting
+            self._on_response(message)
             return
         handler = {"INVITE": self._on_invite, "ACK": self._on_ack, "BYE": self._on_bye, "CANCEL": self._on_cancel,
-                   "OPTIONS": self._on_options, "NOTIFY": self._on_notify}.get(message.method)
+                   "OPTIONS": self._on_options, "NOTIFY": self._on_notify, "INFO": self._on_info}.get(message.method)
         if handler is None:
             self.send(response(message, 405, "Method Not Allowed", extra=[("Allow", ALLOW)]), peer)
             return
         await handler(message, peer)
+
+    def _on_response(self, message: SipMessage) -> None:
+        # a CANCEL shares its INVITE's branch (§9.1): the method in CSeq tells their answers apart
+        branch = f'{param(message.get("Via") or "", "branch") or ""}:{message.cseq_method}'
+        future = self._pending.get(branch)
+        if future is not None and not future.done():
+            if message.status >= 200:
+                future.set_result(message)
+            elif branch in self._ringing:  # provisional: an INVITE is no longer resent (§17.1.1.2), just awaited
+                self._ringing[branch].set()
+            return
+        if message.status >= 200 and branch in self._late:  # e.g. the 487 after our CANCEL: acknowledge it
+            self._late.pop(branch)(message)
+            return
+        leg = self.consultations.get(message.get("Call-ID") or "")
+        if leg is not None and leg.ack is not None and 200 <= message.status < 300 and message.cseq_method == "INVITE":
+            self.send(leg.ack, leg.peer)  # her 200 OK again: our ACK was lost (§13.2.2.4)
+
+    def expect_final(self, request: SipMessage, handler: Callable[[SipMessage], None]) -> None:
+        """Run ``handler`` on the final answer to ``request`` arriving after :meth:`transact` gave up on it."""
+        self._late[f'{param(request.get("Via") or "", "branch") or ""}:{request.method}'] = handler
 
     async def _on_options(self, request: SipMessage, peer: Peer) -> None:
         self.send(response(request, 200, "OK", extra=[("Allow", ALLOW), ("Accept", "application/sdp")]), peer)
@@ -210,18 +238,18 @@ class SipUserAgent:
                                "Not Found" if profile is None else "Service Unavailable", to_tag=new_tag()), peer)
             return
         loop = asyncio.get_running_loop()
-        socket = RtpSocket((offer.address, offer.port))
-        await loop.create_datagram_endpoint(lambda: socket, local_addr=(self.host, 0))
+        media = RtpSocket((offer.address, offer.port))
+        await loop.create_datagram_endpoint(lambda: media, local_addr=(self.host, 0))
         tag = new_tag()
         dialog = Dialog(call_id=call_id, local_tag=tag, remote_from=request.get("From") or "",
                         local_to=f"{request.get('To') or ''};tag={tag}", target=uri_of(request.get("Contact") or
                                                                                       request.get("From") or ""),
-                        peer=peer, routes=request.get_all("Record-Route"), invite=request, rtp=socket)
+                        peer=peer, routes=request.get_all("Record-Route"), invite=request, rtp=media)
         self.dialogs[call_id] = dialog
         ok = response(request, 200, "OK", to_tag=tag,
                       extra=[("Contact", self.contact(peer.transport)), ("Allow", ALLOW), ("User-Agent", USER_AGENT),
                              ("Content-Type", "application/sdp")],
-                      body=sdp.answer(self.public_ip, socket.port, codec, offer.dtmf))
+                      body=sdp.answer(self.public_ip, media.port, codec, offer.dtmf))
         dialog.ok = ok
         self.send(ok, peer)
         if peer.transport == "udp":
@@ -253,6 +281,12 @@ class SipUserAgent:
         self.send(response(request, 200, "OK"), peer)
 
     async def _on_bye(self, request: SipMessage, peer: Peer) -> None:
+        leg = self.consultations.get(request.get("Call-ID") or "")
+        if leg is not None:  # the secretary hung up our call to her (or her phone replaced it with the caller's)
+            self.send(response(request, 200, "OK"), peer)
+            leg.hung_up.set()
+            self.consultations.pop(leg.call_id, None)
+            return
         dialog = self.dialogs.get(request.get("Call-ID") or "")
         if dialog is None:
             self.send(response(request, 481, "Call/Transaction Does Not Exist"), peer)
@@ -270,6 +304,23 @@ class SipUserAgent:
         if match:
             await dialog.notify.put(int(match.group(1)))
 
+    async def _on_info(self, request: SipMessage, peer: Peer) -> None:
+        """Keys sent as SIP INFO (``application/dtmf-relay``: ``Signal=1``; ``application/dtmf``: ``1``), as many
+        PBXes and trunks do instead of RFC 4733: the secretary's answer, or a caller's keypad entry."""
+        call_id = request.get("Call-ID") or ""
+        leg, dialog = self.consultations.get(call_id), self.dialogs.get(call_id)
+        if leg is None and dialog is None:
+            self.send(response(request, 481, "Call/Transaction Does Not Exist"), peer)
+            return
+        self.send(response(request, 200, "OK"), peer)
+        key = info_key(request)
+        if key is None:
+            return
+        if leg is not None:
+            leg.keys.put_nowait(key)
+        elif dialog.transport is not None:
+            dialog.transport.key_pressed(key)
+
     # --- requests of our own in a dialog ---------------------------------------------------------------------------
     async def request(self, dialog: Dialog, method: str, extra: list[tuple[str, str]] | None = None,
                       timeout_s: float = 32 * T1) -> SipMessage | None:
@@ -281,15 +332,21 @@ class SipUserAgent:
                     ("User-Agent", USER_AGENT)] + (extra or [])
         return await self.transact(SipMessage(f"{method} {dialog.target} SIP/2.0", headers), dialog.peer, timeout_s)
 
-    async def transact(self, message: SipMessage, peer: Peer, timeout_s: float = 32 * T1) -> SipMessage | None:
-        """Send a request and wait for its final response (resent on UDP as in §17.1.2), or None on timeout."""
-        branch = param(message.get("Via") or "", "branch") or ""
+    async def transact(self, message: SipMessage, peer: Peer, timeout_s: float = 32 * T1, *,
+                       invite: bool = False) -> SipMessage | None:
+        """Send a request and wait for its final response (resent on UDP as in §17.1.2), or None on timeout.
+
+        ``invite``: an INVITE client transaction (§17.1.1): resending stops at the first provisional answer, and
+        the final one may take the whole ``timeout_s`` (a phone ringing)."""
+        branch = f'{param(message.get("Via") or "", "branch") or ""}:{message.method}'
         future = asyncio.get_running_loop().create_future()
         self._pending[branch] = future
+        ringing = self._ringing.setdefault(branch, asyncio.Event()) if invite else None
         try:
             interval, deadline = T1, time.monotonic() + timeout_s
             while time.monotonic() < deadline:
-                self.send(message, peer)
+                if ringing is None or not ringing.is_set():
+                    self.send(message, peer)
                 wait = min(interval, deadline - time.monotonic()) if peer.transport == "udp" else timeout_s
                 try:
                     return await asyncio.wait_for(asyncio.shield(future), max(0.01, wait))
@@ -298,6 +355,7 @@ class SipUserAgent:
             return None
         finally:
             self._pending.pop(branch, None)
+            self._ringing.pop(branch, None)
 
     async def hang_up(self, dialog: Dialog) -> None:
         if dialog.ended:
@@ -313,35 +371,78 @@ class SipUserAgent:
         if dialog.transport is not None:
             await dialog.transport.caller_hung_up()
 
-    async def transfer(self, dialog: Dialog, number: str) -> str | None:
-        """Blind transfer (RFC 3515 REFER): the caller's side dials the secretary. None once the secretary answered
-        (we then leave the call with BYE); otherwise a reason, and the caller stays with the bot."""
-        domain = self.settings.sip_domain or self.settings.sip_registrar or dialog.peer.addr[0]
-        domain = domain.split(":")[0] if self.settings.sip_domain or self.settings.sip_registrar else domain
-        refer_to = f"<sip:{number}@{domain}>"
+    def account_domain(self, dialog: Dialog) -> str:
+        """The host part of the numbers we dial (REFER targets, the secretary): the account's domain, else the
+        registrar's host, else the address the caller's call came from."""
+        if self.settings.sip_domain or self.settings.sip_registrar:
+            return (self.settings.sip_domain or self.settings.sip_registrar or "").split(":")[0]
+        return dialog.peer.addr[0]
+
+    async def outbound_peer(self, dialog: Dialog) -> Peer:
+        """Where our own INVITEs go: the outbound proxy, else the registrar, else back where the caller's call came
+        from (a PBX routes our call to the secretary's extension). UDP where we speak it, else a TCP connection."""
+        target = self.settings.sip_outbound_proxy or self.settings.sip_registrar
+        if not target:
+            return dialog.peer
+        host, _, port = target.partition(":")
+        infos = await asyncio.get_running_loop().getaddrinfo(host, int(port or 5060), type=socket.SOCK_DGRAM)
+        addr = infos[0][4][:2]
+        if "udp" in self.settings.sip_transports:
+            return Peer("udp", (addr[0], addr[1]))
+        reader, writer = await asyncio.open_connection(addr[0], addr[1])
+        peer = Peer("tcp", (addr[0], addr[1]), writer)
+        asyncio.ensure_future(self._read_stream(reader, peer))
+        return peer
+
+    async def _read_stream(self, reader: asyncio.StreamReader, peer: Peer) -> None:
+        buffer = bytearray()
+        try:
+            while data := await reader.read(65536):
+                buffer += data
+                for raw in split_stream(buffer):
+                    await self.received(raw, peer)
+        except (ConnectionError, asyncio.IncompleteReadError):
+            pass
+
+    async def refer(self, dialog: Dialog, refer_to: str) -> int | None:
+        """Ask the caller's side to call ``refer_to`` (RFC 3515); the final status its NOTIFYs report (2xx: the
+        caller is connected there), or None when the REFER was refused or nothing final came in time."""
         reply = await self.request(dialog, "REFER", [("Refer-To", refer_to),
                                                      ("Referred-By", f"<{uri_of(dialog.local_to)}>")])
         if reply is None or reply.status >= 300:
             log.warning("SIP call %s: REFER refused (%s)", dialog.call_id, reply.start if reply else "no answer")
-            return "failed"
+            return None
         deadline = time.monotonic() + self.services.dial_timeout_s + 10
         while time.monotonic() < deadline:
             try:
                 status = await asyncio.wait_for(dialog.notify.get(), max(0.1, deadline - time.monotonic()))
             except asyncio.TimeoutError:
-                break
-            if 200 <= status < 300:
-                if dialog.live is not None:
-                    dialog.live.transferring, dialog.live.transferred = True, True
-                await asyncio.to_thread(self.services.recorder.call_transferred, dialog.call_id, number)
-                asyncio.create_task(self.hang_up(dialog))
                 return None
-            if status >= 300:
-                reason = "busy" if status in (486, 600) else "no-answer"
-                await asyncio.to_thread(self.services.recorder.transfer_failed, dialog.call_id, reason)
-                return reason
-        await asyncio.to_thread(self.services.recorder.transfer_failed, dialog.call_id, "no-answer")
-        return "no-answer"
+            if status >= 200:
+                return status
+        return None
+
+    async def transferred(self, dialog: Dialog, number: str, *, hang_up: bool = True) -> None:
+        """The caller is with the secretary: record it; leave the call (BYE) unless we carry its audio (bridge)."""
+        if dialog.live is not None:
+            dialog.live.transferring, dialog.live.transferred = True, True
+        await asyncio.to_thread(self.services.recorder.call_transferred, dialog.call_id, number)
+        if hang_up:
+            asyncio.create_task(self.hang_up(dialog))
+
+    async def transfer(self, dialog: Dialog, number: str, profile=None) -> str | None:
+        """Hand the caller to the secretary. None once she has them; otherwise a reason, and the caller stays with
+        the bot. A company with warm transfer gets the attended one (:mod:`bot.telephony.sip.attended`); otherwise
+        a blind REFER: the caller's side dials her itself."""
+        if profile is not None and profile.warm_transfer and dialog.transport is not None:
+            return await AttendedTransfer(self, dialog, profile, self.music).run(number)
+        status = await self.refer(dialog, f"<sip:{number}@{self.account_domain(dialog)}>")
+        if status is not None and 200 <= status < 300:
+            await self.transferred(dialog, number)
+            return None
+        reason = "failed" if status is None else "busy" if status in (486, 600) else "no-answer"
+        await asyncio.to_thread(self.services.recorder.transfer_failed, dialog.call_id, reason)
+        return reason
 
     # --- the call --------------------------------------------------------------------------------------------------
     async def _run_call(self, dialog: Dialog, profile, info: CallInfo, codec: int, dtmf: int | None) -> None:
@@ -360,7 +461,7 @@ class SipUserAgent:
             responder = CarrierResponder(live.responder, live=live)
 
             async def transfer(action: Transfer) -> str | None:
-                return await self.transfer(dialog, action.number)
+                return await self.transfer(dialog, action.number, profile)
 
             worker = await asyncio.to_thread(self.services.build_pipeline, transport, profile, responder, info,
                                              CarrierHooks(transfer=transfer))

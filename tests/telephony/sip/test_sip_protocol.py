@@ -11,7 +11,8 @@ from bot.runtime.resolver import StaticResolver, normalize_number
 from bot.telephony.sip import rtp, sdp
 from bot.telephony.sip.message import parse, response, split_stream, user_of
 from bot.telephony.sip.register import challenge_params, digest_authorization
-from bot.telephony.sip.ua import company_numbers
+from bot.telephony.sip.attended import Leg
+from bot.telephony.sip.ua import company_numbers, info_key
 
 INVITE = (
     "INVITE sip:+4930555501299@10.0.0.5:5060 SIP/2.0\r\n"
@@ -94,3 +95,28 @@ def test_digest_answer_matches_rfc2617_example() -> None:
     header = digest_authorization(challenge, "GET", "/dir/index.html", "Mufasa", "Circle Of Life",
                                   cnonce="0a4f113b")
     assert challenge_params(header)["response"] == "6629fae49393a05397450978507c4ef1"
+
+
+def test_our_offer_for_the_secretary_is_read_back_as_an_offer_with_both_laws_and_keys() -> None:
+    body = sdp.offer("192.0.2.7", 41000)
+    parsed = sdp.parse_offer(body)
+    assert (parsed.address, parsed.port, parsed.payloads) == ("192.0.2.7", 41000, [0, 8, 101])
+    assert parsed.codec() == sdp.PCMU and parsed.dtmf == 101
+
+
+def test_keys_sent_as_sip_info_are_read_in_both_common_formats() -> None:
+    def info(content_type: str, body: str):
+        return parse((f"INFO sip:bot@10.0.0.5 SIP/2.0\r\nCall-ID: x\r\nCSeq: 3 INFO\r\n"
+                      f"Content-Type: {content_type}\r\nContent-Length: {len(body)}\r\n\r\n{body}").encode())
+
+    assert info_key(info("application/dtmf-relay", "Signal=1\r\nDuration=160\r\n")) == "1"
+    assert info_key(info("application/dtmf-relay", "Signal= #\r\n")) == "#"
+    assert info_key(info("application/dtmf", "2")) == "2"
+    assert info_key(info("application/dtmf-relay", "Duration=160\r\n")) is None
+    assert info_key(info("application/media_control+xml", "<media_control/>")) is None
+
+
+def test_replaces_names_the_consultation_dialog_from_the_secretarys_side() -> None:
+    """RFC 3891 §3: she matches to-tag against her own (local) tag; we sent the INVITE, so hers is the To tag."""
+    leg = Leg(call_id="c1@10.0.0.5", local_tag="ours", uri="sip:+4930@x", peer=None, rtp=None, remote_tag="hers")
+    assert leg.replaces() == "c1@10.0.0.5;to-tag=hers;from-tag=ours"
