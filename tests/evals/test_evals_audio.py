@@ -147,7 +147,7 @@ def test_audio_smoke_suite_gate(tmp_path, settings, shared_data, monkeypatch):
     assert outcome.exit_code == 0, report
     calls = {r["scenario_id"]: r for r in outcome.result["results"]}
     assert set(calls) == {"as-en-faq", "as-de-recorded", "as-keypad-number", "as-barge-in", "as-en-object-recording",
-                          "as-de-mbrola", "as-de-phone-8k"}
+                          "as-de-mbrola", "as-de-phone-8k", "as-en-warm-declined"}
     for sid in ("as-de-mbrola", "as-de-phone-8k"):  # German synthetic callers, one over the 8 kHz line: heard as German
         assert calls[sid]["outcome"] == "answered"
         assert next(r for r in calls[sid]["records"] if r["primary"] and r["step"] == 0)["language"] == "de"
@@ -157,5 +157,7 @@ def test_audio_smoke_suite_gate(tmp_path, settings, shared_data, monkeypatch):
     assert primary["as-de-recorded"][0]["language"] == "de"
     assert primary["as-keypad-number"][2]["caller_kind"] == "dtmf"
     assert any(r["interrupted"] for r in calls["as-barge-in"]["records"] if r["step"] == -1)
+    declined = [r["intent"] for r in calls["as-en-warm-declined"]["records"] if r["intent"] != "barge_in"]
+    assert declined.index("take_message") == declined.index("ask_person") + 1, declined  # the secretary said no
     m = outcome.result["metrics"]
     assert m["latency_e2e_p50_ms"] is not None and m["caller_wer"] is not None
