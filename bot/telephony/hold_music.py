@@ -1,8 +1,8 @@
 """What the caller hears while the bot rings the secretary (warm transfer): a quiet loop, never silence.
 
 Silence on hold makes callers hang up ("is anyone there?"); a ringback tone suggests nobody answers. The default is a
-melody generated here — four soft arpeggiated chords, about 8 s, at roughly -20 dBFS — so nothing is downloaded and
-no licence applies. A company's own music can be given as a WAV file (``RECEPTIONIST_HOLD_MUSIC``); music played on
+melody generated here — four soft arpeggiated chords, 6 s, peaks near -17 dBFS — so nothing is downloaded and no
+licence applies. A company's own music can be given as a WAV file (``RECEPTIONIST_HOLD_MUSIC``); music played on
 hold in public may need a GEMA licence, which is why the generated loop is the default.
 """
 

@@ -29,7 +29,7 @@ from bot.runtime.briefing import briefing_for_call
 from bot.telephony.masking import mask_number
 from bot.telephony.sip import rtp, sdp
 from bot.telephony.sip.media import LINE_RATE, RtpSender, RtpSocket
-from bot.telephony.sip.message import SipMessage, new_tag, param, uri_of
+from bot.telephony.sip.message import ALLOW, USER_AGENT, SipMessage, new_tag, param, uri_of
 from bot.telephony.sip.register import digest_authorization
 
 log = logging.getLogger(__name__)
@@ -152,7 +152,7 @@ class AttendedTransfer:
         ua = self.ua
         headers = [("Via", ua.via(leg.peer.transport)), ("Max-Forwards", "70"), ("From", leg.from_header),
                    ("To", leg.to_header), ("Call-ID", leg.call_id), ("CSeq", f"{leg.cseq} INVITE"),
-                   ("Contact", ua.contact(leg.peer.transport)), ("Allow", ua.allow), ("User-Agent", ua.user_agent),
+                   ("Contact", ua.contact(leg.peer.transport)), ("Allow", ALLOW), ("User-Agent", USER_AGENT),
                    ("Content-Type", "application/sdp")]
         if authorization is not None:
             headers.append(authorization)
@@ -223,7 +223,7 @@ class AttendedTransfer:
         headers = [("Via", self.ua.via(leg.peer.transport)), ("Max-Forwards", "70")]
         headers += [("Route", r) for r in leg.routes]
         headers += [("From", leg.from_header), ("To", leg.to_header), ("Call-ID", leg.call_id),
-                    ("CSeq", f"{leg.cseq} {method}"), ("User-Agent", self.ua.user_agent)]
+                    ("CSeq", f"{leg.cseq} {method}"), ("User-Agent", USER_AGENT)]
         return SipMessage(f"{method} {leg.target} SIP/2.0", headers)
 
     # --- the briefing ----------------------------------------------------------------------------------------------
@@ -262,8 +262,7 @@ class AttendedTransfer:
                 task.cancel()
         key = key_task.result() if key_task.done() and not key_task.cancelled() else None
         decision = "accepted" if key == "1" else "declined" if key else "no-answer"
-        log.info("SIP call %s: the secretary %s the call", self.dialog.call_id,
-                 {"accepted": "accepted", "declined": "declined"}.get(decision, "did not answer"))
+        log.info("SIP call %s: the secretary's answer: %s", self.dialog.call_id, decision)
         if decision != "accepted" and not leg.hung_up.is_set():
             text = prompts.load(language, "telephony")["briefing_declined" if key else "briefing_no_input"]
             await sender.play(await self._speech(language, [text]))
@@ -302,7 +301,7 @@ class AttendedTransfer:
         transport.on_hold = True  # the bot's own audio stays off the line
         to_her = RtpSender(leg.rtp, leg.codec)
         to_caller = transport.sender
-        transport.bridge = _relay(to_her, self.dialog.transport.dtmf_pt, leg.dtmf_pt)
+        transport.bridge = _relay(to_her, transport.dtmf_pt, leg.dtmf_pt)
         leg.rtp.on_packet = _relay(to_caller, leg.dtmf_pt, transport.dtmf_pt)
         await self.ua.transferred(self.dialog, number, hang_up=False)
         try:
@@ -318,8 +317,6 @@ def _relay(sender: RtpSender, dtmf_in: int | None, dtmf_out: int | None) -> Call
         if packet.payload_type in (rtp.PCMU, rtp.PCMA):
             sender.send(rtp.decode(packet.payload, packet.payload_type))
         elif dtmf_in is not None and packet.payload_type == dtmf_in and dtmf_out is not None:
-            sender.socket.send(rtp.RtpPacket(dtmf_out, sender.seq, packet.timestamp, sender.ssrc, packet.payload,
-                                             packet.marker).encode())
-            sender.seq = (sender.seq + 1) & 0xFFFF
+            sender.send_event(dtmf_out, packet.payload, packet.timestamp, marker=packet.marker)
 
     return forward

@@ -91,6 +91,11 @@ class RtpSender:
         self.seq = (self.seq + 1) & 0xFFFF
         self.ts = (self.ts + rtp.SAMPLES_PER_PACKET) & 0xFFFFFFFF
 
+    def send_event(self, payload_type: int, payload: bytes, timestamp: int, *, marker: bool = False) -> None:
+        """One RFC 4733 key packet passed on (bridge): our sequence and SSRC, the event's own timestamp."""
+        self.socket.send(rtp.RtpPacket(payload_type, self.seq, timestamp, self.ssrc, payload, marker).encode())
+        self.seq = (self.seq + 1) & 0xFFFF
+
     async def play(self, pcm: bytes, *, loop: bool = False, stop: asyncio.Event | None = None) -> bool:
         """Send ``pcm`` (8 kHz) at playback speed; True when it played to the end, False when ``stop`` was set."""
         size, start, n = rtp.SAMPLES_PER_PACKET * 2, time.monotonic(), 0

@@ -111,6 +111,10 @@ def split_stream(buffer: bytearray) -> list[bytes]:
         del buffer[:total]
 
 
+USER_AGENT = "Telefonsekretariat"
+ALLOW = "INVITE, ACK, BYE, CANCEL, OPTIONS, REFER, NOTIFY, INFO"  # the methods our user agent answers
+
+
 def param(value: str, name: str) -> str | None:
     """A ``;name=value`` parameter of a header value (From tag, Via branch)."""
     match = re.search(rf";\s*{re.escape(name)}\s*=\s*\"?([^;,\"\s>]+)", value, re.IGNORECASE)

@@ -51,22 +51,23 @@ def parse_offer(body: bytes) -> Offer | None:
     return Offer(address, port, payloads, names)
 
 
-def answer(local_ip: str, port: int, codec: int, dtmf: int | None, session_id: int | None = None) -> bytes:
+def _describe(local_ip: str, port: int, codecs: list[int], dtmf: int | None, session_id: int | None) -> bytes:
+    """One audio stream at ``local_ip:port`` with ``codecs`` in order of preference, and keys when ``dtmf``."""
     sid = session_id or int(time.time())
-    pts = [codec] + ([dtmf] if dtmf is not None else [])
+    pts = codecs + ([dtmf] if dtmf is not None else [])
     lines = ["v=0", f"o=receptionist {sid} {sid} IN IP4 {local_ip}", "s=receptionist", f"c=IN IP4 {local_ip}",
-             "t=0 0", f"m=audio {port} RTP/AVP {' '.join(map(str, pts))}", f"a=rtpmap:{codec} {CODECS[codec]}/8000"]
+             "t=0 0", f"m=audio {port} RTP/AVP {' '.join(map(str, pts))}"]
+    lines += [f"a=rtpmap:{codec} {CODECS[codec]}/8000" for codec in codecs]
     if dtmf is not None:
         lines += [f"a=rtpmap:{dtmf} telephone-event/8000", f"a=fmtp:{dtmf} 0-15"]
     lines += ["a=ptime:20", "a=sendrecv"]
     return ("\r\n".join(lines) + "\r\n").encode()
 
 
+def answer(local_ip: str, port: int, codec: int, dtmf: int | None, session_id: int | None = None) -> bytes:
+    return _describe(local_ip, port, [codec], dtmf, session_id)
+
+
 def offer(local_ip: str, port: int, dtmf: int = 101, session_id: int | None = None) -> bytes:
     """Our own offer (the call to the secretary): both G.711 laws, µ-law preferred, and RFC 4733 keys."""
-    sid = session_id or int(time.time())
-    lines = ["v=0", f"o=receptionist {sid} {sid} IN IP4 {local_ip}", "s=receptionist", f"c=IN IP4 {local_ip}",
-             "t=0 0", f"m=audio {port} RTP/AVP {PCMU} {PCMA} {dtmf}", f"a=rtpmap:{PCMU} PCMU/8000",
-             f"a=rtpmap:{PCMA} PCMA/8000", f"a=rtpmap:{dtmf} telephone-event/8000", f"a=fmtp:{dtmf} 0-15",
-             "a=ptime:20", "a=sendrecv"]
-    return ("\r\n".join(lines) + "\r\n").encode()
+    return _describe(local_ip, port, [PCMU, PCMA], dtmf, session_id)

@@ -30,6 +30,8 @@ from bot.telephony.sip import sdp
 from bot.telephony.sip.attended import AttendedTransfer, Leg
 from bot.telephony.sip.media import RtpSocket, SipMediaTransport
 from bot.telephony.sip.message import (
+    ALLOW,
+    USER_AGENT,
     SipMessage,
     SipParseError,
     new_branch,
@@ -45,8 +47,6 @@ from bot.telephony.sip.message import (
 log = logging.getLogger(__name__)
 
 T1 = 0.5
-USER_AGENT = "Telefonsekretariat"
-ALLOW = "INVITE, ACK, BYE, CANCEL, OPTIONS, REFER, NOTIFY, INFO"
 
 
 @dataclass
@@ -117,7 +117,6 @@ class SipUserAgent:
         self._ringing: dict[str, asyncio.Event] = {}  # INVITE client transactions that had a provisional answer
         self._late: dict[str, Callable[[SipMessage], None]] = {}  # final answers after we stopped waiting (CANCEL)
         self.consultations: dict[str, Leg] = {}  # our own calls to a secretary (warm transfer), by Call-ID
-        self.allow, self.user_agent = ALLOW, USER_AGENT
         self.music = b""  # the hold music, 8 kHz PCM (read in start())
         self.log: list[tuple[str, str]] = []  # (direction, start line): for `sip check` and tests
 
@@ -406,7 +405,7 @@ class SipUserAgent:
 
     async def refer(self, dialog: Dialog, refer_to: str) -> int | None:
         """Ask the caller's side to call ``refer_to`` (RFC 3515); the final status its NOTIFYs report (2xx: the
-        caller is connected there), or None when the REFER was refused or nothing final came in time."""
+        caller is connected there; 408 when none came in time), or None when the REFER was refused."""
         reply = await self.request(dialog, "REFER", [("Refer-To", refer_to),
                                                      ("Referred-By", f"<{uri_of(dialog.local_to)}>")])
         if reply is None or reply.status >= 300:
@@ -417,10 +416,10 @@ class SipUserAgent:
             try:
                 status = await asyncio.wait_for(dialog.notify.get(), max(0.1, deadline - time.monotonic()))
             except asyncio.TimeoutError:
-                return None
+                break
             if status >= 200:
                 return status
-        return None
+        return 408  # Request Timeout: the transfer's outcome never came, the secretary did not answer
 
     async def transferred(self, dialog: Dialog, number: str, *, hang_up: bool = True) -> None:
         """The caller is with the secretary: record it; leave the call (BYE) unless we carry its audio (bridge)."""
