@@ -102,6 +102,7 @@ class LiveCall:
     transferring: bool = False  # the REST redirect was sent: the stream's end must not hang up the call
     transferred: bool = False
     transfer_attempts: int = 0
+    secretary_call: str | None = None  # warm transfer on Twilio: the call ringing her, ended if the caller hangs up
 
 
 class CallRegistry:

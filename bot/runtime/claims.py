@@ -25,6 +25,10 @@ class StreamClaims(Protocol):
 
     def screening(self, call_sid: str) -> str | None: ...
 
+    def state(self, call_sid: str) -> str | None:
+        """``streaming`` / ``transferring`` / ``ended``, or None for a call never seen."""
+        ...
+
 
 class MemoryStreamClaims:
     def __init__(self) -> None:
@@ -61,3 +65,7 @@ class MemoryStreamClaims:
     def screening(self, call_sid: str) -> str | None:
         with self._lock:
             return self._screenings.get(call_sid)
+
+    def state(self, call_sid: str) -> str | None:
+        with self._lock:
+            return self._states.get(call_sid)

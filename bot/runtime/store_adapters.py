@@ -16,9 +16,7 @@ from bot.settings import Settings
 from bot.store.calls import call_by_sid, finish_call, start_call
 from bot.store.companies import company_for_number, company_profile, get_company, list_companies
 from bot.store.db import session_scope
-from bot.store.stream_claims import claim_stream
-from bot.store.stream_claims import end_call
-from bot.store.stream_claims import release_stream, screen, screening
+from bot.store.stream_claims import claim_state, claim_stream, end_call, release_stream, screen, screening
 
 log = logging.getLogger(__name__)
 
@@ -106,3 +104,7 @@ class StoreStreamClaims:
     def screening(self, call_sid: str) -> str | None:
         with session_scope(self._settings) as session:
             return screening(session, call_sid)
+
+    def state(self, call_sid: str) -> str | None:
+        with session_scope(self._settings) as session:
+            return claim_state(session, call_sid)

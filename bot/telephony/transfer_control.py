@@ -26,7 +26,7 @@ from bot.brain.types import CallerInput, Transfer
 from bot.runtime.carrier_services import CallServices, LiveCall
 from bot.settings import Settings
 from bot.telephony.serializer import CallSerializer
-from bot.telephony.transfer import TransferError, redirect_to_dial
+from bot.telephony.transfer import TransferError, redirect_to_dial, start_warm_transfer
 
 log = logging.getLogger(__name__)
 
@@ -75,19 +75,36 @@ class TransferController(BaseObserver):
             return None
         self._live.transferring = True
         self._serializer.handed_over = True
+        call_sid = self._live.info.call_id
         try:
             profile = await asyncio.to_thread(self._services.resolver.for_slug, self._live.info.company)
-            await redirect_to_dial(self._settings, self._live.info.call_id, number, self._live.info.company,
-                                   attempt=self._live.transfer_attempts, timeout_s=self._services.dial_timeout_s,
-                                   warm=bool(profile and profile.warm_transfer))
+            if profile and profile.warm_transfer:
+                await self._warm(number, profile)
+            else:
+                await redirect_to_dial(self._settings, call_sid, number, self._live.info.company,
+                                       attempt=self._live.transfer_attempts, timeout_s=self._services.dial_timeout_s)
             return None
         except TransferError as exc:
-            log.error("call %s: transfer failed before dialling: %s", self._live.info.call_id, exc)
+            log.error("call %s: transfer failed before dialling: %s", call_sid, exc)
             self._live.transferring = False
             self._live.pending_transfer = None
             self._serializer.handed_over = False
-            self._services.recorder.transfer_failed(self._live.info.call_id, "failed")
+            self._services.recorder.transfer_failed(call_sid, "failed")
             return "failed"
+
+    async def _warm(self, number: str, profile) -> None:
+        """Caller on hold, secretary called. The claim moves to ``transferring`` *before* her call exists: her
+        answer (or a fast "failed" callback) may arrive before our stream has even seen Twilio's ``stop``."""
+        call_sid = self._live.info.call_id
+        await asyncio.to_thread(self._services.claims.release, call_sid, transferring=True)
+        try:
+            self._live.secretary_call = await start_warm_transfer(
+                self._settings, call_sid, number, self._live.info.company,
+                from_number=self._live.info.called or (profile.phone_numbers[0] if profile.phone_numbers else ""),
+                attempt=self._live.transfer_attempts, timeout_s=self._services.dial_timeout_s)
+        except TransferError:
+            await asyncio.to_thread(self._services.claims.claim, call_sid, resume=True)  # still our stream
+            raise
 
     # --- the voice pipeline's CallActions.transfer -----------------------------------------------------------------
     async def transfer(self, action: Transfer) -> str | None:

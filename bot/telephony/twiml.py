@@ -39,22 +39,47 @@ def say_and_hang_up(sentences: Sequence[tuple[str, str]]) -> str:
 
 
 def dial(number: str, action_url: str, timeout_s: int = 20, caller_id: str | None = None,
-         whisper_url: str | None = None, ring_tone: str = "de") -> str:
-    """``<Dial>`` the secretary; Twilio requests ``action_url`` with ``DialCallStatus`` when the dial ends.
-
-    With ``whisper_url`` (warm transfer) the number is a ``<Number url=…>``: when the secretary answers, Twilio runs
-    that TwiML on her leg only (the briefing and her 1/2 choice) before the two are connected; the caller keeps
-    hearing the ``ring_tone`` meanwhile.
-    """
+         ring_tone: str = "de") -> str:
+    """``<Dial>`` the secretary (cold transfer); Twilio requests ``action_url`` with ``DialCallStatus`` when the dial
+    ends. The caller hears the ``ring_tone`` meanwhile."""
     response = ET.Element("Response")
     attrs = {"timeout": str(int(timeout_s)), "action": action_url, "method": "POST", "ringTone": ring_tone}
     if caller_id:
         attrs["callerId"] = caller_id
-    element = ET.SubElement(response, "Dial", attrs)
-    if whisper_url:
-        ET.SubElement(element, "Number", {"url": whisper_url, "method": "POST"}).text = number
-    else:
-        element.text = number
+    ET.SubElement(response, "Dial", attrs).text = number
+    return _document(response)
+
+
+def hold_in_conference(room: str, wait_url: str) -> str:
+    """The caller's side of a warm transfer: alone in ``room`` hearing ``wait_url``'s music until the secretary
+    enters; the room closes when the caller leaves, and when it closes the call ends (nothing follows the Dial)."""
+    response = ET.Element("Response")
+    dial = ET.SubElement(response, "Dial")
+    ET.SubElement(dial, "Conference", {"startConferenceOnEnter": "false", "endConferenceOnExit": "true",
+                                       "beep": "false", "waitUrl": wait_url, "waitMethod": "POST"}).text = room
+    ET.SubElement(response, "Hangup")
+    return _document(response)
+
+
+def join_conference(room: str, sentence: tuple[str, str] | None = None) -> str:
+    """The secretary's side after she pressed 1: entering starts the conference (the caller's music stops and the
+    two talk); when she hangs up, the caller's call ends too."""
+    response = ET.Element("Response")
+    if sentence:
+        language, text = sentence
+        voice, locale = TWILIO_VOICES.get(language, TWILIO_VOICES["en"])
+        ET.SubElement(response, "Say", {"voice": voice, "language": locale}).text = text
+    dial = ET.SubElement(response, "Dial")
+    ET.SubElement(dial, "Conference", {"startConferenceOnEnter": "true", "endConferenceOnExit": "true",
+                                       "beep": "false", "waitUrl": ""}).text = room
+    return _document(response)
+
+
+def play_loop(audio_url: str) -> str:
+    """A conference ``waitUrl`` answer: the hold music, looped until the conference starts (Twilio allows only
+    Play/Say/Pause/Redirect here)."""
+    response = ET.Element("Response")
+    ET.SubElement(response, "Play", {"loop": "0"}).text = audio_url
     return _document(response)
 
 
@@ -70,11 +95,6 @@ def briefing(language: str, sentences: Sequence[str], action_url: str, no_input:
     ET.SubElement(response, "Say", {"voice": voice, "language": locale}).text = no_input
     ET.SubElement(response, "Hangup")
     return _document(response)
-
-
-def empty() -> str:
-    """An empty response: after a whisper, Twilio connects the two legs."""
-    return _document(ET.Element("Response"))
 
 
 def hang_up() -> str:

@@ -32,7 +32,7 @@ from bot.store.db import init_db, session_scope
 from bot.store.models import User
 from bot.store.validate import InvalidInput
 from bot.telephony.sip.service import start_sip
-from bot.web import api, browser_call, logfilter, twilio_routes, ui
+from bot.web import api, browser_call, logfilter, twilio_routes, twilio_warm_routes, ui
 from bot.web.deps import LoginRequired
 from bot.web.fields import MAX_BODY_BYTES, MAX_FORM_BYTES, plain_errors
 from bot.web.ratelimit import LoginThrottle
@@ -157,6 +157,7 @@ def create_app(settings: Settings | None = None, *, background: bool = True, ses
     app.mount("/static", StaticFiles(directory=str(WEB_DIR / "static")), name="static")
     # bodies sent without a Content-Length are cut off at the same limits (the upload route sets its own)
     app.include_router(twilio_routes.router, max_body_size=MAX_FORM_BYTES)
+    app.include_router(twilio_warm_routes.router, max_body_size=MAX_FORM_BYTES)
     app.include_router(browser_call.router, max_body_size=MAX_FORM_BYTES)
     app.state.call_services = call_services(settings)  # real brain, store and voice pipeline for every carrier
 

@@ -4,18 +4,17 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from urllib.parse import urlencode
 
 from fastapi import APIRouter, Depends, Request, Response, WebSocket
 
 import prompts
-from bot.runtime.briefing import briefing_for_call
 from bot.runtime.carrier_services import get_services
 from bot.settings import Settings
 from bot.telephony import twiml
 from bot.telephony.masking import mask_number
-from bot.telephony.signature import public_base, verified_form, websocket_base
+from bot.telephony.signature import verified_form, websocket_base
 from bot.telephony.stream_token import call_token
+from bot.telephony.transfer import hang_up_call
 from bot.telephony.twilio_stream import run_twilio_stream
 
 log = logging.getLogger(__name__)
@@ -26,7 +25,7 @@ TERMINAL_CALL_STATUSES = {"completed", "busy", "no-answer", "canceled", "failed"
 DIAL_FAILED = {"no-answer", "busy", "failed"}
 
 
-def _xml(document: str) -> Response:
+def xml(document: str) -> Response:
     return Response(content=document, media_type="application/xml")
 
 
@@ -34,7 +33,8 @@ def _both_languages(key: str) -> list[tuple[str, str]]:
     return [(lang, prompts.load(lang, "telephony")[key]) for lang in ("de", "en")]
 
 
-def _stream_twiml(request: Request, company: str, form: dict[str, str], **extra: str) -> str:
+def stream_twiml(request: Request, company: str, form: dict[str, str], **extra: str) -> str:
+    """``<Connect><Stream>`` for the call in ``form`` (its Twilio webhook), with a signed stream token."""
     settings: Settings = request.app.state.settings
     call_sid = form.get("CallSid", "")
     params = {"company": company, "from": form.get("From", ""), "to": form.get("To", ""), **extra}
@@ -49,14 +49,14 @@ async def voice(request: Request, form: dict[str, str] = Depends(verified_form))
     profile = services.resolver.for_number(called)
     if profile is None:
         log.warning("call %s to unknown number %s: refused politely", call_sid, mask_number(called))
-        return _xml(twiml.say_and_hang_up(_both_languages("unknown_number")))
+        return xml(twiml.say_and_hang_up(_both_languages("unknown_number")))
     if not services.ready:
         log.error("call %s for %s: no brain/pipeline wired into the app", call_sid, profile.slug)
-        return _xml(twiml.say_and_hang_up(_both_languages("unavailable")))
+        return xml(twiml.say_and_hang_up(_both_languages("unavailable")))
     if not await request.app.state.readiness.wait():  # let it ring while warming: the greeting then comes at once
         log.warning("call %s for %s taken before the warm-up finished", call_sid, profile.slug)
     log.info("call %s for %s from %s", call_sid, profile.slug, mask_number(form.get("From")))
-    return _xml(_stream_twiml(request, profile.slug, form))
+    return xml(stream_twiml(request, profile.slug, form))
 
 
 @router.post("/status", status_code=204, summary="Call status callback: completes the call record")
@@ -66,7 +66,9 @@ async def status(request: Request, form: dict[str, str] = Depends(verified_form)
     if call_status in TERMINAL_CALL_STATUSES:
         duration = form.get("CallDuration")
         services.recorder.call_ended(call_sid, call_status, int(duration) if duration and duration.isdigit() else None)
-        services.registry.pop(call_sid)
+        live = services.registry.pop(call_sid)
+        if live and live.secretary_call and not live.transferred:  # hung up on hold: stop ringing the secretary
+            await hang_up_call(request.app.state.settings, live.secretary_call)
         await asyncio.to_thread(services.claims.call_ended, call_sid)  # no stream may start for it any more
         log.info("call %s ended: %s", call_sid, call_status)
     return Response(status_code=204)
@@ -79,49 +81,18 @@ async def dial_result(request: Request, company: str = "", form: dict[str, str] 
     live = services.registry.get(call_sid)
     number = live.pending_transfer if live else None
     profile = services.resolver.for_slug(company)
-    if dial_status in ("completed", "answered") and profile is not None and profile.warm_transfer:
-        # a warm transfer is only connected when the secretary pressed 1; her leg "completes" also when she
-        # declined or let the briefing run out
-        if await asyncio.to_thread(services.claims.screening, call_sid) != "accepted":
-            dial_status = "declined"
     if dial_status in ("completed", "answered"):
         services.recorder.call_transferred(call_sid, number or "")
         if live:
             live.transferred = True
         log.info("call %s: transfer to %s completed", call_sid, mask_number(number))
-        return _xml(twiml.hang_up())
+        return xml(twiml.hang_up())
     if dial_status in DIAL_FAILED | {"declined"} and profile is not None and services.ready:
         services.recorder.transfer_failed(call_sid, dial_status)
         log.info("call %s: transfer to %s ended %s; back to the bot", call_sid, mask_number(number), dial_status)
-        return _xml(_stream_twiml(request, company, form, resume="transfer_failed", reason=dial_status))
+        return xml(stream_twiml(request, company, form, resume="transfer_failed", reason=dial_status))
     log.info("call %s: dial ended %s; hanging up", call_sid, dial_status or "(no status)")
-    return _xml(twiml.hang_up())
-
-
-@router.post("/whisper", summary="Warm transfer: the briefing on the secretary's leg, before she is connected")
-async def whisper(request: Request, company: str = "", call: str = "", attempt: str = "1",
-                  form: dict[str, str] = Depends(verified_form)) -> Response:
-    language, sentences = briefing_for_call(get_services(request.app), company, call)
-    query = urlencode({"company": company, "call": call, "attempt": attempt})
-    action = f"{public_base(request.app.state.settings, request)}/twilio/whisper-answer?{query}"
-    log.info("call %s: briefing the secretary (warm transfer)", call[:8])
-    no_input = prompts.load(language, "telephony")["briefing_no_input"]
-    return _xml(twiml.briefing(language, sentences, action, no_input))
-
-
-@router.post("/whisper-answer", summary="Warm transfer: the secretary pressed 1 (connect) or anything else (decline)")
-async def whisper_answer(request: Request, company: str = "", call: str = "",
-                         form: dict[str, str] = Depends(verified_form)) -> Response:
-    services = get_services(request.app)
-    profile = services.resolver.for_slug(company)
-    language = profile.default_language if profile else "de"
-    decision = "accepted" if form.get("Digits", "") == "1" else "declined"
-    recorded = await asyncio.to_thread(services.claims.screen, call, decision)
-    log.info("call %s: secretary %s the call", call[:8], decision)
-    if decision == "accepted" and recorded:
-        return _xml(twiml.empty())  # Twilio connects her to the caller
-    declined = prompts.load(language, "telephony")["briefing_declined"]
-    return _xml(twiml.say_and_hang_up([(language, declined)]))
+    return xml(twiml.hang_up())
 
 
 @router.websocket("/stream")

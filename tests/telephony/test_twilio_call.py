@@ -16,6 +16,7 @@ import xml.etree.ElementTree as ET
 from pathlib import Path
 
 import httpx
+import numpy as np
 import pytest
 from twilio.request_validator import RequestValidator
 
@@ -40,6 +41,9 @@ NUMBER = "+4930555501200"
 SECRETARY = "+4930555501230"
 PROFILE = CompanyProfile(slug="praxis-loop", name="Praxis Loop", default_language="en", languages=("en",),
                          phone_numbers=(NUMBER,), secretary_number=SECRETARY, english_only=True)
+WARM_NUMBER = "+4930555501300"
+WARM = CompanyProfile(slug="praxis-warm", name="Praxis Warm", default_language="en", languages=("en",),
+                      phone_numbers=(WARM_NUMBER,), secretary_number=SECRETARY, english_only=True, warm_transfer=True)
 
 
 @pytest.fixture(scope="module")
@@ -57,7 +61,7 @@ def env(tmp_path_factory):
             return responders[call.call_id]
 
         init_db(settings)  # the stream claims (one stream per call, a resume after a failed transfer) are stored
-        services = CallServices(resolver=StaticResolver([PROFILE]), new_responder=new_responder,
+        services = CallServices(resolver=StaticResolver([PROFILE, WARM]), new_responder=new_responder,
                                 build_pipeline=build_harness_pipeline(settings), recorder=MemoryRecorder(),
                                 claims=StoreStreamClaims(settings), mark_timeout_s=20)
         app = create_app(settings)
@@ -229,6 +233,68 @@ async def test_a_refused_transfer_keeps_the_caller_with_the_bot(env, who_runs_it
         env["api"].fail_with = None
         env["services"].carrier_runs_transfer = True
     assert ("transfer_failed", call_sid, "failed") in env["services"].recorder.events
+
+
+async def test_warm_transfer_caller_hears_hold_music_and_comes_back_when_the_secretary_declines(env) -> None:
+    """Warm transfer over the real websocket with the product's voice pipeline: after the announcement the caller is
+    moved into a hold room and a second call rings the secretary; Twilio's requests for the hold music, the briefing
+    and her key are then made as Twilio makes them (signed); her "2" sends the caller back to a new stream, where the
+    same conversation continues with an apology and a message."""
+    api = env["api"]
+    api.requests.clear()
+    call_sid = "CA" + "9" * 32
+    form = {"CallSid": call_sid, "AccountSid": ACCOUNT, "From": "+4917612345678", "To": WARM_NUMBER,
+            "CallStatus": "ringing", "Direction": "inbound"}
+    url, params = stream_of(await webhook(env, "/twilio/voice", form))
+    public = env["settings"].public_url
+    with Pipelines(env, "bot.pipeline"):
+        async with TwilioLine(url, call_sid=call_sid, account_sid=ACCOUNT, parameters=params) as line:
+            assert await wait_for(lambda: line.loud_audio_since(0) > 0.5, 60), "no greeting audio"
+            await wait_for(lambda: False, 4)  # let the greeting finish
+            await line.press("0")  # "a person, please"
+            assert await wait_for(lambda: len(api.requests) >= 2, 30), f"no warm transfer; marks={line.marks}"
+            assert line.marks == ["transfer-1"]  # announced and played out before the caller was moved
+    hold, create = api.requests[:2]
+    room = ET.fromstring(hold["form"]["Twiml"]).find("./Dial/Conference")
+    assert hold["call_sid"] == call_sid and room.get("waitUrl") == public + "/twilio/hold"
+    assert create["call_sid"] is None and create["form"]["To"] == SECRETARY and create["form"]["From"] == WARM_NUMBER
+    her = {"CallSid": api.created[-1], "AccountSid": ACCOUNT, "From": WARM_NUMBER, "To": SECRETARY,
+           "Direction": "outbound-api", "CallStatus": "in-progress"}
+
+    # the caller waits in the room: Twilio asks the waitUrl and plays the WAV it names, looped
+    conference = {"AccountSid": ACCOUNT, "CallSid": call_sid, "ConferenceSid": "CF" + "2" * 32}
+    play = ET.fromstring((await webhook(env, "/twilio/hold", conference)).text).find("Play")
+    async with httpx.AsyncClient() as client:
+        music = await client.get(play.text.replace(public, env["base"]))
+    assert play.get("loop") == "0" and music.status_code == 200 and music.content[:4] == b"RIFF"
+    samples = np.frombuffer(music.content[44:], dtype="<i2").astype(np.float64)
+    assert len(samples) > 8000 * 5 and np.sqrt(np.mean(samples ** 2)) > 300  # seconds of audible music
+
+    # she answers: the briefing names the company and asks for 1 or 2; she presses 2
+    whisper = ET.fromstring((await webhook(env, create["form"]["Url"].removeprefix(public), her)).text)
+    said = " ".join(s.text for s in whisper.iter("Say"))
+    assert "Praxis Warm" in said and "press 1" in said.lower()
+    action = whisper.find("Gather").get("action").removeprefix(public)
+    declined = ET.fromstring((await webhook(env, action, {**her, "Digits": "2"})).text)
+    assert declined.find("Hangup") is not None
+    back = api.requests[-1]
+    assert back["call_sid"] == call_sid and back["form"]["Url"].endswith("/twilio/resume?company=praxis-warm"
+                                                                          "&reason=declined")
+
+    # Twilio follows the caller's new URL: a stream that continues the conversation
+    url, params = stream_of(await webhook(env, back["form"]["Url"].removeprefix(public),
+                                          {**form, "CallStatus": "in-progress"}))
+    assert params["resume"] == "transfer_failed" and params["reason"] == "declined"
+    async with TwilioLine(url, call_sid=call_sid, account_sid=ACCOUNT, parameters=params) as line:
+        assert await wait_for(lambda: line.loud_audio_since(0) > 1.0, 60), "no apology after the decline"
+        responder = env["responders"][call_sid]
+        assert [i.reason for i in responder.inputs if i.kind == "transfer_failed"] == ["declined"]
+        assert [i.kind for i in responder.inputs].count("connect") == 1  # the same conversation
+    # her call's own end afterwards changes nothing
+    await webhook(env, create["form"]["StatusCallback"].removeprefix(public), {**her, "CallStatus": "completed"})
+    assert sum(1 for r in api.requests if "Url" in r["form"]) == 2  # her call's Url + one return of the caller
+    assert ("transfer_failed", call_sid, "declined") in env["services"].recorder.events
+    await webhook(env, "/twilio/status", {**form, "CallStatus": "completed", "CallDuration": "48"})
 
 
 def _turns(env, call_sid):

@@ -21,7 +21,7 @@ from pipecat.serializers.twilio import TwilioFrameSerializer
 
 from bot.settings import Settings
 from bot.telephony.serializer import CallSerializer
-from bot.telephony.transfer import TransferError, redirect_to_dial
+from bot.telephony.transfer import TransferError, conference_room, redirect_to_dial, start_warm_transfer
 from tests.support.caller_audio import caller_ulaw
 from tests.support.servers import MockTwilioAPI, serve
 
@@ -40,6 +40,7 @@ def api():
 def _reset(api):
     api.requests.clear()
     api.fail_with = None
+    api.fail_create_with = None
 
 
 def make(api, **kw) -> CallSerializer:
@@ -141,12 +142,54 @@ async def test_redirect_to_dial_sends_the_dial_twiml_with_basic_auth(api, tmp_pa
     assert dial.get("action") == "https://bot.example.de/twilio/dial-result?company=praxis-x&attempt=2"
 
 
-async def test_a_warm_redirect_dials_a_number_with_the_briefing_url(api, tmp_path) -> None:
-    await redirect_to_dial(_settings(api, tmp_path), "CA78", "+4930555501230", "praxis-x", attempt=1, warm=True)
-    dial = ET.fromstring(api.requests[0]["form"]["Twiml"]).find("Dial")
-    number = dial.find("Number")
-    assert number.text == "+4930555501230"
-    assert number.get("url") == "https://bot.example.de/twilio/whisper?company=praxis-x&call=CA78&attempt=1"
+async def test_a_warm_transfer_holds_the_caller_in_a_room_then_calls_the_secretary(api, tmp_path) -> None:
+    settings = _settings(api, tmp_path)
+    her_call = await start_warm_transfer(settings, "CA78", "+4930555501230", "praxis-x", from_number="+4930555501200",
+                                         attempt=2, timeout_s=20)
+    hold, create = api.requests
+    # 1. the caller's live call gets the hold TwiML: alone in an opaque room, hearing the waitUrl's music
+    assert hold["call_sid"] == "CA78" and (hold["user"], hold["password"]) == (ACCOUNT, TOKEN)
+    root = ET.fromstring(hold["form"]["Twiml"])
+    conference = root.find("./Dial/Conference")
+    assert conference.get("startConferenceOnEnter") == "false" and conference.get("endConferenceOnExit") == "true"
+    assert conference.get("waitUrl") == "https://bot.example.de/twilio/hold" and conference.get("beep") == "false"
+    assert conference.text == conference_room(settings, "CA78") and "CA78" not in conference.text
+    assert root[-1].tag == "Hangup"  # the room closed (she hung up after talking): the caller's call ends too
+    # 2. a new call to her, with the briefing as its TwiML and a status callback that tells how it ended
+    assert create["call_sid"] is None and (create["user"], create["password"]) == (ACCOUNT, TOKEN)
+    form = create["form"]
+    assert (form["To"], form["From"], form["Timeout"], form["Method"]) == ("+4930555501230", "+4930555501200",
+                                                                            "20", "POST")
+    assert form["Url"] == "https://bot.example.de/twilio/whisper?company=praxis-x&call=CA78&attempt=2"
+    assert form["StatusCallback"] == ("https://bot.example.de/twilio/secretary-status?company=praxis-x&call=CA78"
+                                      "&attempt=2")
+    assert her_call == api.created[-1] and her_call.startswith("CA")
+
+
+async def test_a_warm_transfer_whose_second_call_fails_sends_the_caller_back(api, tmp_path) -> None:
+    api.fail_create_with = 400
+    assert await start_warm_transfer(_settings(api, tmp_path), "CA79", "+4930555501230", "praxis-x",
+                                     from_number="+4930555501200") is None
+    hold, create, back = api.requests
+    assert back["call_sid"] == "CA79"
+    assert back["form"] == {"Url": "https://bot.example.de/twilio/resume?company=praxis-x&reason=failed",
+                            "Method": "POST"}
+    # the hold itself refused: the caller was never moved, the bot still has the line (TransferError)
+    api.requests.clear()
+    api.fail_with = 500
+    with pytest.raises(TransferError, match="HTTP 500"):
+        await start_warm_transfer(_settings(api, tmp_path), "CA80", "+4930555501230", "praxis-x",
+                                  from_number="+4930555501200")
+    assert len(api.requests) == 1
+
+
+def test_the_hold_room_names_nobody_and_differs_per_call_and_account(tmp_path) -> None:
+    settings = Settings(_env_file=None, data_dir=tmp_path, twilio_auth_token=TOKEN)
+    room = conference_room(settings, "CA" + "1" * 32)
+    assert room == conference_room(settings, "CA" + "1" * 32) and room.startswith("hold-") and len(room) == 29
+    assert room != conference_room(settings, "CA" + "2" * 32)
+    other = Settings(_env_file=None, data_dir=tmp_path, twilio_auth_token="another-token")
+    assert room != conference_room(other, "CA" + "1" * 32)
 
 
 async def test_redirect_failures_are_clear_errors(api, tmp_path) -> None:

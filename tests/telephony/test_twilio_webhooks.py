@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import io
 import logging
+import wave
 import xml.etree.ElementTree as ET
+
+import numpy as np
 
 import pytest
 from fastapi.testclient import TestClient
@@ -17,7 +21,9 @@ from bot.runtime.resolver import StaticResolver, demo_resolver, normalize_number
 from bot.brain.numbers import speak_digits
 from bot.telephony import twiml
 from bot.telephony.stream_token import token_problem
+from bot.telephony.transfer import conference_room
 from bot.web.app import create_app
+from tests.support.servers import MockTwilioAPI, serve
 
 PUBLIC = "https://bot.example.de"
 TOKEN = "test-auth-token-0123456789abcdef"
@@ -214,10 +220,11 @@ def test_a_pipeline_that_cannot_start_closes_the_stream_instead_of_leaving_silen
     assert services.recorder.events == [("started", form["CallSid"], "praxis-test", "twilio")]
 
 
-# --- warm transfer: briefing on the secretary's leg, she accepts with 1 -------------------------------------------
+# --- warm transfer: the caller on hold in a room, the secretary briefed on her own call --------------------------
 
 WARM = CompanyProfile(slug="kfz-warm", name="Kfz Schmidt", phone_numbers=("+4971155501200",),
                       secretary_number="+4971155501230", warm_transfer=True)
+HER_CALL = "CA" + "8" * 32
 
 
 class BriefedSession:
@@ -235,46 +242,96 @@ class BriefedResponder:
     session = BriefedSession()
 
 
+@pytest.fixture(scope="module")
+def twilio_api():
+    mock = MockTwilioAPI(SID, TOKEN)
+    with serve(mock.app) as base:
+        mock.base = base
+        yield mock
+
+
 @pytest.fixture
-def warm_env(settings: Settings):
+def warm_env(settings: Settings, twilio_api):
+    """A call of kfz-warm whose caller the bot has just put on hold (the claim is ``transferring``)."""
     settings.public_url = PUBLIC
     settings.twilio_auth_token = TOKEN
     settings.twilio_account_sid = SID
+    settings.twilio_api_base_url = twilio_api.base
+    twilio_api.requests.clear()
     app = create_app(settings)
     services = CallServices(resolver=StaticResolver([PROFILE, WARM]), new_responder=lambda p, c: object(),
                             build_pipeline=Built(), recorder=MemoryRecorder())
     app.state.call_services = services
     sid = "CA" + "7" * 32
-    services.registry.add(LiveCall(info=CallInfo(sid, "twilio", "kfz-warm", caller="+4917612345678"),
-                                   responder=BriefedResponder()))
-    services.registry.get(sid).pending_transfer = WARM.secretary_number
+    services.registry.add(LiveCall(info=CallInfo(sid, "twilio", "kfz-warm", caller="+4917612345678",
+                                                 called=WARM.phone_numbers[0]), responder=BriefedResponder()))
+    live = services.registry.get(sid)
+    live.pending_transfer, live.secretary_call = WARM.secretary_number, HER_CALL
     assert services.claims.claim(sid)
-    services.claims.release(sid, transferring=True)  # the redirect to <Dial> ended the first stream
-    return TestClient(app), services, sid
+    services.claims.release(sid, transferring=True)  # the caller went into the hold room
+    return TestClient(app), services, sid, twilio_api
 
 
 def _post(client, path: str, form: dict[str, str]):
     return client.post(path, data=form, headers=sign(path, form))
 
 
-def test_warm_dial_twiml_puts_the_briefing_on_the_secretarys_leg(settings: Settings) -> None:
-    from bot.telephony.transfer import whisper_url
+def _her(**extra: str) -> dict[str, str]:
+    """A webhook of the secretary's call (placed by the bot: outbound-api, To = her number)."""
+    return {"CallSid": HER_CALL, "AccountSid": SID, "From": WARM.phone_numbers[0], "To": WARM.secretary_number,
+            "Direction": "outbound-api", "CallStatus": "in-progress", **extra}
 
-    settings.public_url = PUBLIC
-    url = whisper_url(settings, "kfz-warm", "CA" + "7" * 32, 1)
-    root = ET.fromstring(twiml.dial("+4971155501230", PUBLIC + "/twilio/dial-result", 20, whisper_url=url))
-    dial = root.find("Dial")
-    assert dial.get("ringTone") == "de" and dial.get("timeout") == "20" and (dial.text or "").strip() == ""
-    number = dial.find("Number")
-    assert number.text == "+4971155501230" and number.get("url") == url and number.get("method") == "POST"
-    assert url == PUBLIC + "/twilio/whisper?company=kfz-warm&call=" + "CA" + "7" * 32 + "&attempt=1"
+
+def _returned(api, sid: str) -> list[str]:
+    """The resume URLs the app sent the caller's call to (REST updates with ``Url``)."""
+    return [r["form"]["Url"] for r in api.requests if r["call_sid"] == sid and "Url" in r["form"]]
+
+
+def test_hold_in_conference_and_join_conference_twiml() -> None:
+    hold = ET.fromstring(twiml.hold_in_conference("hold-abc", PUBLIC + "/twilio/hold"))
+    assert [e.tag for e in hold] == ["Dial", "Hangup"]
+    room = hold.find("./Dial/Conference")
+    assert (room.text, room.get("startConferenceOnEnter"), room.get("waitMethod")) == ("hold-abc", "false", "POST")
+    join = ET.fromstring(twiml.join_conference("hold-abc", ("de", "Sie werden verbunden.")))
+    assert [e.tag for e in join] == ["Say", "Dial"]
+    room = join.find("./Dial/Conference")
+    assert (room.text, room.get("startConferenceOnEnter"), room.get("endConferenceOnExit")) == ("hold-abc", "true",
+                                                                                                 "true")
     assert ET.fromstring(twiml.dial("+49301", "x")).find("Dial").text == "+49301"  # cold: a plain number
 
 
+def test_the_hold_wait_url_loops_music_that_is_really_there(warm_env) -> None:
+    client, _, _, _ = warm_env
+    conference = {"AccountSid": SID, "ConferenceSid": "CF" + "1" * 32, "CallSid": "CA" + "7" * 32}
+    play = ET.fromstring(_post(client, "/twilio/hold", conference).text).find("Play")
+    assert play.get("loop") == "0" and play.text == PUBLIC + "/twilio/hold-music.wav"
+    assert client.post("/twilio/hold", data=conference).status_code == 403  # unsigned
+    response = client.get("/twilio/hold-music.wav")
+    assert response.status_code == 200 and response.headers["content-type"] == "audio/wav"
+    with wave.open(io.BytesIO(response.content)) as wf:
+        assert (wf.getnchannels(), wf.getsampwidth(), wf.getframerate()) == (1, 2, 8000)
+        samples = np.frombuffer(wf.readframes(wf.getnframes()), dtype="<i2").astype(np.float64)
+    assert abs(len(samples) / 8000 - 6.0) < 0.05
+    rms_dbfs = 20 * np.log10(np.sqrt(np.mean(samples ** 2)) / 32768)
+    assert -35 < rms_dbfs < -15, rms_dbfs  # audible, never loud
+
+
+def test_a_configured_hold_music_file_is_served_and_a_broken_one_falls_back(settings: Settings, tmp_path) -> None:
+    own = tmp_path / "own.wav"
+    tone = (np.sin(np.arange(16000 * 2) * 2 * np.pi * 440 / 16000) * 6000).astype("<i2")
+    with wave.open(str(own), "wb") as wf:
+        wf.setnchannels(2), wf.setsampwidth(2), wf.setframerate(16000)
+        wf.writeframes(np.repeat(tone, 2).tobytes())  # 2 s of stereo at 16 kHz
+    for path, seconds in ((own, 2.0), (tmp_path / "missing.wav", 6.0)):
+        settings.hold_music = path
+        with wave.open(io.BytesIO(TestClient(create_app(settings)).get("/twilio/hold-music.wav").content)) as wf:
+            assert wf.getframerate() == 8000 and wf.getnchannels() == 1
+            assert abs(wf.getnframes() / 8000 - seconds) < 0.05, path
+
+
 def test_the_briefing_says_who_what_and_the_number_inside_a_one_digit_gather(warm_env) -> None:
-    client, _, sid = warm_env
-    leg = {"CallSid": "CA" + "8" * 32, "ParentCallSid": sid, "AccountSid": SID, "CallStatus": "in-progress"}
-    response = _post(client, f"/twilio/whisper?company=kfz-warm&call={sid}&attempt=1", leg)
+    client, _, sid, _ = warm_env
+    response = _post(client, f"/twilio/whisper?company=kfz-warm&call={sid}&attempt=1", _her())
     assert response.status_code == 200
     root = ET.fromstring(response.text)
     gather = root.find("Gather")
@@ -285,43 +342,89 @@ def test_the_briefing_says_who_what_and_the_number_inside_a_one_digit_gather(war
     assert "Anliegen: Meine Yamaha macht komische Geräusche" in said
     assert f"Rückrufnummer: {speak_digits('+4917612345678', 'de')}." in said  # digit groups, as on a phone
     assert said.endswith("Drücken Sie die 1, um das Gespräch anzunehmen, oder die 2, um abzulehnen.")
-    assert [e.tag for e in root] == ["Gather", "Say", "Hangup"]  # no key: her leg ends = declined
-    unsigned = client.post(f"/twilio/whisper?company=kfz-warm&call={sid}", data=leg)
+    assert [e.tag for e in root] == ["Gather", "Say", "Hangup"]  # no key: her call ends = declined
+    unsigned = client.post(f"/twilio/whisper?company=kfz-warm&call={sid}", data=_her())
     assert unsigned.status_code == 403
 
 
-def test_secretary_presses_1_the_call_is_connected_and_recorded_as_transferred(warm_env) -> None:
-    client, services, sid = warm_env
-    answer = _post(client, f"/twilio/whisper-answer?company=kfz-warm&call={sid}",
-                   {"CallSid": "CA" + "8" * 32, "AccountSid": SID, "Digits": "1"})
-    assert ET.fromstring(answer.text).tag == "Response" and len(ET.fromstring(answer.text)) == 0
+def test_secretary_presses_1_she_enters_the_callers_room_and_the_call_is_transferred(warm_env) -> None:
+    client, services, sid, api = warm_env
+    answer = ET.fromstring(_post(client, f"/twilio/whisper-answer?company=kfz-warm&call={sid}",
+                                 _her(Digits="1")).text)
+    assert answer.find("Say").text == "Sie werden verbunden."
+    room = answer.find("./Dial/Conference")
+    assert room.text == conference_room(services_settings(client), sid) and room.get("startConferenceOnEnter") == "true"
     assert services.claims.screening(sid) == "accepted"
-    form = {"CallSid": sid, "DialCallStatus": "completed", "AccountSid": SID}
-    path = "/twilio/dial-result?company=kfz-warm&attempt=1"
-    result = ET.fromstring(_post(client, path, form).text)
-    assert result.find("Hangup") is not None
-    assert services.recorder.events == [("transferred", sid, "+4971155501230")]
+    assert services.recorder.events == [("transferred", sid, WARM.secretary_number)]
+    assert services.registry.get(sid).transferred
+    # she hangs up after talking: her status callback must not bring the caller "back"
+    assert _post(client, f"/twilio/secretary-status?company=kfz-warm&call={sid}&attempt=1",
+                 _her(CallStatus="completed")).status_code == 204
+    # and the caller's own end does not hang up her call (they talked; the room ends both)
+    _post(client, "/twilio/status", call_form(CallSid=sid, To=WARM.phone_numbers[0], CallStatus="completed",
+                                              CallDuration="95"))
+    assert api.requests == []
 
 
-@pytest.mark.parametrize("digits", ["2", "", "9"])
-def test_secretary_declines_or_lets_it_run_out_the_caller_comes_back_to_leave_a_message(warm_env, digits) -> None:
-    client, services, sid = warm_env
-    if digits != "":
-        answer = _post(client, f"/twilio/whisper-answer?company=kfz-warm&call={sid}",
-                       {"CallSid": "CA" + "8" * 32, "AccountSid": SID, "Digits": digits})
-        root = ET.fromstring(answer.text)
-        assert "Nachricht" in root.find("Say").text and root.find("Hangup") is not None
-        # a second press cannot turn the decline into an accept
-        _post(client, f"/twilio/whisper-answer?company=kfz-warm&call={sid}",
-              {"CallSid": "CA" + "8" * 32, "AccountSid": SID, "Digits": "1"})
-        assert services.claims.screening(sid) == "declined"
-    form = {**call_form(CallSid=sid, To=WARM.phone_numbers[0]), "DialCallStatus": "completed"}
-    path = "/twilio/dial-result?company=kfz-warm&attempt=1"
-    stream = ET.fromstring(_post(client, path, form).text).find("./Connect/Stream")
-    assert stream is not None
-    params = {p.get("name"): p.get("value") for p in stream.findall("Parameter")}
-    assert params["resume"] == "transfer_failed" and params["reason"] == "declined"
+def services_settings(client) -> Settings:
+    return client.app.state.settings
+
+
+@pytest.mark.parametrize("digits", ["2", "9", ""])
+def test_secretary_declines_the_caller_goes_back_to_the_bot_at_once(warm_env, digits) -> None:
+    client, services, sid, api = warm_env
+    answer = ET.fromstring(_post(client, f"/twilio/whisper-answer?company=kfz-warm&call={sid}",
+                                 _her(Digits=digits)).text)
+    assert "Nachricht" in answer.find("Say").text and answer.find("Hangup") is not None
+    assert _returned(api, sid) == [f"{PUBLIC}/twilio/resume?company=kfz-warm&reason=declined"]
+    # a second press cannot turn the decline into an accept, nor her call's end bring the caller back twice
+    again = ET.fromstring(_post(client, f"/twilio/whisper-answer?company=kfz-warm&call={sid}", _her(Digits="1")).text)
+    assert again.find("./Dial") is None
+    _post(client, f"/twilio/secretary-status?company=kfz-warm&call={sid}&attempt=1", _her(CallStatus="completed"))
+    assert services.claims.screening(sid) == "declined" and len(_returned(api, sid)) == 1
     assert services.recorder.events == [("transfer_failed", sid, "declined")]
+
+
+@pytest.mark.parametrize("status,reason", [("completed", "declined"), ("busy", "busy"), ("no-answer", "no-answer"),
+                                           ("failed", "failed")])
+def test_her_call_ending_without_an_accept_brings_the_caller_back(warm_env, status, reason) -> None:
+    client, services, sid, api = warm_env
+    path = f"/twilio/secretary-status?company=kfz-warm&call={sid}&attempt=1"
+    assert _post(client, path, _her(CallStatus="ringing")).status_code == 204  # not an end: nothing happens
+    assert api.requests == []
+    assert _post(client, path, _her(CallStatus=status)).status_code == 204
+    assert _returned(api, sid) == [f"{PUBLIC}/twilio/resume?company=kfz-warm&reason={reason}"]
+    assert services.recorder.events == [("transfer_failed", sid, reason)]
+    assert services.registry.get(sid).secretary_call is None
+    _post(client, path, _her(CallStatus=status))  # Twilio retried the callback: still one return
+    assert len(_returned(api, sid)) == 1
+
+
+def test_the_resume_webhook_reconnects_the_caller_to_a_stream_that_continues_the_call(warm_env) -> None:
+    client, _, sid, _ = warm_env
+    form = call_form(CallSid=sid, To=WARM.phone_numbers[0], CallStatus="in-progress")
+    stream = ET.fromstring(_post(client, "/twilio/resume?company=kfz-warm&reason=busy", form).text)
+    params = {p.get("name"): p.get("value") for p in stream.findall("./Connect/Stream/Parameter")}
+    assert (params["resume"], params["reason"], params["company"]) == ("transfer_failed", "busy", "kfz-warm")
+    assert token_problem(TOKEN, sid, params) is None
+    bad = ET.fromstring(_post(client, "/twilio/resume?company=kfz-warm&reason=%3Cscript%3E", form).text)
+    assert bad.find("Hangup") is not None and bad.find("Connect") is None
+    assert client.post("/twilio/resume?company=kfz-warm&reason=busy", data=form).status_code == 403
+
+
+def test_caller_hangs_up_on_hold_her_ringing_call_is_ended_and_her_late_answer_told(warm_env) -> None:
+    client, services, sid, api = warm_env
+    _post(client, "/twilio/status", call_form(CallSid=sid, To=WARM.phone_numbers[0], CallStatus="completed",
+                                              CallDuration="40"))
+    assert [(r["call_sid"], r["form"]) for r in api.requests] == [(HER_CALL, {"Status": "completed"})]
+    late = ET.fromstring(_post(client, f"/twilio/whisper?company=kfz-warm&call={sid}&attempt=1", _her()).text)
+    assert late.find("Gather") is None and "aufgelegt" in late.find("Say").text
+    pressed = ET.fromstring(_post(client, f"/twilio/whisper-answer?company=kfz-warm&call={sid}",
+                                  _her(Digits="1")).text)
+    assert pressed.find("./Dial") is None and "aufgelegt" in pressed.find("Say").text
+    _post(client, f"/twilio/secretary-status?company=kfz-warm&call={sid}&attempt=1", _her(CallStatus="canceled"))
+    assert _returned(api, sid) == []  # nobody to bring back
+    assert ("transferred", sid, WARM.secretary_number) not in services.recorder.events
 
 
 def test_a_cold_transfer_company_is_connected_without_a_briefing(app_env) -> None:

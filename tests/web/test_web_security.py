@@ -156,6 +156,12 @@ ROUTES: dict[tuple[str, str], tuple[str, int, bool, Builder]] = {
     ("POST", "/twilio/dial-result"): ("public", 403, False, lambda c: {"data": {"CallSid": "CA1"}}),
     ("POST", "/twilio/whisper"): ("public", 403, False, lambda c: {"data": {"CallSid": "CA1"}}),
     ("POST", "/twilio/whisper-answer"): ("public", 403, False, lambda c: {"data": {"CallSid": "CA1", "Digits": "1"}}),
+    ("POST", "/twilio/secretary-status"): ("public", 403, False, lambda c: {"data": {"CallSid": "CA1",
+                                                                                     "CallStatus": "busy"}}),
+    ("POST", "/twilio/resume"): ("public", 403, False, lambda c: {"data": {"CallSid": "CA1"}}),
+    ("POST", "/twilio/hold"): ("public", 403, False, lambda c: {"data": {"CallSid": "CA1"}}),
+    # the hold music itself: generated audio with nothing personal in it, fetched by Twilio's <Play> (a GET)
+    ("GET", "/twilio/hold-music.wav"): ("public", 200, False, none),
     # --- browser call page: public for visitors (demo companies); a malformed WebRTC offer is refused for all
     ("GET", "/call"): ("public", 200, False, none),
     ("POST", "/call/offer"): ("public", 422, False, lambda c: {"json": {"sdp": 1}}),
@@ -379,7 +385,7 @@ env_counter = itertools.count(1)
 # Twilio webhooks and the WebRTC offer are called by Twilio / the call page's script, not by forms: the signature
 # (Twilio) and a per-call token (the stream) protect them instead of a CSRF token.
 CSRF_EXEMPT = ("/login", "/twilio/voice", "/twilio/status", "/twilio/dial-result", "/twilio/whisper",
-               "/twilio/whisper-answer", "/call/offer")
+               "/twilio/whisper-answer", "/twilio/secretary-status", "/twilio/resume", "/twilio/hold", "/call/offer")
 UNSAFE = sorted((m, r) for (m, r) in ROUTES if m in ("POST", "PATCH", "PUT", "DELETE") and r not in CSRF_EXEMPT)
 
 
