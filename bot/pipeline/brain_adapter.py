@@ -322,9 +322,18 @@ class BrainAdapter(FrameProcessor):
         if hangup and not self._ended:
             self._ended = True
             try:
-                await asyncio.wait_for(self._responder.respond(self._event("hangup")), 2.0)
+                turn = await asyncio.wait_for(self._responder.respond(self._event("hangup")), 2.0)
             except Exception:
                 log.debug("responder did not take the hangup event", exc_info=True)
+                turn = None
+            # The caller hung up in the middle of a message: the brain keeps what it has (a name, a number) as a
+            # partial message. Nobody is left to hear "saved", so the save is all there is to carry out.
+            for action in getattr(turn, "actions", ()):
+                if isinstance(action, SaveMessage):
+                    try:
+                        await asyncio.wait_for(self._save(action), self._action_timeout_s)
+                    except Exception:
+                        log.exception("the partial message of a caller who hung up could not be saved")
             if self._recorder:
                 self._recorder.ended(self.log.outcome, datetime.now(timezone.utc))
         if self._worker is not None and not self._worker.done():

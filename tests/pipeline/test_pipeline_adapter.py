@@ -87,6 +87,25 @@ async def test_failed_save_is_reported_and_the_brains_new_answer_is_spoken():
     assert "database is locked" in brain.events[1].reason
 
 
+async def test_a_caller_hanging_up_mid_message_leaves_the_partial_message_saved():
+    """The brain answers the hang-up with a SaveMessage (what it has: name, number); the pipeline must carry it out
+    although nobody hears the bot any more (found by the audio-mode eval: text mode saved it, the pipeline did not)."""
+    saved: list[CallMessage] = []
+
+    async def save(action: SaveMessage) -> None:
+        saved.append(action.message)
+
+    partial = CallMessage(name="Emily Stone", number="+49696551234", concern="", urgency="normal", language="en",
+                          complete=False)
+    brain = ScriptedBrain({"speech": BotTurn(say="And your number?", language="en", intent="take_message"),
+                           "hangup": BotTurn(say="", language="en", intent="hangup",
+                                             actions=(SaveMessage(partial),))})
+    adapter = BrainAdapter(SessionResponder(brain), actions=CallActions(save_message=save), greet_on_start=False)
+    await run_test(Pipeline([adapter]), frames_to_send=[speech("Emily Stone", Language.EN), SleepFrame(0.3)])
+    assert [e.kind for e in brain.events] == ["speech", "hangup"]  # the test's EndFrame: the caller is gone
+    assert saved == [partial] and adapter.log.messages == [partial] and adapter.log.outcome == "message"
+
+
 async def test_keypad_digits_reach_the_brain_as_one_entry():
     brain = ScriptedBrain({})
     adapter = BrainAdapter(SessionResponder(brain), greet_on_start=False, dtmf_interdigit_s=0.3)
