@@ -1,6 +1,7 @@
 """German hearing on the telephone: WER, language-detection accuracy and decoder-loop rate per line condition.
 
-    python -m evals.stt_phone_de --json reports/stt_phone_de.json [--voices N] [--model-dir DIR] [--shared-data DIR]
+    python -m evals.stt_phone_de --json reports/stt_phone_de.json [--voices N] [--model-dir DIR] [--beam-size N]
+        [--shared-data DIR]
 
 Callers: the German recordings of the shared data (Picovoice leopard ``test_de.wav`` with an exact reference;
 Picovoice rhino's two German commands, language only), German caller lines synthesised with voices the product
@@ -78,17 +79,22 @@ def _stats(values: list[float]) -> dict:
     return {"median": statistics.median(ordered), "p95": ordered[min(len(ordered) - 1, int(0.95 * len(ordered)))]}
 
 
-def run(shared: Path, n_voices: int | None = None, model_dir: Path | None = None) -> dict:
+def run(shared: Path, n_voices: int | None = None, model_dir: Path | None = None, beam_size: int = 1) -> dict:
     from bot.pipeline.whisper_engine import MIN_SWITCH_S, SWITCH_PROBABILITY, WhisperEngine, repetition_problem
     from bot.runtime.wav_call import load_audio
 
-    if model_dir is None:
+    if model_dir is None and beam_size == 1:
         from bot.pipeline import registry
         from bot.settings import Settings
 
         engine = registry.whisper_engine(Settings())
     else:
-        engine = WhisperEngine(model_dir)
+        if model_dir is None:
+            from bot.pipeline import registry
+            from bot.settings import Settings
+
+            model_dir = registry.whisper_base_dir(Settings())
+        engine = WhisperEngine(model_dir, beam_size=beam_size)
     voices = phone_audio.available_voices()[:n_voices]
     clips = recordings(shared) + synthetic(voices)
     rows = []
@@ -125,7 +131,7 @@ def run(shared: Path, n_voices: int | None = None, model_dir: Path | None = None
                 "elapsed_ms": _stats([r["elapsed_ms"] for r in chosen]),
             }
     german = [r for r in rows if r["language"] == "de"]
-    return {"eval": "stt_phone_de", "model": str(engine.model_dir), "voices": voices,
+    return {"eval": "stt_phone_de", "model": str(engine.model_dir), "beam_size": beam_size, "voices": voices,
             "rule": {"switch_probability": SWITCH_PROBABILITY, "min_switch_s": MIN_SWITCH_S, "preferred": "de"},
             "telephone": "simulated: sox 8 kHz G.711 u-law, back to 16 kHz with soxr; noise: white, 15 dB SNR",
             "load_avg": os.getloadavg(),
@@ -142,9 +148,10 @@ def main() -> None:
                         default=Path(os.environ.get("RECEPTIONIST_SHARED_DATA", Path.cwd().parent / "shared" / "data")))
     parser.add_argument("--voices", type=int, default=None, help="at most this many synthetic voices")
     parser.add_argument("--model-dir", type=Path, default=None, help="a local faster-whisper folder (default: base)")
+    parser.add_argument("--beam-size", type=int, default=1, help="decoder beam (the product decodes greedily: 1)")
     args = parser.parse_args()
     started = time.time()
-    report = run(args.shared_data, args.voices, args.model_dir)
+    report = run(args.shared_data, args.voices, args.model_dir, args.beam_size)
     report["wall_s"] = time.time() - started
     args.json.parent.mkdir(parents=True, exist_ok=True)
     args.json.write_text(json.dumps(report, indent=2, ensure_ascii=False, default=float), encoding="utf-8")

@@ -161,13 +161,18 @@ class WhisperEngine:
     two single-threaded copies finish a burst of 8 utterances in ~1.3 s where one copy needs ~1.9 s.
     """
 
-    def __init__(self, model_dir: Path, *, cpu_threads: int | None = None, compute_type: str = "int8"):
+    def __init__(self, model_dir: Path, *, cpu_threads: int | None = None, compute_type: str = "int8",
+                 beam_size: int = 1):
+        """``beam_size`` 1 is greedy decoding, the product's choice: beam 3 lowered the synthetic German 8 kHz WER
+        (0.43 -> 0.35) but not the recording's, at +60 ms per utterance and more CPU per simultaneous call
+        (evals/stt_phone_de.py --beam-size; docs/results.md)."""
         from faster_whisper import WhisperModel
 
         if not Path(model_dir).is_dir():
             raise FileNotFoundError(f"whisper model folder {model_dir} does not exist (a local folder, never a hub name)")
         threads = cpu_threads or min(4, os.cpu_count() or 1)
         self.model_dir = Path(model_dir)
+        self.beam_size = max(1, int(beam_size))
         self._fw = WhisperModel(str(model_dir), device="cpu", compute_type=compute_type, cpu_threads=threads,
                                 local_files_only=True)
         self._ct2 = self._fw.model
@@ -218,7 +223,7 @@ class WhisperEngine:
         prompt.append(self._notimestamps)
         # Measured with ctranslate2 4.8.5: greedy Whisper decoding stops after max_length / 2 new tokens, so the
         # limit is doubled and "ran into the budget" is judged on the returned length.
-        res = self._ct2.generate(encoded, [prompt], beam_size=1, max_length=2 * max_new + len(prompt),
+        res = self._ct2.generate(encoded, [prompt], beam_size=self.beam_size, max_length=2 * max_new + len(prompt),
                                  return_scores=True, return_no_speech_prob=True, suppress_blank=True,
                                  suppress_tokens=self._suppress, **controls)[0]
         tokens = [t for t in res.sequences_ids[0] if t < self._eot]

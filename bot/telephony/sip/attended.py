@@ -29,7 +29,7 @@ from bot.runtime.briefing import briefing_for_call
 from bot.telephony.masking import mask_number
 from bot.telephony.sip import rtp, sdp
 from bot.telephony.sip.media import LINE_RATE, RtpSender, RtpSocket
-from bot.telephony.sip.message import ALLOW, USER_AGENT, SipMessage, new_tag, param, uri_of
+from bot.telephony.sip.message import ALLOW, USER_AGENT, SipMessage, in_dialog_request, new_tag, param, uri_of
 from bot.telephony.sip.register import digest_authorization
 
 log = logging.getLogger(__name__)
@@ -220,11 +220,9 @@ class AttendedTransfer:
 
     def _in_dialog(self, leg: Leg, method: str) -> SipMessage:
         leg.cseq += 1
-        headers = [("Via", self.ua.via(leg.peer.transport)), ("Max-Forwards", "70")]
-        headers += [("Route", r) for r in leg.routes]
-        headers += [("From", leg.from_header), ("To", leg.to_header), ("Call-ID", leg.call_id),
-                    ("CSeq", f"{leg.cseq} {method}"), ("User-Agent", USER_AGENT)]
-        return SipMessage(f"{method} {leg.target} SIP/2.0", headers)
+        return in_dialog_request(method, leg.target, via=self.ua.via(leg.peer.transport), routes=leg.routes,
+                                 from_header=leg.from_header, to_header=leg.to_header, call_id=leg.call_id,
+                                 cseq=leg.cseq)
 
     # --- the briefing ----------------------------------------------------------------------------------------------
     async def _speech(self, language: str, sentences: list[str]) -> bytes:

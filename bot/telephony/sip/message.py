@@ -115,6 +115,20 @@ USER_AGENT = "Telefonsekretariat"
 ALLOW = "INVITE, ACK, BYE, CANCEL, OPTIONS, REFER, NOTIFY, INFO"  # the methods our user agent answers
 
 
+def in_dialog_request(method: str, target: str, *, via: str, routes: list[str], from_header: str, to_header: str,
+                      call_id: str, cseq: int, contact: str | None = None,
+                      extra: list[tuple[str, str]] | None = None) -> SipMessage:
+    """A request inside an established dialog (RFC 3261 §12.2.1.1): to the remote target, through the route set,
+    our side's From, theirs as To. The caller's dialog and the secretary's consultation call both build theirs
+    here."""
+    headers = [("Via", via), ("Max-Forwards", "70")] + [("Route", r) for r in routes]
+    headers += [("From", from_header), ("To", to_header), ("Call-ID", call_id), ("CSeq", f"{cseq} {method}")]
+    if contact:
+        headers.append(("Contact", contact))
+    headers += [("User-Agent", USER_AGENT)] + (extra or [])
+    return SipMessage(f"{method} {target} SIP/2.0", headers)
+
+
 def param(value: str, name: str) -> str | None:
     """A ``;name=value`` parameter of a header value (From tag, Via branch)."""
     match = re.search(rf";\s*{re.escape(name)}\s*=\s*\"?([^;,\"\s>]+)", value, re.IGNORECASE)

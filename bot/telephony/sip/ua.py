@@ -34,6 +34,7 @@ from bot.telephony.sip.message import (
     USER_AGENT,
     SipMessage,
     SipParseError,
+    in_dialog_request,
     new_branch,
     new_tag,
     param,
@@ -324,12 +325,11 @@ class SipUserAgent:
     async def request(self, dialog: Dialog, method: str, extra: list[tuple[str, str]] | None = None,
                       timeout_s: float = 32 * T1) -> SipMessage | None:
         dialog.cseq += 1
-        via = self.via(dialog.peer.transport)
-        headers = [("Via", via), ("Max-Forwards", "70")] + [("Route", r) for r in dialog.routes]
-        headers += [("From", dialog.local_to), ("To", dialog.remote_from), ("Call-ID", dialog.call_id),
-                    ("CSeq", f"{dialog.cseq} {method}"), ("Contact", self.contact(dialog.peer.transport)),
-                    ("User-Agent", USER_AGENT)] + (extra or [])
-        return await self.transact(SipMessage(f"{method} {dialog.target} SIP/2.0", headers), dialog.peer, timeout_s)
+        message = in_dialog_request(method, dialog.target, via=self.via(dialog.peer.transport), routes=dialog.routes,
+                                    from_header=dialog.local_to, to_header=dialog.remote_from,
+                                    call_id=dialog.call_id, cseq=dialog.cseq,
+                                    contact=self.contact(dialog.peer.transport), extra=extra)
+        return await self.transact(message, dialog.peer, timeout_s)
 
     async def transact(self, message: SipMessage, peer: Peer, timeout_s: float = 32 * T1, *,
                        invite: bool = False) -> SipMessage | None:
