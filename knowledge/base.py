@@ -13,6 +13,7 @@ server stay consistent with each other.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import fcntl
 import hashlib
 import json
@@ -31,7 +32,7 @@ from knowledge.index import (CompanyIndex, DocState, IndexState, KnowledgeBaseEr
                              make_client)
 from knowledge.learned import LearnedExample, norm_question
 from knowledge.retrieve import Calibration, Snapshot, calibration_for, search
-from knowledge.text import clean_query
+from knowledge.text import clean_query, without_self_reference
 from knowledge.types import DocumentInfo, Entry, SearchResult
 
 log = logging.getLogger(__name__)
@@ -258,10 +259,18 @@ class KnowledgeBase:
         if len(snap) == 0 or not question.strip():
             return SearchResult(query=question, details={"reason": "no entries indexed" if len(snap) == 0
                                                          else "empty question", "index_version": snap.version})
-        from knowledge.text import clean_query
-
-        qvec = self.ef.encode_one(clean_query(question))
-        result = search(snap, question, qvec, self.calibration, k)
+        query = clean_query(question)
+        result = search(snap, question, self.ef.encode_one(query), self.calibration, k)
+        plain = without_self_reference(query, snap.self_nouns)
+        if plain is not None:
+            # "Wann ist die Praxis geöffnet?" asked as "Wann ist geöffnet?" too: the better reading wins when it
+            # names the same entry, or when the literal one would not have answered anyway. Entries that are about
+            # the place itself ("Wie komme ich zur Praxis?") keep their literal match.
+            alt = search(snap, plain, self.ef.encode_one(plain), self.calibration, k)
+            same = bool(alt.hits and result.hits and alt.hits[0].entry.id == result.hits[0].entry.id)
+            if alt.confidence > result.confidence and (same or not result.answerable):
+                alt.details["self_reference_dropped"] = plain
+                result = dataclasses.replace(alt, query=question)
         if language:
             result.details["language"] = language
         return result

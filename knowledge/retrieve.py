@@ -31,7 +31,7 @@ import numpy as np
 from rapidfuzz import fuzz
 
 from knowledge.learned import LearnedModel, affordable, trusted
-from knowledge.text import char_tokens, clean_query, fold, word_tokens
+from knowledge.text import char_tokens, clean_query, fold, self_reference_nouns, word_tokens
 from knowledge.types import Entry, Hit, SearchResult
 
 logging.getLogger("bm25s").setLevel(logging.WARNING)  # it logs every index build at DEBUG
@@ -198,6 +198,8 @@ class Snapshot:
             labels = np.concatenate([owner, np.full(self.not_covered, len(entries))])
             self.learned_model = LearnedModel.fit(vectors, labels, len(entries))
         self._folded_questions = [" ".join(fold(e.question).split()) for e in entries]
+        # the words this company calls itself ("Praxis", "office"): see knowledge.text.ESTABLISHMENT_NOUNS
+        self.self_nouns = self_reference_nouns([f"{p} {e.answer}" for p, e in zip(phrasings, entries)])
 
     def __len__(self) -> int:
         return len(self.entries)

@@ -27,10 +27,13 @@ from pathlib import Path
 import click
 from tqdm import tqdm
 
+from bot.runtime.companies import demo_profile
+from bot.runtime.documents import seed_demo_documents
 from bot.runtime.knowledge import get_kb
 from bot.settings import Settings
 from bot.store import repo
 from bot.store.db import init_db, session_scope
+from bot.store.seed import seed_companies
 from bot.store.validate import InvalidInput, slug
 from knowledge.documents import IngestError
 from knowledge.index import KnowledgeBaseError, check_company
@@ -169,6 +172,14 @@ def ask(company: str, question: str | None, jsonl: bool, language: str | None, k
         _fail('give either one QUESTION or --jsonl (questions on stdin), e.g. kb ask acme "Wann habt ihr offen?"')
     base = _kb()
     try:
+        if base.stats(company)["entries"] == 0 and demo_profile(company) is not None:
+            # a demo company comes with its FAQ documents, as under `serve --demo` and `call`: a fresh checkout
+            # can be asked at once
+            click.echo(f"note: indexing the demo companies' FAQ documents for {company!r} (once)", err=True)
+            settings = Settings()
+            init_db(settings)
+            seed_companies(settings)
+            seed_demo_documents(settings)
         if base.stats(company)["entries"] == 0:
             _fail(f"company {company!r} has no documents; add some with `receptionist kb add {company} FILE`")
     except KnowledgeBaseError as exc:

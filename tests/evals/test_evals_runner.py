@@ -344,9 +344,9 @@ def test_demo_suite_against_the_real_brain(tmp_path, settings, monkeypatch):
     """The lead's merge check: the demo suite runs for real; no crash, nothing invented, few wrong answers."""
     monkeypatch.setattr("evals.grounding.PROMPTS_DIR", Path(__file__).resolve().parents[2] / "prompts")
     lines: list[str] = []
-    # the CI gate: floors just under the figures measured (2026-12-07, 101 calls with the consent scripts: task
-    # success 0.960, no wrong answer 1.0, hand-off recall 1.0, message completeness 1.0, partial-message rate
-    # 0.171, confirmed answers 0.167)
+    # the CI gate: floors just under the figures measured (2026-12-07, 102 calls with the consent scripts and the
+    # caller naming the practice: task success 0.961, no wrong answer 1.0, hand-off recall 1.0, message
+    # completeness 1.0)
     outcome = execute(["demo"], report_dir=tmp_path / "report", echo=lines.append, progress=False,
                       fail_under=["task_success=0.95", "no_wrong_answer_rate=1.0", "handoff_recall=0.98",
                                   "message_completeness=0.98"])

@@ -147,3 +147,19 @@ def test_learn_rejects_the_whole_batch_on_a_bad_line(env: dict) -> None:
     assert out.returncode == 1 and "no labelled questions" in out.stderr
     out = cli(["forget", "praxis", "nie gelernt"], env)
     assert out.returncode == 1 and "no learned question" in out.stderr
+
+
+def test_a_demo_company_can_be_asked_on_a_fresh_data_dir(tmp_path: Path) -> None:
+    """A fresh checkout: `kb ask praxis-berger …` indexes the demo documents first (as `serve --demo` and `call`
+    do) instead of failing with "no documents"; a company that is not a demo still gets the plain error."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("RECEPTIONIST_")}
+    env.update(RECEPTIONIST_DATA_DIR=str(tmp_path / "fresh"), PYTHONPATH=str(REPO_ROOT))
+    out = cli(["ask", "praxis-berger", "--jsonl"], env, stdin="Wann ist die Praxis geöffnet?\n")
+    assert out.returncode == 0, out.stderr
+    row = json.loads(out.stdout)
+    assert row["answerable"] and row["entry_question"] == "Wann sind Ihre Sprechzeiten?" and row["source"] == "FAQ.md"
+    assert "indexing the demo companies' FAQ documents" in out.stderr
+    again = cli(["ask", "praxis-berger", "--jsonl"], env, stdin="Wo kann ich parken?\n")
+    assert again.returncode == 0 and "indexing" not in again.stderr  # once
+    unknown = cli(["ask", "no-such-firm", "Hallo?"], env)
+    assert unknown.returncode == 1 and "no documents" in unknown.stderr
