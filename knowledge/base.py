@@ -32,7 +32,7 @@ from knowledge.index import (CompanyIndex, DocState, IndexState, KnowledgeBaseEr
                              make_client)
 from knowledge.learned import LearnedExample, norm_question
 from knowledge.retrieve import Calibration, Snapshot, calibration_for, search
-from knowledge.text import clean_query, without_self_reference
+from knowledge.text import alternative_readings, clean_query
 from knowledge.types import DocumentInfo, Entry, SearchResult
 
 log = logging.getLogger(__name__)
@@ -261,15 +261,16 @@ class KnowledgeBase:
                                                          else "empty question", "index_version": snap.version})
         query = clean_query(question)
         result = search(snap, question, self.ef.encode_one(query), self.calibration, k)
-        plain = without_self_reference(query, snap.self_nouns)
-        if plain is not None:
-            # "Wann ist die Praxis geöffnet?" asked as "Wann ist geöffnet?" too: the better reading wins when it
-            # names the same entry, or when the literal one would not have answered anyway. Entries that are about
-            # the place itself ("Wie komme ich zur Praxis?") keep their literal match.
-            alt = search(snap, plain, self.ef.encode_one(plain), self.calibration, k)
-            same = bool(alt.hits and result.hits and alt.hits[0].entry.id == result.hits[0].entry.id)
-            if alt.confidence > result.confidence and (same or not result.answerable):
-                alt.details["self_reference_dropped"] = plain
+        literal = result
+        for reading in alternative_readings(query, snap.self_nouns):
+            # "Wann ist die Praxis geöffnet?" also as "Wann ist geöffnet?", "Haben Sie mittwochs zu?" also as
+            # "… geschlossen?": a reading wins when it is more confident and names the same entry as the literal
+            # question, or when the literal one would not have answered anyway. Entries about the place itself
+            # ("Wie komme ich zur Praxis?") keep their literal match.
+            alt = search(snap, reading, self.ef.encode_one(reading), self.calibration, k)
+            same = bool(alt.hits and literal.hits and alt.hits[0].entry.id == literal.hits[0].entry.id)
+            if alt.confidence > result.confidence and (same or not literal.answerable):
+                alt.details["alternative_reading"] = reading
                 result = dataclasses.replace(alt, query=question)
         if language:
             result.details["language"] = language

@@ -166,3 +166,43 @@ def without_self_reference(query: str, nouns: frozenset[str]) -> str | None:
     if not dropped or not [w for w in words(" ".join(kept)) if w not in STOPWORDS]:
         return None
     return " ".join(kept)
+
+
+# Spoken German says "Haben Sie am Samstag auf?", "Wann macht die Praxis auf?", "Haben Sie mittwochs zu?" where an
+# FAQ writes "geöffnet" / "geschlossen"; the particle at the end is a stopword to the lexical side and the embedding
+# does not bring it close (praxis-berger: "Haben Sie mittwochs zu?" 0.22, "… geschlossen?" 0.83).
+_PARTICLE = {"auf": "geöffnet", "zu": "geschlossen"}
+_HAVE = {"hat": "hat", "haben": "haben", "habt": "habt", "hast": "hast", "ist": "ist", "sind": "sind",
+         "macht": "hat", "machen": "haben", "machst": "hast"}
+
+
+def standard_german(query: str) -> str | None:
+    """``query`` with a closing separable "auf"/"zu" after haben/machen/sein read as "geöffnet"/"geschlossen"
+    ("Wann macht die Praxis auf?" -> "Wann hat die Praxis geöffnet?"), or None when it has no such particle."""
+    tokens = query.split()
+    if len(tokens) < 3:
+        return None
+    last = tokens[-1]
+    word = fold(last).strip(",.!?;:")
+    verbs = [i for i, t in enumerate(tokens[:-1]) if fold(t).strip(",.!?;:") in _HAVE]
+    if word not in _PARTICLE or not verbs:
+        return None
+    out = list(tokens)
+    i = verbs[0]
+    out[i] = _HAVE[fold(tokens[i]).strip(",.!?;:")]
+    if tokens[i][:1].isupper():
+        out[i] = out[i].capitalize()
+    out[-1] = _PARTICLE[word] + last[len(last.rstrip(",.!?;:")):]
+    return " ".join(out)
+
+
+def alternative_readings(query: str, nouns: frozenset[str]) -> list[str]:
+    """Other readings of a caller's question worth asking the index too: without the company's name for itself,
+    in standard German, and both (in that order, without duplicates)."""
+    readings: list[str] = []
+    standard = standard_german(query)
+    for text in (without_self_reference(query, nouns), standard,
+                 without_self_reference(standard, nouns) if standard else None):
+        if text and text != query and text not in readings:
+            readings.append(text)
+    return readings
