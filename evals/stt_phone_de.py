@@ -83,18 +83,13 @@ def run(shared: Path, n_voices: int | None = None, model_dir: Path | None = None
     from bot.pipeline.whisper_engine import MIN_SWITCH_S, SWITCH_PROBABILITY, WhisperEngine, repetition_problem
     from bot.runtime.wav_call import load_audio
 
+    from bot.pipeline import registry
+    from bot.settings import Settings
+
     if model_dir is None and beam_size == 1:
-        from bot.pipeline import registry
-        from bot.settings import Settings
-
-        engine = registry.whisper_engine(Settings())
+        engine = registry.whisper_engine(Settings())  # the product's own recogniser, as calls use it
     else:
-        if model_dir is None:
-            from bot.pipeline import registry
-            from bot.settings import Settings
-
-            model_dir = registry.whisper_base_dir(Settings())
-        engine = WhisperEngine(model_dir, beam_size=beam_size)
+        engine = WhisperEngine(model_dir or registry.whisper_base_dir(Settings()), beam_size=beam_size)
     voices = phone_audio.available_voices()[:n_voices]
     clips = recordings(shared) + synthetic(voices)
     rows = []

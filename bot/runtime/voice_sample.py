@@ -7,12 +7,11 @@ here can be asked for; the audio goes through the sentence cache, so pressing th
 
 from __future__ import annotations
 
-import io
-import wave
 
 import prompts
 from bot import voices
 from bot.pipeline.tts import TtsCache, get_synth, speak_cached, spoken_sentences
+from bot.runtime.wav_file import wav_bytes
 from bot.settings import Settings
 
 
@@ -34,10 +33,4 @@ def sample_wav(settings: Settings, company_name: str, language: str, voice: str 
         audio, _ = speak_cached(synth, cache, sentence)
         pcm += audio.pcm + b"\0\0" * int(audio.sample_rate * 0.25)
         rate = audio.sample_rate
-    out = io.BytesIO()
-    with wave.open(out, "wb") as wf:
-        wf.setnchannels(1)
-        wf.setsampwidth(2)
-        wf.setframerate(rate)
-        wf.writeframes(pcm)
-    return out.getvalue()
+    return wav_bytes(pcm, rate)

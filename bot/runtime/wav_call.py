@@ -8,7 +8,6 @@ caller would have heard it (silences included).
 from __future__ import annotations
 
 import asyncio
-import wave
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -20,6 +19,7 @@ from bot.pipeline.factory import build_baseline_pipeline, build_pipeline, run_wo
 from bot.pipeline.phone_line import HangUpStep, LineRecord, PhoneLine, Say, WaitForBot
 from bot.pipeline.probes import TurnLatency
 from bot.pipeline.responders import FixedReplies, FixedResponder
+from bot.runtime.wav_file import wav_bytes
 from bot.settings import Settings
 
 RATE = 16000
@@ -105,11 +105,7 @@ class CallResult:
 def write_wav(path: Path, pcm: bytes, rate: int) -> None:
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    with wave.open(str(path), "wb") as wf:
-        wf.setnchannels(1)
-        wf.setsampwidth(2)
-        wf.setframerate(rate)
-        wf.writeframes(pcm)
+    path.write_bytes(wav_bytes(pcm, rate))
 
 
 def caller_script(utterances: list[np.ndarray], *, pause_s: float = 0.8, hang_up: bool = True) -> list:

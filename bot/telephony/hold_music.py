@@ -8,7 +8,6 @@ hold in public may need a GEMA licence, which is why the generated loop is the d
 
 from __future__ import annotations
 
-import io
 import wave
 from functools import lru_cache
 from pathlib import Path
@@ -76,13 +75,3 @@ def hold_music(path: Path | None, rate: int = 8000) -> bytes:
     """The loop to play on hold: the configured file, else the generated melody."""
     return load_wav(path, rate) if path else generated_loop(rate)
 
-
-def as_wav(pcm: bytes, rate: int = 8000) -> bytes:
-    """16-bit mono PCM wrapped as a WAV file: what Twilio's ``<Play>`` fetches for a caller on hold."""
-    buffer = io.BytesIO()
-    with wave.open(buffer, "wb") as wf:
-        wf.setnchannels(1)
-        wf.setsampwidth(2)
-        wf.setframerate(rate)
-        wf.writeframes(pcm)
-    return buffer.getvalue()

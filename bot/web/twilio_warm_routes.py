@@ -29,7 +29,8 @@ from bot.runtime.briefing import briefing_for_call
 from bot.runtime.carrier_services import get_services
 from bot.settings import Settings
 from bot.telephony import twiml
-from bot.telephony.hold_music import HoldMusicError, as_wav, generated_loop, hold_music
+from bot.runtime.wav_file import wav_bytes
+from bot.telephony.hold_music import HoldMusicError, generated_loop, hold_music
 from bot.telephony.signature import public_base, verified_form
 from bot.telephony.transfer import RESUME_REASONS, conference_room, hold_music_url, return_caller
 from bot.web.twilio_routes import TERMINAL_CALL_STATUSES, stream_twiml, xml
@@ -58,7 +59,7 @@ def _hold_music_wav(request: Request) -> bytes:
         except HoldMusicError as exc:  # a caller on hold must never hear silence: the generated loop instead
             log.error("%s; playing the generated hold music instead", exc)
             pcm = generated_loop()
-        cached = request.app.state.hold_music_wav = as_wav(pcm)
+        cached = request.app.state.hold_music_wav = wav_bytes(pcm, 8000)
     return cached
 
 
@@ -93,7 +94,8 @@ async def whisper_answer(request: Request, company: str = "", call: str = "",
                          form: dict[str, str] = Depends(verified_form)) -> Response:
     services = get_services(request.app)
     settings: Settings = request.app.state.settings
-    language = _language(request, company)
+    profile = services.resolver.for_slug(company)
+    language = profile.default_language if profile else "de"
     decision = "accepted" if form.get("Digits", "") == "1" else "declined"
     recorded = await asyncio.to_thread(services.claims.screen, call, decision)
     log.info("call %s: secretary %s the call%s", call[:8], decision, "" if recorded else " (too late: ignored)")
@@ -102,7 +104,6 @@ async def whisper_answer(request: Request, company: str = "", call: str = "",
         return _say_and_hang_up(language, "briefing_caller_gone" if gone else "briefing_declined")
     live = services.registry.get(call)
     if decision == "accepted":
-        profile = services.resolver.for_slug(company)
         number = form.get("To") or (profile.secretary_number if profile else "") or ""
         await asyncio.to_thread(services.recorder.call_transferred, call, number)
         if live:

@@ -110,6 +110,15 @@ class MockTwilioAPI:
                             status_code=201, media_type="application/json")
 
 
+@contextlib.contextmanager
+def mock_twilio(account_sid: str, auth_token: str) -> Iterator[MockTwilioAPI]:
+    """A :class:`MockTwilioAPI` served on loopback; its base URL is ``.base`` (for RECEPTIONIST_TWILIO_API_BASE_URL)."""
+    mock = MockTwilioAPI(account_sid, auth_token)
+    with serve(mock.app) as base:
+        mock.base = base
+        yield mock
+
+
 def wait_http(url: str, timeout_s: float = 10) -> None:
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:

@@ -23,16 +23,14 @@ from bot.settings import Settings
 from bot.telephony.serializer import CallSerializer
 from bot.telephony.transfer import TransferError, conference_room, redirect_to_dial, start_warm_transfer
 from tests.support.caller_audio import caller_ulaw
-from tests.support.servers import MockTwilioAPI, serve
+from tests.support.servers import mock_twilio
 
 ACCOUNT, TOKEN = "AC" + "c" * 32, "serializer-token"
 
 
 @pytest.fixture(scope="module")
 def api():
-    mock = MockTwilioAPI(ACCOUNT, TOKEN)
-    with serve(mock.app) as base:
-        mock.base = base
+    with mock_twilio(ACCOUNT, TOKEN) as mock:
         yield mock
 
 

@@ -23,7 +23,7 @@ from bot.telephony import twiml
 from bot.telephony.stream_token import token_problem
 from bot.telephony.transfer import conference_room
 from bot.web.app import create_app
-from tests.support.servers import MockTwilioAPI, serve
+from tests.support.servers import mock_twilio
 
 PUBLIC = "https://bot.example.de"
 TOKEN = "test-auth-token-0123456789abcdef"
@@ -244,9 +244,7 @@ class BriefedResponder:
 
 @pytest.fixture(scope="module")
 def twilio_api():
-    mock = MockTwilioAPI(SID, TOKEN)
-    with serve(mock.app) as base:
-        mock.base = base
+    with mock_twilio(SID, TOKEN) as mock:
         yield mock
 
 
